@@ -1,0 +1,630 @@
+"""A client for AutoModel prediction APIs (Datrics style): submit rows, wait for the task.
+
+It speaks the documented protocol (PROTOCOL.md section 1) and does what the documented
+client does not (section 4): short-lived tokens, timeouts on every request, retries only
+where they are safe, long poll where the server offers it, every known result layout, and
+errors that are one sentence a user can act on (``whatif.errors``).
+
+    client = ModelClient("http://127.0.0.1:8000/api/v1/proxy/pipeline/model/predict",
+                         secret=..., user_id="1", email="demo@example.com")
+    result = client.predict([{"pclass": 0, "sex": 0, ...}], path="1/4/model-groups/1/1.json",
+                            bucket="storage.datrics.ai")
+    result.predictions  # a DataFrame, one row per input row
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import random
+import re
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+import jwt
+import pandas as pd
+import requests
+from requests.adapters import HTTPAdapter
+from requests.auth import AuthBase
+from urllib3.util.retry import Retry
+
+from whatif.errors import (
+    APIConnectionError,
+    APIError,
+    APIResponseError,
+    APIStatusError,
+    APITimeoutError,
+    ExtensionUnavailable,
+    TaskFailed,
+    TaskTimeout,
+    status_error_class,
+)
+from whatif.schema import FeatureSchema, RowValidationError
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_PREDICT_PATH = "/api/v1/proxy/pipeline/model/predict"
+SUCCESS_STATE = "SUCCESS"
+FAILED_STATES: frozenset[str] = frozenset({"FAILURE", "REVOKED", "REJECTED"})
+PENDING_STATES: frozenset[str] = frozenset({"PENDING", "RECEIVED", "STARTED", "RETRY"})
+TASK_ID_KEYS = ("id", "task_id", "task-id")
+RETRY_STATUSES: frozenset[int] = frozenset({429, 500, 502, 503, 504})
+MAX_RETRY_AFTER_S = 10.0
+
+Rows = Sequence[Mapping[str, Any]] | pd.DataFrame
+
+
+# ---- authentication ---------------------------------------------------------------------------
+class JWTAuth(AuthBase):
+    """Signs each request with a short-lived HS256 token carrying ``userId`` and ``email``.
+
+    Tokens carry ``iat`` and ``exp`` so a leaked one is useless soon; one is re-used until
+    it is close to expiry. The secret and tokens never appear in ``repr`` or logs.
+    """
+
+    def __init__(self, secret: str, user_id: str, email: str, lifetime_s: float = 300.0) -> None:
+        if not secret:
+            raise ValueError("An API secret is needed to sign tokens; set WHATIF_API_SECRET.")
+        self._secret = secret
+        self.user_id = str(user_id)
+        self.email = email
+        self.lifetime_s = float(lifetime_s)
+        self._token = ""
+        self._token_exp = 0.0
+        self._lock = threading.Lock()
+
+    def token(self) -> str:
+        """A valid token, minted anew when the cached one has less than a fifth of its life."""
+        with self._lock:
+            now = time.time()
+            if now > self._token_exp - self.lifetime_s / 5:
+                issued = int(now)
+                self._token_exp = issued + self.lifetime_s
+                claims = {"userId": self.user_id, "email": self.email,
+                          "iat": issued, "exp": int(math.ceil(self._token_exp))}
+                self._token = jwt.encode(claims, self._secret, algorithm="HS256")
+            return self._token
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        request.headers["authorization"] = f"Bearer {self.token()}"
+        return request
+
+    def __repr__(self) -> str:
+        return f"JWTAuth(user_id={self.user_id!r}, email={self.email!r}, secret='***')"
+
+
+# ---- retries ------------------------------------------------------------------------------------
+class _ApiRetry(Retry):
+    """urllib3 retries with the rules of PROTOCOL.md section 4.
+
+    A GET is retried on connection errors, 429 and 5xx. A POST (a submit) is retried only
+    when it cannot have created a task: the connection failed before it was sent, or the
+    server refused it with 429/503 and a Retry-After. Waits told by Retry-After are capped.
+    """
+
+    def is_retry(self, method: str, status_code: int, has_retry_after: bool = False) -> bool:
+        if method.upper() == "POST":
+            return bool(self.total) and status_code in (429, 503) and has_retry_after
+        return super().is_retry(method, status_code, has_retry_after)
+
+    def parse_retry_after(self, retry_after: str) -> float:
+        return min(super().parse_retry_after(retry_after), MAX_RETRY_AFTER_S)
+
+
+def _retry_policy(max_retries: int) -> Retry:
+    return _ApiRetry(
+        total=max_retries,
+        connect=max_retries,
+        read=max_retries,
+        status=max_retries,
+        other=0,
+        allowed_methods=frozenset({"GET"}),
+        status_forcelist=RETRY_STATUSES,
+        backoff_factor=0.1,
+        backoff_max=2.0,
+        backoff_jitter=0.05,
+        respect_retry_after_header=True,
+        raise_on_status=False,
+    )
+
+
+# ---- results ------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class TaskStatus:
+    """One answer of the task-info route."""
+
+    task_id: str
+    state: str
+    raw: dict[str, Any]
+
+    @property
+    def ready(self) -> bool:
+        """True when the task will not change any more."""
+        return self.state == SUCCESS_STATE or self.state in FAILED_STATES
+
+
+@dataclass(frozen=True)
+class PredictionResult:
+    """A finished prediction: one row of ``predictions`` per input row, in order."""
+
+    task_id: str
+    predictions: pd.DataFrame
+    raw: dict[str, Any]
+    submitted_at: float
+    finished_at: float
+    polls: int
+
+    @property
+    def elapsed_s(self) -> float:
+        """Seconds from submit to the answer that carried the result."""
+        return self.finished_at - self.submitted_at
+
+
+@dataclass(frozen=True)
+class ModelVersion:
+    """One saved version of a model, and where the API finds it."""
+
+    version: int
+    path: str
+    bucket: str
+    task: str = ""
+    target: str = ""
+    created: str = ""
+    name: str = ""
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SavedModel:
+    """A saved model (a model group) with its versions, newest last."""
+
+    name: str
+    group: str
+    project: str
+    versions: tuple[ModelVersion, ...]
+
+    @property
+    def latest(self) -> ModelVersion:
+        """The newest version."""
+        return self.versions[-1]
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    """The URLs of one API, derived from the predict URL the platform shows."""
+
+    predict_url: str
+    api_root: str
+    origin: str
+
+    @classmethod
+    def from_url(cls, url: str) -> Endpoints:
+        """Accept the predict URL as the platform shows it, or a bare origin."""
+        parts = urlsplit(url.strip())
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError(f"The API URL {url!r} must start with http:// or https:// and name a host.")
+        origin = f"{parts.scheme}://{parts.netloc}"
+        path = parts.path.rstrip("/")
+        if path.endswith("/info"):
+            path = path[: -len("/info")]
+        if not path:
+            path = DEFAULT_PREDICT_PATH
+        cut = path.find("/api/v1")
+        api_root = origin + (path[: cut + len("/api/v1")] if cut >= 0 else "/api/v1")
+        return cls(predict_url=origin + path, api_root=api_root, origin=origin)
+
+    @property
+    def schema_url(self) -> str:
+        """The schema extension, beside the predict route."""
+        return self.predict_url.rsplit("/", 1)[0] + "/schema"
+
+    @property
+    def models_url(self) -> str:
+        """The saved-models extension."""
+        return self.api_root + "/models"
+
+    def info_url(self, task_id: str) -> str:
+        """The task-info route of one task."""
+        return f"{self.predict_url}/info/{requests.utils.quote(task_id, safe='')}"
+
+
+# ---- the client ---------------------------------------------------------------------------------
+class ModelClient:
+    """Talks to one AutoModel prediction API as one user."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        secret: str,
+        user_id: str = "1",
+        email: str = "",
+        token_lifetime_s: float = 300.0,
+        poll_deadline_s: float = 60.0,
+        long_poll_s: float = 10.0,
+        connect_timeout_s: float = 3.05,
+        read_timeout_s: float = 30.0,
+        max_retries: int = 4,
+        first_poll_interval_s: float = 0.05,
+        max_poll_interval_s: float = 1.0,
+    ) -> None:
+        self.endpoints = Endpoints.from_url(url)
+        self.user_id = str(user_id)
+        self.email = email
+        self.poll_deadline_s = poll_deadline_s
+        self.long_poll_s = long_poll_s
+        self.connect_timeout_s = connect_timeout_s
+        self.read_timeout_s = read_timeout_s
+        self.first_poll_interval_s = first_poll_interval_s
+        self.max_poll_interval_s = max_poll_interval_s
+        self._auth = JWTAuth(secret, self.user_id, email, token_lifetime_s)
+        self._session = requests.Session()
+        self._session.auth = self._auth
+        adapter = HTTPAdapter(max_retries=_retry_policy(max_retries), pool_maxsize=32)
+        self._session.mount("http://", adapter)
+        self._session.mount("https://", adapter)
+        self._submitted_at: dict[str, float] = {}
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> ModelClient:
+        """Build a client from ``WHATIF_API_URL``, ``WHATIF_API_SECRET``, ``WHATIF_USER_ID``, ``WHATIF_USER_EMAIL``."""
+        env = os.environ if environ is None else environ
+        settings: dict[str, Any] = {
+            "url": env.get("WHATIF_API_URL", ""),
+            "secret": env.get("WHATIF_API_SECRET", ""),
+            "user_id": env.get("WHATIF_USER_ID", "1"),
+            "email": env.get("WHATIF_USER_EMAIL", ""),
+        }
+        settings.update({k: v for k, v in overrides.items() if v is not None})
+        if not settings["url"]:
+            raise ValueError("No API URL: set WHATIF_API_URL or pass --url.")
+        if not settings["secret"]:
+            raise ValueError("No API secret: set WHATIF_API_SECRET.")
+        url = settings.pop("url")
+        return cls(url, **settings)
+
+    def __repr__(self) -> str:
+        return (f"ModelClient(url={self.endpoints.predict_url!r}, user_id={self.user_id!r}, "
+                f"email={self.email!r}, secret='***')")
+
+    def __enter__(self) -> ModelClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close pooled connections."""
+        self._session.close()
+
+    # ---- the documented protocol ----
+    def submit(self, rows: Rows, path: str, bucket: str, return_only_prediction: bool = False) -> str:
+        """Start a prediction task for ``rows``; return its task id at once."""
+        records = _records(rows)
+        body = json.dumps(records, allow_nan=False).encode()
+        params = {"path": path, "bucket": bucket,
+                  "return_only_prediction": "True" if return_only_prediction else "False"}
+        started = time.time()
+        response = self._request("POST", self.endpoints.predict_url, params=params, data=body,
+                                 headers={"content-type": "application/json;charset=UTF-8"},
+                                 what=f"Submitting rows to model {path!r} in bucket {bucket!r}")
+        answer = self._json(response, "The submit answer")
+        task_id = _task_id(answer) if isinstance(answer, dict) else None
+        if not task_id:
+            raise APIResponseError(
+                f"The server accepted the rows but its answer has no task id ({_snippet(response.text)}); "
+                "check that the URL is the model's predict URL."
+            )
+        if len(self._submitted_at) > 1000:
+            self._submitted_at.clear()
+        self._submitted_at[task_id] = started
+        logger.info("submitted %d row(s) to %s as task %s", len(records), path, task_id)
+        return task_id
+
+    def status(self, task_id: str, wait_s: float = 0.0) -> TaskStatus:
+        """The task's state now, or as soon as it is ready within ``wait_s`` (long poll)."""
+        params = {"wait": f"{wait_s:.3f}".rstrip("0").rstrip(".")} if wait_s > 0 else None
+        response = self._request("GET", self.endpoints.info_url(task_id), params=params,
+                                 extra_read_s=wait_s, what=f"Reading the state of task {task_id}")
+        answer = self._json(response, f"The state of task {task_id}")
+        if not isinstance(answer, dict) or "state" not in answer:
+            raise APIResponseError(
+                f"The server's answer about task {task_id} has no state ({_snippet(response.text)}); "
+                "check that the URL is the model's predict URL."
+            )
+        return TaskStatus(task_id=task_id, state=str(answer["state"]).upper(), raw=answer)
+
+    def wait(
+        self,
+        task_id: str,
+        timeout: float | None = None,
+        on_status: Callable[[TaskStatus, float], None] | None = None,
+    ) -> PredictionResult:
+        """Poll until the task is ready; return its result or raise TaskFailed / TaskTimeout.
+
+        Asks for a long poll on every call; when the server answers early without the task
+        being ready (it does not know ``wait``), sleeps a short, growing, jittered interval.
+        ``on_status(status, elapsed_s)`` is called after every poll (for progress displays).
+        """
+        deadline_s = self.poll_deadline_s if timeout is None else timeout
+        start = time.monotonic()
+        submitted_at = self._submitted_at.get(task_id, time.time())
+        interval = self.first_poll_interval_s
+        polls = 0
+        while True:
+            remaining = deadline_s - (time.monotonic() - start)
+            wait_s = max(0.0, min(self.long_poll_s, remaining))
+            asked = time.monotonic()
+            status = self.status(task_id, wait_s=wait_s)
+            polls += 1
+            elapsed = time.monotonic() - start
+            if on_status is not None:
+                on_status(status, elapsed)
+            if status.state == SUCCESS_STATE:
+                self._submitted_at.pop(task_id, None)
+                return PredictionResult(task_id, parse_predictions(status.raw), status.raw,
+                                        submitted_at, time.time(), polls)
+            if status.state in FAILED_STATES:
+                self._submitted_at.pop(task_id, None)
+                detail = failure_detail(status.raw)
+                raise TaskFailed(
+                    f"Prediction task {task_id} ended in {status.state}: {detail}; "
+                    "check the input values or ask the model's owner.",
+                    task_id=task_id, state=status.state, detail=detail,
+                )
+            remaining = deadline_s - elapsed
+            if remaining <= 0:
+                raise TaskTimeout(
+                    f"Timed out after {elapsed:.1f} s waiting for task {task_id} (last state "
+                    f"{status.state}); the server may be busy: try again or raise the poll deadline.",
+                    task_id=task_id, waited_s=elapsed,
+                )
+            if time.monotonic() - asked < wait_s / 2:
+                # the server answered early: it has no long poll, so back off before asking again
+                time.sleep(min(remaining, interval * random.uniform(0.8, 1.2)))
+                interval = min(interval * 1.6, self.max_poll_interval_s)
+
+    def predict(
+        self,
+        rows: Rows,
+        path: str,
+        bucket: str,
+        return_only_prediction: bool = False,
+        timeout: float | None = None,
+        on_status: Callable[[TaskStatus, float], None] | None = None,
+    ) -> PredictionResult:
+        """Submit ``rows`` and wait for the predictions."""
+        task_id = self.submit(rows, path, bucket, return_only_prediction)
+        return self.wait(task_id, timeout=timeout, on_status=on_status)
+
+    # ---- extensions of our reference server ----
+    def list_models(self) -> list[SavedModel]:
+        """The saved models this user may call (extension ``GET /api/v1/models``)."""
+        response = self._request("GET", self.endpoints.models_url, what="Listing saved models")
+        answer = self._json(response, "The saved-models list", extension="a saved-models list")
+        items = answer.get("models") if isinstance(answer, dict) else answer
+        if not isinstance(items, list):
+            raise APIResponseError("The saved-models list is not a list of models; the server may not be a compatible API.")
+        return [_saved_model(item) for item in items if isinstance(item, dict)]
+
+    def schema(self, path: str, bucket: str) -> FeatureSchema:
+        """The feature schema of one saved model (extension ``GET .../model/schema``)."""
+        response = self._request("GET", self.endpoints.schema_url, params={"path": path, "bucket": bucket},
+                                 what=f"Reading the schema of model {path!r}")
+        answer = self._json(response, f"The schema of model {path!r}", extension="a model-schema route")
+        return FeatureSchema.from_dict(answer)
+
+    # ---- plumbing ----
+    def _request(self, method: str, url: str, *, what: str, extra_read_s: float = 0.0,
+                 **kwargs: Any) -> requests.Response:
+        timeout = (self.connect_timeout_s, self.read_timeout_s + extra_read_s)
+        started = time.monotonic()
+        try:
+            response = self._session.request(method, url, timeout=timeout, **kwargs)
+        except requests.exceptions.Timeout as exc:
+            raise APITimeoutError(
+                f"{what} failed: {self.endpoints.origin} did not answer within "
+                f"{timeout[1]:.0f} s; check that the server is up, or try again later."
+            ) from exc
+        except requests.exceptions.ConnectionError as exc:
+            reason = "connection refused" if "refused" in str(exc).lower() else "no connection could be made"
+            raise APIConnectionError(
+                f"Cannot connect to {self.endpoints.origin} ({reason}); "
+                "check the API URL and that the server is running."
+            ) from exc
+        except requests.exceptions.RequestException as exc:
+            raise APIConnectionError(f"{what} failed: {type(exc).__name__}; check the API URL.") from exc
+        logger.debug("%s %s -> %s in %.3f s", method, url, response.status_code, time.monotonic() - started)
+        return response
+
+    def _json(self, response: requests.Response, what: str, extension: str | None = None) -> Any:
+        """The JSON body of a good answer; every other answer becomes one APIError."""
+        try:
+            body = response.json() if response.content else None
+        except ValueError:
+            body = None
+        status = response.status_code
+        if extension and status in (404, 405, 501) and not _is_our_error(body, "model_not_found"):
+            raise ExtensionUnavailable(
+                f"This API does not offer {extension} ({status} at {response.url.split('?')[0]}); "
+                "enter the model path and bucket and load the schema from a file instead."
+            )
+        if status >= 400:
+            raise _status_error(response, body)
+        if body is None:
+            raise APIResponseError(
+                f"{what} was not JSON (status {status}, {_snippet(response.text)}); "
+                "check that the URL points at the prediction API."
+            )
+        return body
+
+
+# ---- parsing helpers (public: the app and tests use them) -----------------------------------
+def parse_predictions(answer: Any) -> pd.DataFrame:
+    """The predictions in a SUCCESS answer as a DataFrame, whatever layout the server used.
+
+    Accepts a list of records, pandas' column layout ``{"col": {"0": v}}``, a dict of
+    columns, a ``{"predictions": ...}``/``{"data": ...}``/``{"result": ...}`` wrapper, a
+    bare list of values (one ``prediction`` column), and any of these as a JSON string.
+    """
+    data = answer
+    for _ in range(4):
+        if isinstance(data, str):
+            try:
+                data = json.loads(data)
+            except ValueError:
+                raise APIResponseError(f"The task result is text, not predictions ({data[:60]!r}).") from None
+        if isinstance(data, dict):
+            key = next((k for k in ("result", "predictions", "data") if k in data), None)
+            if key is not None:
+                data = data[key]
+                continue
+        break
+    if isinstance(data, list):
+        if all(isinstance(r, dict) for r in data):
+            return pd.DataFrame.from_records(data)
+        return pd.DataFrame({"prediction": data})
+    if isinstance(data, dict) and data and all(isinstance(v, dict) for v in data.values()):
+        frame = pd.DataFrame(data)
+        try:
+            frame.index = frame.index.astype(int)
+            frame = frame.sort_index()
+        except (TypeError, ValueError):
+            pass
+        return frame.reset_index(drop=True)
+    if isinstance(data, dict) and data and all(isinstance(v, list) for v in data.values()):
+        return pd.DataFrame(data)
+    raise APIResponseError("The task succeeded but its result holds no predictions the client can read.")
+
+
+def failure_detail(answer: Mapping[str, Any]) -> str:
+    """A short text of why a task failed, from any of the known failure layouts."""
+    for key in ("error", "result", "exc", "detail"):
+        value = answer.get(key)
+        if isinstance(value, dict):
+            kind = value.get("type") or value.get("exc_type") or ""
+            message = value.get("message") or value.get("exc_message") or ""
+            if isinstance(message, list):
+                message = " ".join(map(str, message))
+            if kind or message:
+                return f"{kind}: {message}".strip(": ") if kind else str(message)
+        elif isinstance(value, str) and value.strip():
+            return _last_line(value)
+    if isinstance(answer.get("traceback"), str):
+        return _last_line(answer["traceback"])
+    return "the server gave no reason"
+
+
+def _last_line(text: str) -> str:
+    """The useful line of a traceback: its last non-empty one."""
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    return lines[-1][:300] if lines else text[:300]
+
+
+def _task_id(answer: Mapping[str, Any]) -> str | None:
+    for key in TASK_ID_KEYS:
+        if answer.get(key):
+            return str(answer[key])
+    return None
+
+
+def _records(rows: Rows) -> list[dict[str, Any]]:
+    """Rows as JSON-ready dicts; a NaN or infinity is refused here with the row and field."""
+    if isinstance(rows, pd.DataFrame):
+        records = [{str(k): _native(v) for k, v in r.items()} for r in rows.to_dict("records")]
+    else:
+        records = [{str(k): _native(v) for k, v in dict(r).items()} for r in rows]
+    if not records:
+        raise RowValidationError({"rows": "there are no rows to predict"})
+    errors = {
+        f"row {i}, {name}": "is empty or not a finite number (NaN or infinity); fill it in"
+        for i, record in enumerate(records)
+        for name, value in record.items()
+        if isinstance(value, float) and not math.isfinite(value)
+    }
+    if errors:
+        raise RowValidationError(errors)
+    return records
+
+
+def _native(value: Any) -> Any:
+    """numpy scalars -> Python scalars, so json can write them."""
+    return value.item() if hasattr(value, "item") and not isinstance(value, str | bytes) else value
+
+
+def _is_our_error(body: Any, code: str) -> bool:
+    return isinstance(body, dict) and body.get("code") == code
+
+
+def _snippet(text: str, limit: int = 80) -> str:
+    """The first bytes of a body, with an HTML page's title when it has one."""
+    if not text or not text.strip():
+        return "an empty body"
+    title = re.search(r"<title[^>]*>(.*?)</title>", text, re.IGNORECASE | re.DOTALL)
+    if title or text.lstrip().startswith("<"):
+        shown = title.group(1).strip() if title else re.sub(r"\s+", " ", text.strip())[:limit]
+        return f"an HTML page: {shown[:limit]!r}"
+    shown = re.sub(r"\s+", " ", text.strip())[:limit]
+    return f"body starts {shown!r}"
+
+
+_STATUS_ADVICE = {
+    400: "check the path, bucket and options",
+    401: "check the API secret, user id and e-mail",
+    403: "use a model saved under your own user id",
+    404: "check the model path and bucket",
+    413: "send fewer rows",
+    422: "fix the values named and try again",
+    429: "wait a moment and try again",
+}
+
+
+def _status_error(response: requests.Response, body: Any) -> APIStatusError:
+    """One sentence for an error answer: what the server said, and what to do."""
+    status = response.status_code
+    code = body.get("code") if isinstance(body, dict) else None
+    detail = body.get("detail") if isinstance(body, dict) else None
+    if isinstance(detail, list):  # FastAPI-style validation list
+        detail = "; ".join(str(d.get("msg", d)) if isinstance(d, dict) else str(d) for d in detail)
+    said = str(detail).rstrip(".") if detail else (
+        response.reason if body is not None else _snippet(response.text))
+    if status >= 500:
+        advice = ("the API or a proxy in front of it is failing; try again later"
+                  if body is None else "try again later, or tell the API's administrator")
+        if status == 503 and response.headers.get("Retry-After"):
+            advice = f"the server is busy; try again in {response.headers['Retry-After']} s"
+    else:
+        advice = _STATUS_ADVICE.get(status, "check the request")
+        if status == 429 and response.headers.get("Retry-After"):
+            advice = f"try again in {response.headers['Retry-After']} s"
+    # our server's sentences already say what to do; only a bare reason needs advice added
+    said = said if ";" in said else f"{said}; {advice}"
+    message = f"The API answered {status} {response.reason or ''}".rstrip() + f": {said}."
+    return status_error_class(status)(message, status_code=status, body=body, code=code)
+
+
+def _saved_model(item: Mapping[str, Any]) -> SavedModel:
+    versions = tuple(
+        ModelVersion(
+            version=int(v.get("version", 0)), path=str(v.get("path", "")), bucket=str(v.get("bucket", "")),
+            task=str(v.get("task", "")), target=str(v.get("target", "")), created=str(v.get("created", "")),
+            name=str(v.get("name", item.get("name", ""))), metrics=dict(v.get("metrics") or {}),
+        )
+        for v in item.get("versions", [])
+        if isinstance(v, dict)
+    )
+    return SavedModel(name=str(item.get("name", "")), group=str(item.get("group", "")),
+                      project=str(item.get("project", "")),
+                      versions=tuple(sorted(versions, key=lambda v: v.version)))
+
+
+__all__ = [
+    "APIError", "Endpoints", "JWTAuth", "ModelClient", "ModelVersion", "PredictionResult",
+    "SavedModel", "TaskStatus", "failure_detail", "parse_predictions",
+]

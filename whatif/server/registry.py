@@ -1,0 +1,329 @@
+"""The model store: saved models and their versions, as the seed's "Save model as asset".
+
+Layout under the store root (one folder per bucket)::
+
+    {bucket}/{user}/{project}/model-groups/{group}/{version}.json    the descriptor
+    {bucket}/{user}/{project}/model-groups/{group}/{version}.skops   the fitted model
+
+The descriptor carries the model's name, feature schema (PROTOCOL.md section 3) and metrics.
+Fitted models are saved with skops and loaded with an allow-list of types, never unpickled.
+
+On the command line::
+
+    python -m whatif.server.registry list --store DIR [--user 1]
+    python -m whatif.server.registry save --store DIR --bucket B --user 1 --project 4 \\
+        --model fitted.skops --schema schema.json --name "My model"      # a new model
+    python -m whatif.server.registry save ... --group 2                 # a new version of group 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+import tempfile
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import skops.io as sio
+
+from whatif.schema import FeatureSchema
+
+DESCRIPTOR_FORMAT = "whatif-model/1"
+# Types a saved model may contain: scikit-learn's own, numpy's and scipy's. Anything else
+# (a custom class, a builtin like eval) makes the model refuse to load.
+SAFE_TYPE_PREFIXES = ("sklearn.", "numpy.", "scipy.", "builtins.slice", "collections.OrderedDict")
+_SEGMENT = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$")
+
+
+class StoreError(Exception):
+    """Base of the store's errors; ``code`` is the API's machine code."""
+
+    code = "store_error"
+
+
+class InvalidLocation(StoreError):
+    """A path or bucket that could reach outside the store, or is not a descriptor path."""
+
+    code = "invalid_path"
+
+
+class ModelNotFound(StoreError):
+    """No model at that path in that bucket."""
+
+    code = "model_not_found"
+
+
+class UnsafeModel(StoreError):
+    """A saved model file holds types outside the allow-list."""
+
+    code = "unsafe_model"
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A model ready to predict: its descriptor, schema and fitted estimator."""
+
+    bucket: str
+    path: str
+    descriptor: dict[str, Any]
+    schema: FeatureSchema
+    estimator: Any
+
+
+def check_location(bucket: str, path: str) -> tuple[str, list[str]]:
+    """Validate a bucket and a descriptor path as plain names; raise InvalidLocation otherwise."""
+    if not bucket or not _SEGMENT.match(bucket) or bucket in (".", ".."):
+        raise InvalidLocation(f"bucket {bucket!r} is not a valid bucket name")
+    if not path or path.startswith(("/", "\\")) or "\\" in path or ":" in path:
+        raise InvalidLocation(f"path {path!r} must be a relative path like 1/4/model-groups/1/1.json")
+    segments = path.split("/")
+    if any(s in ("", ".", "..") or not _SEGMENT.match(s) for s in segments):
+        raise InvalidLocation(f"path {path!r} may not contain empty, '.' or '..' parts")
+    if not path.endswith(".json"):
+        raise InvalidLocation(f"path {path!r} must name a model descriptor ending in .json")
+    return bucket, segments
+
+
+class ModelRegistry:
+    """Saved models under one store root; safe to share between threads."""
+
+    def __init__(self, root: Path | str) -> None:
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._cache: dict[tuple[str, str], tuple[float, LoadedModel]] = {}
+        self._lock = threading.Lock()
+
+    # ---- reading ----
+    def resolve(self, bucket: str, path: str) -> Path:
+        """The descriptor file for ``path`` in ``bucket``, proven to lie inside the store."""
+        bucket, segments = check_location(bucket, path)
+        bucket_root = (self.root / bucket).resolve()
+        target = bucket_root.joinpath(*segments)
+        real = target.resolve()
+        if not real.is_relative_to(bucket_root) or not bucket_root.is_relative_to(self.root.resolve()):
+            raise InvalidLocation(f"path {path!r} points outside the model store")
+        return real
+
+    def descriptor(self, bucket: str, path: str) -> dict[str, Any]:
+        """The descriptor of a saved model; ModelNotFound when there is none."""
+        file = self.resolve(bucket, path)
+        if not file.is_file():
+            raise ModelNotFound(f"no model at path {path!r} in bucket {bucket!r}")
+        data: dict[str, Any] = json.loads(file.read_text())
+        return data
+
+    def load(self, bucket: str, path: str) -> LoadedModel:
+        """The model ready to predict, loaded once and kept while its files do not change."""
+        file = self.resolve(bucket, path)
+        try:
+            mtime = file.stat().st_mtime
+        except FileNotFoundError:
+            raise ModelNotFound(f"no model at path {path!r} in bucket {bucket!r}") from None
+        key = (bucket, path)
+        with self._lock:
+            cached = self._cache.get(key)
+            if cached and cached[0] == mtime:
+                return cached[1]
+        descriptor = self.descriptor(bucket, path)
+        model_file = file.with_name(str(descriptor.get("model_file", file.stem + ".skops")))
+        if model_file.parent != file.parent or not model_file.is_file():
+            raise ModelNotFound(f"the model file of {path!r} is missing from bucket {bucket!r}")
+        loaded = LoadedModel(bucket, path, descriptor, FeatureSchema.from_dict(descriptor["schema"]),
+                             load_safely(model_file))
+        with self._lock:
+            self._cache[key] = (mtime, loaded)
+        return loaded
+
+    def list_models(self, user: str | None = None) -> list[dict[str, Any]]:
+        """Saved models (groups) with their versions, for one user or for all."""
+        groups: dict[tuple[str, str, str, str], list[dict[str, Any]]] = {}
+        for file in sorted(self.root.glob("*/*/*/model-groups/*/*.json")):
+            bucket, owner, project, _, group = file.relative_to(self.root).parts[:5]
+            if user is not None and owner != str(user):
+                continue
+            try:
+                descriptor = json.loads(file.read_text())
+            except (OSError, ValueError):
+                continue
+            if descriptor.get("format") != DESCRIPTOR_FORMAT:
+                continue
+            schema = descriptor.get("schema", {})
+            groups.setdefault((bucket, owner, project, group), []).append({
+                "version": int(descriptor.get("version", file.stem if file.stem.isdigit() else 0)),
+                "name": descriptor.get("name", ""),
+                "path": file.relative_to(self.root / bucket).as_posix(),
+                "bucket": bucket,
+                "task": schema.get("task", ""),
+                "target": schema.get("target", ""),
+                "created": descriptor.get("created", ""),
+                "metrics": descriptor.get("metrics", {}),
+                "description": descriptor.get("description", ""),
+                "features": [f.get("name") for f in schema.get("features", [])],
+            })
+        out = []
+        for (bucket, owner, project, group), versions in groups.items():
+            versions.sort(key=lambda v: v["version"])
+            out.append({"name": versions[-1]["name"], "group": group, "project": project, "user": owner,
+                        "bucket": bucket, "versions": versions})
+        return sorted(out, key=lambda m: (m["bucket"], m["user"], m["project"], _num(m["group"])))
+
+    # ---- saving ----
+    def save(
+        self,
+        estimator: Any,
+        schema: FeatureSchema,
+        *,
+        bucket: str,
+        user: str,
+        project: str,
+        name: str | None = None,
+        group: str | None = None,
+        metrics: dict[str, Any] | None = None,
+        description: str = "",
+        version: int | None = None,
+    ) -> dict[str, Any]:
+        """Save a fitted model as a new model (``group=None``) or a new version of ``group``.
+
+        Returns the new version's entry (path, bucket, version...). Files are written to a
+        temporary name and renamed, so a reader never sees half a model.
+        """
+        groups_dir = self.root / bucket / str(user) / str(project) / "model-groups"
+        check_location(bucket, f"{user}/{project}/model-groups/1/1.json")
+        groups_dir.mkdir(parents=True, exist_ok=True)
+        if group is None:
+            existing = [_num(p.name) for p in groups_dir.iterdir() if p.is_dir() and p.name.isdigit()]
+            group = str(max(existing, default=0) + 1)
+        group_dir = groups_dir / str(group)
+        if not group_dir.is_dir() and name is None:
+            raise ModelNotFound(f"model group {group} does not exist in project {project}; give a name to create it")
+        group_dir.mkdir(parents=True, exist_ok=True)
+        versions = [_num(p.stem) for p in group_dir.glob("*.json") if p.stem.isdigit()]
+        if version is None:
+            version = max(versions, default=0) + 1
+        if name is None:
+            name = json.loads((group_dir / f"{max(versions)}.json").read_text()).get("name", "")
+        schema_dict = schema.to_dict()
+        schema_dict.update({"name": name, "version": version})
+        descriptor = {
+            "format": DESCRIPTOR_FORMAT,
+            "name": name,
+            "description": description,
+            "user": str(user),
+            "project": str(project),
+            "group": str(group),
+            "version": version,
+            "created": datetime.now(UTC).isoformat(timespec="seconds"),
+            "model_file": f"{version}.skops",
+            "estimator": type(estimator).__name__,
+            "schema": schema_dict,
+            "metrics": metrics or {},
+        }
+        _atomic_write(group_dir / f"{version}.skops", sio.dumps(estimator))
+        _atomic_write(group_dir / f"{version}.json", json.dumps(descriptor, indent=2).encode())
+        path = f"{user}/{project}/model-groups/{group}/{version}.json"
+        return {"bucket": bucket, "path": path, "group": str(group), "version": version, "name": name}
+
+
+def load_safely(model_file: Path) -> Any:
+    """Load a skops file whose types are all on the allow-list; raise UnsafeModel otherwise."""
+    untrusted = sio.get_untrusted_types(file=model_file)
+    refused = [t for t in untrusted if not t.startswith(SAFE_TYPE_PREFIXES)]
+    if refused:
+        raise UnsafeModel(f"the model file holds types that are not allowed: {', '.join(refused[:5])}")
+    return sio.load(model_file, trusted=untrusted)
+
+
+def predict_frame(model: LoadedModel, frame: pd.DataFrame) -> pd.DataFrame:
+    """Prediction columns for ``frame``: ``prediction`` and, for classifiers, ``probability_<class>``."""
+    estimator = model.estimator
+    inputs = frame[model.schema.input_columns]
+    if model.schema.task == "classification" and hasattr(estimator, "predict_proba"):
+        probabilities = estimator.predict_proba(inputs)
+        classes = list(estimator.classes_)
+        out = pd.DataFrame({"prediction": np.asarray(classes)[probabilities.argmax(axis=1)]})
+        for i, cls in enumerate(classes):
+            out[f"probability_{_native(cls)}"] = probabilities[:, i].round(6)
+        return out
+    return pd.DataFrame({"prediction": np.asarray(estimator.predict(inputs), dtype=float).round(6)})
+
+
+def _native(value: Any) -> Any:
+    return value.item() if hasattr(value, "item") else value
+
+
+def _num(text: str) -> int:
+    return int(text) if str(text).isdigit() else 0
+
+
+def _atomic_write(target: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+# ---- command line ---------------------------------------------------------------------------
+def main(argv: Sequence[str] | None = None) -> int:
+    """``list`` and ``save`` saved models on the command line."""
+    parser = argparse.ArgumentParser(prog="python -m whatif.server.registry", description=__doc__.split("\n")[0])
+    parser.add_argument("--store", type=Path, default=Path(os.environ.get("WHATIF_STORE", Path.home() / ".whatif" / "store")))
+    sub = parser.add_subparsers(dest="command", required=True)
+    lister = sub.add_parser("list", help="list saved models and their versions")
+    lister.add_argument("--user", help="only this user's models")
+    lister.add_argument("--json", action="store_true", help="print JSON")
+    saver = sub.add_parser("save", help="save a fitted skops model as a new model or a new version")
+    saver.add_argument("--model", type=Path, required=True, help="fitted model saved with skops.io.dump")
+    saver.add_argument("--schema", type=Path, required=True, help="feature schema JSON (or a training CSV)")
+    saver.add_argument("--target", help="target column, when --schema is a training CSV")
+    saver.add_argument("--bucket", required=True)
+    saver.add_argument("--user", required=True)
+    saver.add_argument("--project", required=True)
+    target = saver.add_mutually_exclusive_group(required=True)
+    target.add_argument("--name", help="save as a NEW model with this name")
+    target.add_argument("--group", help="save as a new VERSION of this model group")
+    saver.add_argument("--metrics", type=Path, help="JSON file of metrics")
+    saver.add_argument("--description", default="")
+    args = parser.parse_args(argv)
+    registry = ModelRegistry(args.store)
+    try:
+        if args.command == "list":
+            models = registry.list_models(args.user)
+            if args.json:
+                print(json.dumps(models, indent=2))
+            for m in models:
+                print(f"{m['name']}  (bucket {m['bucket']}, user {m['user']}, project {m['project']}, group {m['group']})")
+                for v in m["versions"]:
+                    print(f"  v{v['version']}  {v['task']:<14}  {v['path']}  {json.dumps(v['metrics'])}")
+            if not models:
+                print("No saved models.")
+            return 0
+        if args.schema.suffix.lower() == ".csv":
+            schema = FeatureSchema.from_csv(args.schema, target=args.target)
+        else:
+            schema = FeatureSchema.from_json(args.schema.read_text())
+        estimator = load_safely(args.model)
+        metrics = json.loads(args.metrics.read_text()) if args.metrics else {}
+        saved = registry.save(estimator, schema, bucket=args.bucket, user=args.user, project=args.project,
+                              name=args.name, group=args.group, metrics=metrics, description=args.description)
+        print(f"Saved {saved['name']!r} version {saved['version']}: path={saved['path']} bucket={saved['bucket']}")
+        return 0
+    except (StoreError, ValueError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,138 @@
+"""The API's routes: the documented submit and poll, and the models and schema extensions."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, Query, Request
+from starlette.concurrency import run_in_threadpool
+
+from whatif.server.auth import User, authenticate
+from whatif.server.problems import Problem
+from whatif.server.registry import InvalidLocation, LoadedModel, ModelNotFound, ModelRegistry, StoreError, check_location
+from whatif.server.settings import ServerSettings
+from whatif.server.tasks import QueueFull, TaskRunner
+from whatif.server.validation import parse_body, parse_flag, rows_to_frame
+from whatif.server.work import prediction_work
+
+PREDICT_PATH = "/api/v1/proxy/pipeline/model/predict"
+SCHEMA_PATH = "/api/v1/proxy/pipeline/model/schema"
+MODELS_PATH = "/api/v1/models"
+
+
+def get_settings(request: Request) -> ServerSettings:
+    """The server's settings."""
+    settings: ServerSettings = request.app.state.settings
+    return settings
+
+
+def get_registry(request: Request) -> ModelRegistry:
+    """The model store."""
+    registry: ModelRegistry = request.app.state.registry
+    return registry
+
+
+def get_runner(request: Request) -> TaskRunner:
+    """The task runner."""
+    runner: TaskRunner = request.app.state.runner
+    return runner
+
+
+Settings = Annotated[ServerSettings, Depends(get_settings)]
+Registry = Annotated[ModelRegistry, Depends(get_registry)]
+Runner = Annotated[TaskRunner, Depends(get_runner)]
+
+
+async def current_user(settings: Settings, authorization: Annotated[str | None, Header()] = None) -> User:
+    """The caller, from its bearer token."""
+    return authenticate(authorization, settings.api_secret.get_secret_value(), settings.require_exp)
+
+
+CurrentUser = Annotated[User, Depends(current_user)]
+ModelPath = Annotated[str, Query(description="model descriptor path, e.g. 1/4/model-groups/1/1.json")]
+Bucket = Annotated[str, Query(description="bucket (a folder of the model store)")]
+
+router = APIRouter()
+
+
+def load_owned_model(registry: ModelRegistry, user: User, bucket: str, path: str) -> LoadedModel:
+    """The model at ``path`` if the caller owns it: 400 bad location, 403 not yours, 404 missing."""
+    try:
+        check_location(bucket, path)
+        owner = path.split("/", 1)[0]
+        if owner != user.id:
+            raise Problem(403, "not_your_model",
+                          f"Model '{path}' belongs to user {owner}, and this token is for user {user.id}.")
+        return registry.load(bucket, path)
+    except InvalidLocation as exc:
+        raise Problem(400, exc.code, f"Invalid model location: {exc}.") from None
+    except ModelNotFound as exc:
+        raise Problem(404, exc.code, f"Model not found: {exc}.") from None
+    except StoreError as exc:
+        raise Problem(500, exc.code, f"The model cannot be used: {exc}.") from None
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, refused with 413 as soon as it passes ``limit`` bytes."""
+    declared = request.headers.get("content-length", "")
+    too_large = Problem(413, "body_too_large", f"The body is larger than the limit of {limit:,} bytes; send fewer rows.")
+    if declared.isdigit() and int(declared) > limit:
+        raise too_large
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise too_large
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+@router.post(PREDICT_PATH, summary="Start a prediction task")
+async def submit_prediction(
+    request: Request, user: CurrentUser, settings: Settings, registry: Registry, runner: Runner,
+    path: ModelPath, bucket: Bucket, return_only_prediction: str = "False",
+) -> dict[str, str]:
+    """Validate the rows at once, queue the task and answer its id."""
+    only_prediction = parse_flag(return_only_prediction)
+    model = await run_in_threadpool(load_owned_model, registry, user, bucket, path)
+    body = await read_body(request, settings.max_body_bytes)
+    rows = parse_body(body)
+    frame = await run_in_threadpool(rows_to_frame, model.schema, rows, settings.max_rows)
+    try:
+        task = runner.submit(user.id, len(rows), prediction_work(model, frame, rows, only_prediction))
+    except QueueFull:
+        raise Problem(503, "queue_full", "The server has too many prediction tasks queued; try again shortly.",
+                      {"Retry-After": "1"}) from None
+    return {"id": task.id, "state": task.state}
+
+
+@router.get(PREDICT_PATH + "/info/{task_id}", summary="The state of a task (and its result)")
+def task_info(
+    task_id: str, user: CurrentUser, settings: Settings, runner: Runner,
+    wait: Annotated[float, Query(ge=0, description="long poll: answer when ready or after this many seconds")] = 0,
+) -> dict[str, Any]:
+    """STARTED, then SUCCESS with ``result`` or FAILURE with ``error``; 404 for unknown or others' tasks."""
+    task = runner.get(task_id, user.id)
+    if task is None:
+        raise Problem(404, "task_not_found",
+                      f"Task {task_id[:64]} is not known: it never existed, has expired, or belongs to another user.")
+    if wait > 0 and not task.done.is_set():
+        task.done.wait(min(wait, settings.max_wait_s))
+    return task.answer()
+
+
+@router.get(SCHEMA_PATH, summary="The feature schema of a saved model (extension)")
+def model_schema(user: CurrentUser, registry: Registry, path: ModelPath, bucket: Bucket) -> dict[str, Any]:
+    """The schema of PROTOCOL.md section 3, with the model's metrics and description."""
+    model = load_owned_model(registry, user, bucket, path)
+    schema = dict(model.descriptor.get("schema", {}))
+    schema.update({"metrics": model.descriptor.get("metrics", {}),
+                   "description": model.descriptor.get("description", ""),
+                   "created": model.descriptor.get("created", ""), "path": path, "bucket": bucket})
+    return schema
+
+
+@router.get(MODELS_PATH, summary="The caller's saved models and their versions (extension)")
+def saved_models(user: CurrentUser, registry: Registry) -> dict[str, Any]:
+    """Every model group the caller owns, with each version's path, bucket, task, target and metrics."""
+    return {"models": registry.list_models(user.id)}

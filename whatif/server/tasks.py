@@ -1,0 +1,124 @@
+"""Prediction tasks: a bounded worker pool, states as the documented client expects, and a TTL.
+
+A task is STARTED from the moment it is accepted (queued or running: the documented client
+gives up on anything but STARTED and SUCCESS), then SUCCESS with its result or FAILURE with
+its error. Finished tasks are forgotten after ``ttl_s`` or when more than ``max_finished``
+are kept, so memory stays bounded under any load.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+STARTED, SUCCESS, FAILURE = "STARTED", "SUCCESS", "FAILURE"
+
+
+class QueueFull(Exception):
+    """More tasks are waiting or running than the server accepts."""
+
+
+@dataclass
+class Task:
+    """One prediction task and, once finished, its result or error."""
+
+    id: str
+    owner: str
+    rows: int
+    submitted_at: float = field(default_factory=time.time)
+    state: str = STARTED
+    finished_at: float | None = None
+    result: list[dict[str, Any]] | None = None
+    error: dict[str, str] | None = None
+    done: threading.Event = field(default_factory=threading.Event, repr=False)
+
+    def answer(self) -> dict[str, Any]:
+        """The task-info answer."""
+        out: dict[str, Any] = {"id": self.id, "state": self.state, "rows": self.rows,
+                               "submitted_at": self.submitted_at}
+        if self.finished_at is not None:
+            out["finished_at"] = self.finished_at
+        if self.state == SUCCESS:
+            out["result"] = self.result
+        elif self.state == FAILURE:
+            out["error"] = self.error
+        return out
+
+
+class TaskRunner:
+    """Runs prediction functions on a fixed number of threads, with a bounded queue."""
+
+    def __init__(self, workers: int, queue_size: int, ttl_s: float, max_finished: int,
+                 task_delay_s: float = 0.0) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="predict")
+        self.queue_size = queue_size
+        self.ttl_s = ttl_s
+        self.max_finished = max_finished
+        self.task_delay_s = task_delay_s
+        self._tasks: dict[str, Task] = {}
+        self._finished: deque[tuple[float, str]] = deque()
+        self._active = 0
+        self._lock = threading.Lock()
+
+    def submit(self, owner: str, rows: int, work: Callable[[], list[dict[str, Any]]]) -> Task:
+        """Queue ``work``; raise QueueFull when the queue is at its limit."""
+        with self._lock:
+            self._forget_old()
+            if self._active >= self.queue_size:
+                raise QueueFull
+            task = Task(id=str(uuid.uuid4()), owner=owner, rows=rows)
+            self._tasks[task.id] = task
+            self._active += 1
+        self._pool.submit(self._run, task, work)
+        return task
+
+    def get(self, task_id: str, owner: str) -> Task | None:
+        """The task if it exists, is not expired and belongs to ``owner``; else None."""
+        with self._lock:
+            self._forget_old()
+            task = self._tasks.get(task_id)
+        return task if task is not None and task.owner == owner else None
+
+    @property
+    def active(self) -> int:
+        """Tasks queued or running."""
+        return self._active
+
+    def __len__(self) -> int:
+        return len(self._tasks)
+
+    def shutdown(self) -> None:
+        """Stop taking work; running tasks finish."""
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def _run(self, task: Task, work: Callable[[], list[dict[str, Any]]]) -> None:
+        try:
+            if self.task_delay_s:
+                time.sleep(self.task_delay_s)
+            result = work()
+            task.result, task.state = result, SUCCESS
+        except Exception as exc:  # a failing model must not kill the worker: report it
+            logger.exception("task %s failed", task.id)
+            task.error, task.state = {"type": type(exc).__name__, "message": str(exc)[:500]}, FAILURE
+        finally:
+            task.finished_at = time.time()
+            with self._lock:
+                self._active -= 1
+                self._finished.append((task.finished_at, task.id))
+            task.done.set()
+
+    def _forget_old(self) -> None:
+        """Drop finished tasks past their TTL, or beyond the count limit (caller holds the lock)."""
+        horizon = time.time() - self.ttl_s
+        while self._finished and (self._finished[0][0] < horizon or len(self._finished) > self.max_finished):
+            _, task_id = self._finished.popleft()
+            self._tasks.pop(task_id, None)
