@@ -24,8 +24,8 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
-from urllib.parse import urlsplit
+from typing import Any, TypeAlias
+from urllib.parse import quote, urlsplit
 
 import jwt
 import pandas as pd
@@ -57,7 +57,7 @@ TASK_ID_KEYS = ("id", "task_id", "task-id")
 RETRY_STATUSES: frozenset[int] = frozenset({429, 500, 502, 503, 504})
 MAX_RETRY_AFTER_S = 10.0
 
-Rows = Sequence[Mapping[str, Any]] | pd.DataFrame
+Rows: TypeAlias = Sequence[Mapping[str, Any]] | pd.DataFrame
 
 
 # ---- authentication ---------------------------------------------------------------------------
@@ -231,7 +231,7 @@ class Endpoints:
 
     def info_url(self, task_id: str) -> str:
         """The task-info route of one task."""
-        return f"{self.predict_url}/info/{requests.utils.quote(task_id, safe='')}"
+        return f"{self.predict_url}/info/{quote(task_id, safe='')}"
 
 
 # ---- the client ---------------------------------------------------------------------------------
@@ -410,7 +410,9 @@ class ModelClient:
         answer = self._json(response, "The saved-models list", extension="a saved-models list")
         items = answer.get("models") if isinstance(answer, dict) else answer
         if not isinstance(items, list):
-            raise APIResponseError("The saved-models list is not a list of models; the server may not be a compatible API.")
+            raise APIResponseError(
+                "The saved-models list is not a list of models; the server may not be a compatible API."
+            )
         return [_saved_model(item) for item in items if isinstance(item, dict)]
 
     def schema(self, path: str, bucket: str) -> FeatureSchema:

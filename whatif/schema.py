@@ -529,14 +529,14 @@ def _group_one_hot(features: list[Feature]) -> list[Feature]:
         return features
     out: list[Feature] = []
     for f in features:
-        prefix = next((p for p, members in groups.items() if f in members), None)
-        if prefix is None:
+        group = next((p for p, members in groups.items() if f in members), None)
+        if group is None:
             out.append(f)
-        elif f is groups[prefix][0]:
-            columns = {m.name[len(prefix) + 1:]: m.name for m in groups[prefix]}
-            hot = [label for label, m in zip(columns, groups[prefix], strict=True) if m.default == 1]
+        elif f is groups[group][0]:
+            columns = {m.name[len(group) + 1:]: m.name for m in groups[group]}
+            hot = [label for label, m in zip(columns, groups[group], strict=True) if m.default == 1]
             none_label = "Other" if "Other" not in columns else "None of these"
-            out.append(Feature(prefix, "one_hot", default=hot[0] if hot else none_label,
+            out.append(Feature(group, "one_hot", default=hot[0] if hot else none_label,
                                columns=columns, none_label=none_label))
     return out
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 import jwt
 
@@ -37,7 +38,7 @@ def authenticate(authorization: str | None, secret: str, require_exp: bool = Fal
     scheme, _, token = authorization.strip().partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise _refuse("bad_authorization", "The authorization header must be 'Bearer <token>'.")
-    options = {"require": ["exp"] if require_exp else []}
+    options: Any = {"require": ["exp"] if require_exp else []}
     try:
         claims = jwt.decode(token.strip(), secret, algorithms=["HS256"], options=options, leeway=LEEWAY_S)
     except jwt.ExpiredSignatureError:

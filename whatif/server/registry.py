@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 import skops.io as sio
 
+from whatif.config import default_store
 from whatif.schema import FeatureSchema
 
 DESCRIPTOR_FORMAT = "whatif-model/1"
@@ -279,7 +280,7 @@ def _atomic_write(target: Path, data: bytes) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """``list`` and ``save`` saved models on the command line."""
     parser = argparse.ArgumentParser(prog="python -m whatif.server.registry", description=__doc__.split("\n")[0])
-    parser.add_argument("--store", type=Path, default=Path(os.environ.get("WHATIF_STORE", Path.home() / ".whatif" / "store")))
+    parser.add_argument("--store", type=Path, default=Path(os.environ.get("WHATIF_STORE") or default_store()))
     sub = parser.add_subparsers(dest="command", required=True)
     lister = sub.add_parser("list", help="list saved models and their versions")
     lister.add_argument("--user", help="only this user's models")
@@ -304,7 +305,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             if args.json:
                 print(json.dumps(models, indent=2))
             for m in models:
-                print(f"{m['name']}  (bucket {m['bucket']}, user {m['user']}, project {m['project']}, group {m['group']})")
+                where = f"bucket {m['bucket']}, user {m['user']}, project {m['project']}, group {m['group']}"
+                print(f"{m['name']}  ({where})")
                 for v in m["versions"]:
                     print(f"  v{v['version']}  {v['task']:<14}  {v['path']}  {json.dumps(v['metrics'])}")
             if not models:

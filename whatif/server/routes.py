@@ -9,7 +9,14 @@ from starlette.concurrency import run_in_threadpool
 
 from whatif.server.auth import User, authenticate
 from whatif.server.problems import Problem
-from whatif.server.registry import InvalidLocation, LoadedModel, ModelNotFound, ModelRegistry, StoreError, check_location
+from whatif.server.registry import (
+    InvalidLocation,
+    LoadedModel,
+    ModelNotFound,
+    ModelRegistry,
+    StoreError,
+    check_location,
+)
 from whatif.server.settings import ServerSettings
 from whatif.server.tasks import QueueFull, TaskRunner
 from whatif.server.validation import parse_body, parse_flag, rows_to_frame
@@ -75,7 +82,8 @@ def load_owned_model(registry: ModelRegistry, user: User, bucket: str, path: str
 async def read_body(request: Request, limit: int) -> bytes:
     """The request body, refused with 413 as soon as it passes ``limit`` bytes."""
     declared = request.headers.get("content-length", "")
-    too_large = Problem(413, "body_too_large", f"The body is larger than the limit of {limit:,} bytes; send fewer rows.")
+    too_large = Problem(413, "body_too_large",
+                        f"The body is larger than the limit of {limit:,} bytes; send fewer rows.")
     if declared.isdigit() and int(declared) > limit:
         raise too_large
     chunks, size = [], 0

@@ -7,6 +7,8 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from whatif.config import default_store
+
 
 class ServerSettings(BaseSettings):
     """Everything the server can be told. There is no default secret on purpose."""
@@ -14,7 +16,7 @@ class ServerSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="WHATIF_", extra="ignore")
 
     api_secret: SecretStr = Field(description="HS256 secret that signs the callers' tokens")
-    store: Path = Field(default=Path.home() / ".whatif" / "store", description="model store root")
+    store: Path = Field(default_factory=default_store, description="model store root")
     task_delay_s: float = Field(default=0.0, ge=0, description="artificial delay per task (demos)")
     workers: int = Field(default=2, ge=1, le=64, description="prediction worker threads")
     queue_size: int = Field(default=256, ge=1, description="tasks queued or running at most")

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from pandas.api.types import is_bool_dtype, is_numeric_dtype
 
 from whatif.schema import Feature, FeatureSchema
 from whatif.server.problems import Problem
@@ -35,7 +36,8 @@ def parse_body(body: bytes) -> Any:
         return json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
         where = f" ({exc.msg} at line {exc.lineno} column {exc.colno})" if isinstance(exc, json.JSONDecodeError) else ""
-        raise Problem(400, "invalid_json", f"The body is not valid JSON{where}; send a JSON array of row objects.") from None
+        raise Problem(400, "invalid_json",
+                      f"The body is not valid JSON{where}; send a JSON array of row objects.") from None
 
 
 def _kind(value: Any) -> str:
@@ -89,7 +91,8 @@ def rows_to_frame(schema: FeatureSchema, rows: Any, max_rows: int) -> pd.DataFra
 
 def _checked_column(values: pd.Series, feature: Feature, column: str) -> pd.Series:
     """The column as numbers, or a 422 naming the first bad row."""
-    if values.dtype == object or values.dtype == bool:
+    # pandas keeps text as a string dtype (not object) since 3.0: test for "not plain numbers"
+    if is_bool_dtype(values.dtype) or not is_numeric_dtype(values.dtype):
         for i, value in enumerate(values.tolist()):
             if feature.type == "boolean" and isinstance(value, bool):
                 continue
@@ -106,7 +109,8 @@ def _checked_column(values: pd.Series, feature: Feature, column: str) -> pd.Seri
         fractional = numbers != np.floor(numbers)
         if fractional.any():
             i = int(np.argmax(fractional))
-            raise Problem(422, "not_an_integer", f"Row {i}, field '{column}': expected a whole number, got {numbers[i]:g}.")
+            raise Problem(422, "not_an_integer",
+                          f"Row {i}, field '{column}': expected a whole number, got {numbers[i]:g}.")
     domain: list[float] | None = None
     if feature.type in ("one_hot", "boolean"):
         domain = [0, 1]

@@ -1,0 +1,56 @@
+"""Shared fixtures: a real reference server on a loopback port, and clients for it."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from whatif.client import ModelClient
+from whatif.server.embedded import EmbeddedServer, start_server
+from whatif.server.samples import DEMO_BUCKET, DEMO_EMAIL, DEMO_USER, TITANIC_PATH
+
+SEED_TITANIC_ROW = {"pclass": 0, "sex": 0, "age": 29, "sibsp": 0, "parch": 0, "fare": 211.3375, "embarked": 2}
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Keep every test's files (model store, history) out of the user's ~/.whatif."""
+    if not os.environ.get("WHATIF_TEST_KEEP_HOME"):
+        os.environ["WHATIF_HOME"] = tempfile.mkdtemp(prefix="whatif-test-home-")
+    for name in ("WHATIF_API_URL", "WHATIF_API_SECRET", "WHATIF_USER_ID", "WHATIF_USER_EMAIL"):
+        os.environ.pop(name, None)
+
+
+@pytest.fixture(scope="session")
+def model_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One model store with the sample models, built once per test run."""
+    return tmp_path_factory.mktemp("store")
+
+
+@pytest.fixture(scope="session")
+def server(model_store: Path) -> Iterator[EmbeddedServer]:
+    """The reference server with the sample models, shared by the whole run."""
+    running = start_server(model_store, workers=4)
+    yield running
+    running.stop()
+
+
+@pytest.fixture()
+def client(server: EmbeddedServer) -> Iterator[ModelClient]:
+    """A client of the demo user."""
+    with ModelClient(server.predict_url, secret=server.secret, user_id=DEMO_USER, email=DEMO_EMAIL,
+                     poll_deadline_s=30) as c:
+        yield c
+
+
+@pytest.fixture()
+def seed_row() -> dict[str, float]:
+    """The seed page's example Titanic request row."""
+    return dict(SEED_TITANIC_ROW)
+
+
+__all__ = ["DEMO_BUCKET", "IN_CI", "SEED_TITANIC_ROW", "TITANIC_PATH"]
