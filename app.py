@@ -1,12 +1,15 @@
-"""The what-if app's front door: page config, the connection, navigation."""
+"""The what-if app's front door: page config, the API connection, navigation."""
 
 import streamlit as st
 
-from components.connection import current_connection
+from components.connection import connection_sidebar
 
 st.set_page_config(page_title="What-if for saved models", page_icon=":material/tune:", layout="wide")
-st.session_state["app_connection"] = current_connection()
 
-navigation = st.navigation([st.Page("pages/saved_models.py", title="Saved models", icon=":material/inventory_2:",
-                                    default=True)])
+navigation = st.navigation([
+    st.Page("pages/what_if.py", title="What-if", icon=":material/tune:", default=True),
+    st.Page("pages/saved_models.py", title="Saved models", icon=":material/inventory_2:"),
+    st.Page("pages/settings.py", title="Settings", icon=":material/settings:"),
+])
+st.session_state["app_connection"] = connection_sidebar()
 navigation.run()

@@ -11,6 +11,7 @@ import multiprocessing as mp
 import secrets
 import statistics
 import sys
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -67,8 +68,10 @@ def running_server(store: Path, *, in_process: bool = True, **settings: Any) -> 
     proc = ctx.Process(target=_serve_in_child, args=(str(store), secret, settings, child_conn, stop), daemon=True)
     proc.start()
     try:
-        if not parent_conn.poll(SERVER_START_TIMEOUT_S):
-            raise RuntimeError("the server process did not start in time")
+        deadline = time.monotonic() + SERVER_START_TIMEOUT_S
+        while not parent_conn.poll(0.1):
+            if not proc.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the server process did not start; see its output above")
         yield Server(parent_conn.recv(), secret, "process")
     finally:
         stop.set()

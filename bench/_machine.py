@@ -36,9 +36,13 @@ def package_versions(names: tuple[str, ...] = PACKAGES) -> str:
 
 
 def describe_machine() -> str:
-    """Date, cores, CPU, Python, platform and key package versions, on one line."""
+    """Date, cores, CPU, load average, Python, platform and key package versions, on one line."""
     now = datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
-    return (f"{now} | {os.cpu_count()} cores, {cpu_model()} | Python {sys.version.split()[0]} | "
+    try:
+        load = "load avg " + "/".join(f"{x:.2f}" for x in os.getloadavg())
+    except OSError:
+        load = "load avg -"
+    return (f"{now} | {os.cpu_count()} cores, {cpu_model()}, {load} | Python {sys.version.split()[0]} | "
             f"{platform.platform()} | {package_versions()}")
 
 

@@ -1,32 +1,67 @@
-"""Saved models: each model with its versions and how to call its API."""
+"""Saved models: each model with its versions, features and how to call its API."""
 
 import pandas as pd
 import streamlit as st
 
+from components.model_picker import OPEN_REQUEST_KEY, list_models_or_none, server_schema
 from whatif.errors import APIError
+from whatif.schema import FeatureSchema
+from whatif.snippets import curl_snippet
 
 connection = st.session_state["app_connection"]
 
 st.title("Saved models")
-if connection.is_demo:
-    st.caption("Connected to the **local demo API** (embedded reference server with sample models).")
-else:
-    st.caption(f"Connected to **{connection.label}**.")
-st.info("The what-if form arrives with the app issue; this page lists what the API can predict with.",
-        icon=":material/construction:")
+st.caption("The models this API lets you call, with their versions. Open one in the what-if page to explore it.")
 
-try:
-    models = connection.client.list_models()
-except APIError as error:
-    st.error(str(error), icon=":material/error:")
+models, problem = list_models_or_none(connection)
+if models is None:
+    st.warning(problem or "No saved-models list.", icon=":material/info:")
     st.stop()
+if not models:
+    st.info(f"User {connection.profile.user_id} has no saved models on this API.", icon=":material/inventory_2:")
+    st.stop()
+
+
+def open_in_what_if(path: str, bucket: str) -> None:
+    """Ask the what-if page to open this version."""
+    st.session_state[OPEN_REQUEST_KEY] = (path, bucket)
+    st.session_state["whatif_model_by_hand"] = False
+
 
 for model in models:
     with st.container(border=True):
-        st.subheader(model.name)
-        table = pd.DataFrame([
-            {"version": v.version, "task": v.task, "target": v.target, "path": v.path, "bucket": v.bucket,
-             **v.metrics}
-            for v in model.versions
-        ])
-        st.dataframe(table, hide_index=True, key=f"saved_models_table_{model.group}")
+        title, action = st.columns([4, 1], vertical_alignment="center")
+        latest = model.latest
+        title.subheader(model.name)
+        title.caption(f"{latest.task.capitalize()} of **{latest.target}** · project {model.project}, "
+                      f"group {model.group} · {len(model.versions)} version(s)")
+        versions = pd.DataFrame([{"Version": v.version, "Created": v.created, "Task": v.task, "Target": v.target,
+                                  "Path": v.path, "Bucket": v.bucket, **v.metrics} for v in reversed(model.versions)])
+        st.dataframe(versions, hide_index=True, key=f"saved_models_versions_{model.group}")
+        version_numbers = [v.version for v in reversed(model.versions)]
+        picked = st.selectbox("Version", version_numbers, key=f"saved_models_version_{model.group}",
+                              format_func=lambda n: f"v{n}")
+        version = next(v for v in model.versions if v.version == picked)
+        if action.button("Open in what-if", key=f"saved_models_open_{model.group}", type="primary",
+                         icon=":material/tune:", on_click=open_in_what_if, args=(version.path, version.bucket)):
+            st.switch_page("pages/what_if.py")
+        features_tab, api_tab = st.tabs(["Features", "API"])
+        try:
+            schema = server_schema(connection.profile.fingerprint, version.path, version.bucket, connection.client)
+        except APIError as error:
+            features_tab.warning(str(error), icon=":material/info:")
+            schema = None
+        if schema is not None:
+            features_tab.dataframe(pd.DataFrame([{
+                "Feature": f["name"], "Type": f["type"], "Min": f.get("min"), "Max": f.get("max"),
+                "Default": str(f.get("default", "")), "Values": ", ".join(
+                    f"{k} = {v}" for k, v in (f.get("labels") or {}).items()) or ", ".join(f.get("columns") or {}),
+                "Description": f.get("description", ""),
+            } for f in schema["features"]]), hide_index=True, key=f"saved_models_features_{model.group}")
+        with api_tab:
+            st.markdown(f"**URL** `{connection.predict_url}`  \n**path** `{version.path}`  \n"
+                        f"**bucket** `{version.bucket}`")
+            feature_schema = FeatureSchema.from_dict(schema) if schema else None
+            example = [feature_schema.to_row(feature_schema.defaults())] if feature_schema else [{}]
+            st.code(curl_snippet(connection.predict_url, version.path, version.bucket, example,
+                                 connection.profile.user_id, connection.profile.email), language="bash")

@@ -435,6 +435,13 @@ class ModelClient:
                 f"{timeout[1]:.0f} s; check that the server is up, or try again later."
             ) from exc
         except requests.exceptions.ConnectionError as exc:
+            if _broke_after_sending(exc):
+                after = ("the task may have been created, so look for it before submitting again"
+                         if method == "POST" else "try again")
+                raise APIConnectionError(
+                    f"{what} failed: the connection to {self.endpoints.origin} broke after the request was "
+                    f"sent; {after}."
+                ) from exc
             reason = "connection refused" if "refused" in str(exc).lower() else "no connection could be made"
             raise APIConnectionError(
                 f"Cannot connect to {self.endpoints.origin} ({reason}); "
@@ -521,6 +528,13 @@ def failure_detail(answer: Mapping[str, Any]) -> str:
     if isinstance(answer.get("traceback"), str):
         return _last_line(answer["traceback"])
     return "the server gave no reason"
+
+
+def _broke_after_sending(exc: requests.exceptions.ConnectionError) -> bool:
+    """True when the server was reached and the connection dropped mid-exchange (not refused)."""
+    text = str(exc)
+    return ("RemoteDisconnected" in text or "Connection aborted" in text or "ProtocolError" in text
+            or "reset by peer" in text) and "refused" not in text.lower()
 
 
 def _last_line(text: str) -> str:

@@ -277,8 +277,8 @@ class FeatureSchema:
             names.extend(str(k) for k in row if str(k) not in names)
         features = [_infer_feature(n, [r.get(n) for r in rows if r.get(n) is not None]) for n in names]
         # a handful of examples gives no training range: keep the values as defaults only
-        unranged = [f if f.type != "integer" and f.type != "number" else
-                    Feature(f.name, "number" if not _is_flag(f) else "integer", default=f.default)
+        # (0 in an example says nothing of whether the feature is a whole number: "number")
+        unranged = [f if f.type not in ("integer", "number") else Feature(f.name, "number", default=f.default)
                     for f in _group_one_hot(features)]
         return cls(features=tuple(unranged), name="Inferred from example rows")
 
@@ -451,7 +451,10 @@ def _coerce_number(value: Any) -> float:
     if isinstance(value, bool):
         raise ValueError("expected a number, got true/false")
     if isinstance(value, int | float):
-        number = float(value)
+        try:
+            number = float(value)
+        except OverflowError:  # an int beyond float range (10**400)
+            raise ValueError("must be a finite number (this one is too large)") from None
     else:
         text = str(value).strip()
         try:
@@ -479,7 +482,7 @@ def _coerce_bool(value: Any) -> bool:
 def _try_number(value: Any) -> float | None:
     try:
         number = float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
     return None if math.isnan(number) or math.isinf(number) else number
 
@@ -539,10 +542,6 @@ def _group_one_hot(features: list[Feature]) -> list[Feature]:
             out.append(Feature(group, "one_hot", default=hot[0] if hot else none_label,
                                columns=columns, none_label=none_label))
     return out
-
-
-def _is_flag(f: Feature) -> bool:
-    return f.min is not None and f.max is not None and 0 <= f.min <= f.max <= 1 and f.type == "integer"
 
 
 def _default_of(f: Feature) -> Any:

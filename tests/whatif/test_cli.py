@@ -45,7 +45,8 @@ def test_predict_from_csv_file(server: EmbeddedServer, tmp_path: Path) -> None:
 def test_models_lists_versions(server: EmbeddedServer) -> None:
     done = run_cli("models", server=server)
     assert done.returncode == 0, done.stderr
-    assert "Credit approval" in done.stdout and "v2" in done.stdout and "--path 1/4/model-groups/2/2.json" in done.stdout
+    assert "Credit approval" in done.stdout and "v2" in done.stdout
+    assert "--path 1/4/model-groups/2/2.json" in done.stdout
 
 
 def test_wrong_secret_is_one_line_and_exit_1(server: EmbeddedServer) -> None:

@@ -258,6 +258,11 @@ BAD_REQUESTS = [
         mentions=("Row 1", "'cabin'")),
     Bad("string-for-number", 422, "wrong_type", body(json.dumps([SEED_TITANIC_ROW, seed_with(age="29")])),
         mentions=ROW_ONE_AGE),
+    # every row text: pandas 3 keeps such a column as its "str" dtype, not object
+    Bad("string-for-number-every-row", 422, "wrong_type", body(json.dumps([seed_with(age="29")])),
+        mentions=("Row 0", "'age'", "'29'")),
+    Bad("text-for-number-every-row", 422, "wrong_type", body(json.dumps([seed_with(age="old")])),
+        mentions=("Row 0", "'age'", "'old'")),
     Bad("boolean-for-number", 422, "wrong_type", body(json.dumps([SEED_TITANIC_ROW, seed_with(age=True)])),
         mentions=ROW_ONE_AGE),
     Bad("boolean-for-number-single-row", 422, "wrong_type", body(json.dumps([seed_with(fare=False)])),
@@ -280,25 +285,12 @@ BAD_REQUESTS = [
         mentions=("Row 1", "employment_status_Employed")),
 ]
 
-# pandas 3 reads a column whose every value is text as its "str" dtype, which
-# validation._checked_column does not treat as "not numbers" (it only looks at object/bool)
-STRING_DTYPE_BUG = ("BUG whatif/server/validation.py _checked_column: a column that is text in EVERY row "
-                    "(pandas 3 'str' dtype) skips the type check")
-BAD_REQUESTS_SHOWING_BUGS = [
-    pytest.param(Bad("string-for-number-every-row", 422, "wrong_type", body(json.dumps([seed_with(age="29")])),
-                     mentions=("Row 0", "'age'")), id="string-for-number-every-row",
-                 marks=pytest.mark.xfail(strict=True, reason=STRING_DTYPE_BUG + ": '29' is accepted (200)")),
-    pytest.param(Bad("text-for-number-every-row", 422, "wrong_type", body(json.dumps([seed_with(age="old")])),
-                     mentions=("Row 0", "'age'")), id="text-for-number-every-row",
-                 marks=pytest.mark.xfail(strict=True, reason=STRING_DTYPE_BUG + ": 'old' gives 500 internal_error")),
-]
-
-
 def is_sentence(text: Any) -> bool:
-    return isinstance(text, str) and len(text.split()) >= 3 and text[0].isupper() and text.rstrip().endswith(".")
+    """Several words ending in a full stop (it may start with a parameter name in lower case)."""
+    return isinstance(text, str) and len(text.split()) >= 4 and text.rstrip().endswith(".")
 
 
-@pytest.mark.parametrize("bad", [pytest.param(b, id=b.id) for b in BAD_REQUESTS] + BAD_REQUESTS_SHOWING_BUGS)
+@pytest.mark.parametrize("bad", BAD_REQUESTS, ids=lambda b: b.id)
 def test_bad_request_answers_status_code_and_sentence(bad: Bad, server: EmbeddedServer,
                                                       strict_server: EmbeddedServer) -> None:
     target = strict_server if bad.on == "strict" else server
@@ -317,7 +309,7 @@ def test_bad_request_answers_status_code_and_sentence(bad: Bad, server: Embedded
 
 
 def test_table_covers_at_least_28_bad_requests() -> None:
-    assert len(BAD_REQUESTS) + len(BAD_REQUESTS_SHOWING_BUGS) >= 28
+    assert len(BAD_REQUESTS) >= 28
     assert len({b.id for b in BAD_REQUESTS}) == len(BAD_REQUESTS)
 
 
@@ -481,3 +473,15 @@ def test_long_poll_of_a_task_that_is_not_ready_is_capped(stuck_server: EmbeddedS
     waited_s = time.monotonic() - started
     assert answer["state"] == "STARTED"
     assert 0.2 <= waited_s < 1.5, f"a wait of 30 s capped at 0.3 s took {waited_s:.2f} s"
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "BUG whatif/server/registry.py ModelRegistry.list_models: its glob follows symlinks, so the models "
+    "route lists (name, metrics, features of) descriptors OUTSIDE the store that load() then refuses"))
+def test_models_route_lists_nothing_reached_through_a_symlink(strict_server: EmbeddedServer) -> None:
+    response = models_of(strict_server, DEMO_USER)
+    assert response.status_code == 200
+    listed = [(m["bucket"], v["path"]) for m in response.json()["models"] for v in m["versions"]]
+    assert (DEMO_BUCKET, TITANIC_PATH) in listed
+    assert all(bucket != ESCAPING_BUCKET for bucket, _ in listed), listed
+    assert (DEMO_BUCKET, ESCAPING_GROUP_PATH) not in listed, listed

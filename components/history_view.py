@@ -1,0 +1,103 @@
+"""Runs compared: the chart of every run, the table, and what can be done with a run."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from components.model_picker import ModelChoice
+from components.schema_form import set_values
+from whatif.charts import runs_chart
+from whatif.history import HistoryKey, RunStore, changed_inputs
+from whatif.runs import score_title
+
+CHART_WINDOW = 500   # the chart draws the newest runs only: light at any history size
+TABLE_ROWS = 100
+CHANGED_CSS = "background-color: rgba(255, 193, 7, 0.28)"
+
+
+def runs_window(store: RunStore, key: HistoryKey, choice: ModelChoice) -> pd.DataFrame:
+    """The newest runs, oldest first, with a ``changed`` column naming inputs that differ from the baseline."""
+    frame = store.frame(key, limit=CHART_WINDOW)
+    baseline = store.baseline(key)
+    features = [f.name for f in choice.schema.features if f.name in frame.columns]
+    base_inputs = baseline.inputs if baseline else {}
+    frame["changed"] = [", ".join(changed_inputs(values, base_inputs))
+                        for values in frame[features].to_dict("records")]
+    frame["name"] = frame["name"].fillna("")
+    return frame
+
+
+def runs_chart_section(store: RunStore, key: HistoryKey, choice: ModelChoice, frame: pd.DataFrame) -> None:
+    """The chart of runs, the baseline as a rule, the newest run ringed."""
+    baseline = store.baseline(key)
+    total = store.count(key)
+    chart = runs_chart(frame, score_title=score_title(choice.schema),
+                       baseline_score=baseline.score if baseline else None,
+                       newest_id=int(frame["id"].iloc[-1]), probability_scale=choice.schema.task != "regression")
+    st.altair_chart(chart, width="stretch", key=f"whatif_runs_chart_{choice.key}")
+    if total > len(frame):
+        st.caption(f"The chart shows the newest {len(frame):,} of {total:,} runs; the CSV export holds them all.")
+
+
+def runs_table(choice: ModelChoice, frame: pd.DataFrame, baseline_inputs: dict[str, Any]) -> None:
+    """The newest runs first; inputs that differ from the baseline are highlighted."""
+    features = [f for f in choice.schema.features if f.name in frame.columns]
+    table = frame.tail(TABLE_ROWS).iloc[::-1].reset_index(drop=True)
+    shown = pd.DataFrame({
+        "Run": table["seq"], "Name": table["name"], "Baseline": table["is_baseline"].map({True: "★", False: ""}),
+        "Prediction": table["label"], "Score": table["score"],
+    })
+    for feature in features:
+        column = table[feature.name]
+        shown[feature.name] = column.map(feature.label_of) if feature.is_categorical else column
+    changed = pd.DataFrame("", index=shown.index, columns=shown.columns)
+    for feature in features:
+        base = baseline_inputs.get(feature.name)
+        differs = [bool(changed_inputs({feature.name: v}, {feature.name: base})) for v in table[feature.name]]
+        changed.loc[differs, feature.name] = CHANGED_CSS
+    styled = shown.style.apply(lambda _: changed, axis=None).format({"Score": "{:.4g}"})
+    st.dataframe(styled, hide_index=True, key=f"whatif_runs_table_{choice.key}",
+                 height=min(38 + 35 * len(shown), 420))
+    if len(frame) > TABLE_ROWS:
+        st.caption(f"The newest {TABLE_ROWS} runs; export the CSV for all of them.")
+
+
+def run_label(row: dict[str, Any]) -> str:
+    """How a run is named in pickers: number, name, prediction."""
+    name = f" · {row['name']}" if row.get("name") else ""
+    star = " ★" if row.get("is_baseline") else ""
+    return f"Run {row['seq']}{name} · {row['label']}{star}"
+
+
+def run_actions(store: RunStore, key: HistoryKey, choice: ModelChoice, frame: pd.DataFrame) -> None:
+    """Pin, name, restore, delete one run; clear them all."""
+    rows = frame.iloc[::-1].to_dict("records")
+    labels = {int(r["id"]): run_label(r) for r in rows}
+    picked = st.selectbox("Run", list(labels), format_func=labels.__getitem__, key=f"whatif_run_pick_{choice.key}")
+    run = store.get(int(picked)) if picked is not None else None
+    if run is None:
+        return
+    pin, restore, delete, clear = st.columns(4)
+    pin.button("Pin as baseline", key="whatif_run_pin", icon=":material/push_pin:", disabled=run.is_baseline,
+               on_click=store.set_baseline, args=(key, run.id), width="stretch")
+    restore.button("Restore into form", key="whatif_run_restore", icon=":material/undo:",
+                   on_click=set_values, args=(choice, run.inputs), width="stretch")
+    delete.button("Delete run", key="whatif_run_delete", icon=":material/delete:",
+                  on_click=store.delete, args=(run.id,), width="stretch")
+    with clear.popover("Clear all", icon=":material/delete_sweep:", width="stretch"):
+        st.write(f"Delete all {store.count(key):,} runs of {choice.title}? This cannot be undone.")
+        st.button("Yes, delete them all", key="whatif_runs_clear", type="primary", on_click=store.clear, args=(key,))
+    name_col, save_col = st.columns([3, 1], vertical_alignment="bottom")
+    name_key = f"whatif_run_name_{run.id}"
+    st.session_state.setdefault(name_key, run.name)
+    name_col.text_input("Name this run", key=name_key, placeholder="e.g. 'higher income'")
+    save_col.button("Save name", key="whatif_run_rename", on_click=_rename, args=(store, run.id, name_key),
+                    width="stretch")
+
+
+def _rename(store: RunStore, run_id: int, name_key: str) -> None:
+    """Rename from the text box's current value (callbacks see the newest widget values)."""
+    store.rename(run_id, str(st.session_state.get(name_key, "")).strip())

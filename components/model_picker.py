@@ -1,0 +1,147 @@
+"""Choosing the model: from the saved-models list, or a typed path + bucket with a schema source."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+import streamlit as st
+
+from components.connection import Connection
+from whatif.client import ModelClient, SavedModel
+from whatif.errors import APIError, ExtensionUnavailable
+from whatif.schema import FeatureSchema, SchemaError
+
+OPEN_REQUEST_KEY = "whatif_open_model"  # (path, bucket) set by the Saved models page or a share link
+SCHEMA_SOURCES = ("From the server", "Upload a datrics-json model file", "Upload a CSV of training data",
+                  "Paste an example request body")
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    """The chosen model version and its feature schema."""
+
+    path: str
+    bucket: str
+    name: str
+    version: int | None
+    schema: FeatureSchema
+
+    @property
+    def key(self) -> str:
+        """A short stable id for widget keys."""
+        return hashlib.sha1(f"{self.bucket}/{self.path}".encode()).hexdigest()[:8]
+
+    @property
+    def title(self) -> str:
+        """Name and version as the analyst reads it."""
+        return f"{self.name} · v{self.version}" if self.version is not None else self.name
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def saved_models(fingerprint: str, _client: ModelClient) -> list[SavedModel]:
+    """The saved-models list of one connection, cached a minute."""
+    return _client.list_models()
+
+
+@st.cache_data(ttl=300, show_spinner=False)
+def server_schema(fingerprint: str, path: str, bucket: str, _client: ModelClient) -> dict[str, Any]:
+    """A model's schema from the server route, cached five minutes."""
+    return _client.schema(path, bucket).to_dict()
+
+
+def list_models_or_none(connection: Connection) -> tuple[list[SavedModel] | None, str | None]:
+    """(models, None), or (None, why) when the list cannot be had."""
+    try:
+        return saved_models(connection.profile.fingerprint, connection.client), None
+    except ExtensionUnavailable as missing:
+        return None, str(missing)
+    except APIError as error:
+        return None, str(error)
+
+
+def choose_model(connection: Connection) -> ModelChoice | None:
+    """The model picker; None until a model and its schema are known."""
+    models, problem = list_models_or_none(connection)
+    requested = st.session_state.get(OPEN_REQUEST_KEY)
+    if models:
+        options = [(m, v) for m in models for v in reversed(m.versions)]
+        known = {(v.path, v.bucket) for _, v in options}
+        by_hand = st.toggle("Enter path and bucket by hand", key="whatif_model_by_hand",
+                            value=bool(requested and tuple(requested) not in known))
+        if not by_hand:
+            return _pick_from_list(connection, options, requested)
+    elif problem:
+        if "does not offer" in problem:
+            st.caption(problem)
+        else:
+            st.error(problem, icon=":material/error:")
+    return _pick_by_hand(connection, requested)
+
+
+def _pick_from_list(connection: Connection, options: list, requested: Any) -> ModelChoice | None:
+    labels = [f"{m.name} · v{v.version}" + (" (latest)" if v is m.latest and len(m.versions) > 1 else "")
+              for m, v in options]
+    if requested:
+        match = [i for i, (_, v) in enumerate(options) if (v.path, v.bucket) == tuple(requested)]
+        if match:
+            st.session_state["whatif_model"] = labels[match[0]]
+        st.session_state.pop(OPEN_REQUEST_KEY, None)
+    if st.session_state.get("whatif_model") not in labels:
+        st.session_state["whatif_model"] = labels[0]
+    label = st.selectbox("Model", labels, key="whatif_model")
+    model, version = options[labels.index(label)]
+    schema = _schema_from_server(connection, version.path, version.bucket)
+    if schema is None:
+        return None
+    return ModelChoice(version.path, version.bucket, model.name, version.version, schema)
+
+
+def _schema_from_server(connection: Connection, path: str, bucket: str) -> FeatureSchema | None:
+    try:
+        return FeatureSchema.from_dict(server_schema(connection.profile.fingerprint, path, bucket, connection.client))
+    except ExtensionUnavailable as missing:
+        st.warning(f"{missing}", icon=":material/info:")
+    except (APIError, SchemaError) as error:
+        st.error(str(error), icon=":material/error:")
+    return None
+
+
+def _pick_by_hand(connection: Connection, requested: Any) -> ModelChoice | None:
+    if requested:
+        st.session_state["whatif_path"], st.session_state["whatif_bucket"] = requested
+        st.session_state.pop(OPEN_REQUEST_KEY, None)
+    left, right = st.columns([3, 2])
+    path = left.text_input("Model path", key="whatif_path", placeholder="1/4/model-groups/1/1.json").strip()
+    bucket = right.text_input("Bucket", key="whatif_bucket", placeholder="storage.datrics.ai").strip()
+    source = st.radio("Feature schema", SCHEMA_SOURCES, key="whatif_schema_source", horizontal=True)
+    schema = _schema_from_source(connection, source, path, bucket)
+    if not (path and bucket):
+        st.info("Enter the model's path and bucket, as the platform's model info shows them.",
+                icon=":material/edit:")
+        return None
+    if schema is None:
+        return None
+    return ModelChoice(path, bucket, schema.name or path, schema.version, schema)
+
+
+def _schema_from_source(connection: Connection, source: str, path: str, bucket: str) -> FeatureSchema | None:
+    try:
+        if source == SCHEMA_SOURCES[0]:
+            return _schema_from_server(connection, path, bucket) if path and bucket else None
+        if source == SCHEMA_SOURCES[3]:
+            text = st.text_area("Example request body (a JSON list of rows)", key="whatif_schema_paste",
+                                placeholder='[{"order_amount": 700, "employment_status_Employed": 0}]')
+            return FeatureSchema.from_json(text) if text.strip() else None
+        kind = "json" if source == SCHEMA_SOURCES[1] else "csv"
+        upload = st.file_uploader(source, type=[kind], key=f"whatif_schema_upload_{kind}")
+        if upload is None:
+            return None
+        if kind == "json":
+            return FeatureSchema.from_json(upload.getvalue())
+        target = st.text_input("Target column to leave out (optional)", key="whatif_schema_target")
+        return FeatureSchema.from_csv(upload.getvalue(), target=target.strip() or None)
+    except SchemaError as error:
+        st.error(f"The schema could not be read: {error}.", icon=":material/error:")
+        return None

@@ -1,0 +1,133 @@
+"""The what-if form, generated from the feature schema.
+
+The form's values live in one dict per model in session state (the source of truth); widgets
+are views of it. That keeps values of features hidden by the filter box, and lets "Reset",
+"Restore a run" and share links set values before the widgets are drawn.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import streamlit as st
+
+from components.model_picker import ModelChoice
+from whatif.schema import Feature, FeatureSchema
+
+COLUMNS = 3
+FILTER_FROM = 13          # a filter box from this many features on
+GROUP_SIZE = 24           # features per expander when there are many
+
+
+def _values_key(choice: ModelChoice) -> str:
+    return f"whatif_values_{choice.key}"
+
+
+def _widget_key(choice: ModelChoice, feature: str) -> str:
+    return f"whatif_form_{choice.key}_{feature}"
+
+
+def current_values(choice: ModelChoice) -> dict[str, Any]:
+    """The form's values for this model (defaults the first time)."""
+    key = _values_key(choice)
+    if key not in st.session_state:
+        st.session_state[key] = choice.schema.defaults()
+    values: dict[str, Any] = st.session_state[key]
+    return values
+
+
+def set_values(choice: ModelChoice, values: Mapping[str, Any]) -> None:
+    """Put values into the form (reset, restore, share link); unknown or bad values are skipped."""
+    stored = current_values(choice)
+    for feature in choice.schema.features:
+        if feature.name in values:
+            try:
+                stored[feature.name] = feature.coerce(values[feature.name])
+            except ValueError:
+                continue
+        st.session_state.pop(_widget_key(choice, feature.name), None)
+
+
+def reset_to_defaults(choice: ModelChoice) -> None:
+    """Every feature back to its schema default."""
+    set_values(choice, choice.schema.defaults())
+
+
+def schema_form(choice: ModelChoice) -> dict[str, Any]:
+    """Draw the form; return the values it holds now."""
+    schema = choice.schema
+    values = current_values(choice)
+    features = list(schema.features)
+    if len(features) >= FILTER_FROM:
+        needle = st.text_input("Filter features", key=f"whatif_filter_{choice.key}",
+                               placeholder=f"Type to find one of {len(features)} features").strip().lower()
+        if needle:
+            features = [f for f in features if needle in f.name.lower() or needle in f.description.lower()]
+            st.caption(f"{len(features)} of {len(schema.features)} features shown; hidden ones keep their values.")
+    groups = [features[i:i + GROUP_SIZE] for i in range(0, len(features), GROUP_SIZE)] or [[]]
+    for number, group in enumerate(groups):
+        if len(groups) == 1:
+            _feature_grid(choice, group, values)
+        else:
+            title = f"Features {number * GROUP_SIZE + 1}–{number * GROUP_SIZE + len(group)}"
+            with st.expander(title, expanded=number == 0):
+                _feature_grid(choice, group, values)
+    return dict(values)
+
+
+def _feature_grid(choice: ModelChoice, features: list[Feature], values: dict[str, Any]) -> None:
+    columns = st.columns(COLUMNS if len(features) > 1 else 1)
+    for index, feature in enumerate(features):
+        with columns[index % len(columns)]:
+            values[feature.name] = _feature_widget(choice, feature, values.get(feature.name))
+
+
+def _feature_widget(choice: ModelChoice, feature: Feature, value: Any) -> Any:
+    key = _widget_key(choice, feature.name)
+    label = feature.name
+    help_text = feature.help_text() or None
+    if feature.type == "one_hot":
+        options = feature.choices
+        st.session_state.setdefault(key, value if value in options else options[-1])
+        return st.selectbox(label, options, key=key, help=help_text)
+    if feature.type == "boolean":
+        st.session_state.setdefault(key, bool(value))
+        return st.toggle(label, key=key, help=help_text)
+    if feature.is_categorical:
+        codes = [int(code) for code in feature.labels]
+        st.session_state.setdefault(key, value if value in codes else codes[0])
+        return st.selectbox(label, codes, key=key, help=help_text, format_func=feature.label_of)
+    if feature.type == "integer":
+        st.session_state.setdefault(key, int(value if value is not None else 0))
+        chosen = st.number_input(label, key=key, step=1, format="%d", help=help_text)
+    else:
+        st.session_state.setdefault(key, float(value if value is not None else 0.0))
+        chosen = st.number_input(label, key=key, step=_step(feature), format=_format(feature), help=help_text)
+    if feature.out_of_range(chosen):
+        st.caption(f":orange[:material/warning: Outside the training range {feature.min:g} to {feature.max:g}]")
+    return chosen
+
+
+def _step(feature: Feature) -> float:
+    """The schema's step, else about a hundredth of the training range, rounded to 1, 2 or 5."""
+    if feature.step:
+        return float(feature.step)
+    if feature.min is None or feature.max is None or feature.max <= feature.min:
+        return 1.0
+    raw = (feature.max - feature.min) / 100
+    magnitude = 10 ** math.floor(math.log10(raw))
+    return float(next(m * magnitude for m in (1, 2, 5, 10) if m * magnitude >= raw))
+
+
+def _format(feature: Feature) -> str:
+    """Enough decimals for the step and the training range."""
+    step = _step(feature)
+    decimals = max(0, -math.floor(math.log10(step))) if step < 1 else 0
+    return f"%.{min(max(decimals, 2), 6)}f"
+
+
+def form_row(schema: FeatureSchema, values: Mapping[str, Any]) -> dict[str, Any]:
+    """The request row of the form's values (raises RowValidationError on a bad value)."""
+    return schema.to_row(values)

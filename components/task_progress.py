@@ -1,0 +1,38 @@
+"""Running one prediction task with a live status panel: task id, state, elapsed time."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import streamlit as st
+
+from whatif.client import ModelClient, PredictionResult, TaskStatus
+from whatif.errors import APIError
+from whatif.schema import RowValidationError
+
+
+def predict_with_progress(client: ModelClient, rows: Sequence[Mapping[str, Any]], path: str,
+                          bucket: str) -> tuple[PredictionResult | None, str | None]:
+    """Submit ``rows`` as one task and wait, showing progress. Returns (result, None) or (None, sentence)."""
+    with st.status("Submitting the task...", expanded=True) as panel:
+        line = st.empty()
+        try:
+            task_id = client.submit(rows, path, bucket)
+            line.markdown(f"Task `{task_id}` · **STARTED** · 0.0 s")
+
+            def show(status: TaskStatus, elapsed_s: float) -> None:
+                line.markdown(f"Task `{task_id}` · **{status.state}** · {elapsed_s:.1f} s")
+                if not status.ready:
+                    panel.update(label=f"Waiting for the model... {elapsed_s:.0f} s")
+
+            result = client.wait(task_id, on_status=show)
+        except RowValidationError as invalid:
+            panel.update(label="Some values are not valid", state="error")
+            return None, f"Some values are not valid: {invalid}."
+        except APIError as error:
+            panel.update(label="The prediction failed", state="error")
+            return None, str(error)
+        panel.update(label=f"Predicted in {result.elapsed_s * 1000:.0f} ms ({result.polls} poll"
+                     f"{'s' if result.polls != 1 else ''})", state="complete", expanded=False)
+        return result, None

@@ -1,0 +1,94 @@
+"""What-if: pick a model, change inputs, predict, compare with every earlier run."""
+
+import streamlit as st
+
+from components.code_snippet import code_snippet
+from components.history_view import run_actions, runs_chart_section, runs_table, runs_window
+from components.model_picker import choose_model
+from components.result_card import result_card
+from components.runs_io import export_button, import_uploader
+from components.schema_form import reset_to_defaults, schema_form, set_values
+from components.share_link import apply_link_values, read_link_once, sync_link
+from components.store import run_store
+from components.task_progress import predict_with_progress
+from whatif.history import HistoryKey
+from whatif.runs import run_fields
+from whatif.schema import RowValidationError
+
+connection = st.session_state["app_connection"]
+store = run_store()
+
+st.title("What-if")
+read_link_once()
+choice = choose_model(connection)
+if choice is None:
+    st.stop()
+key = HistoryKey(connection.history_key, connection.profile.user_id, choice.bucket, choice.path)
+apply_link_values(choice)
+
+form_side, result_side = st.columns([11, 9], gap="large")
+
+with form_side:
+    head, reset, load = st.columns([4, 2, 2], vertical_alignment="bottom")
+    head.subheader("Inputs")
+    reset.button("Reset to defaults", key="whatif_reset", icon=":material/restart_alt:", width="stretch",
+                 on_click=reset_to_defaults, args=(choice,))
+    with load.popover("Load a run", icon=":material/history:", width="stretch"):
+        recent = store.runs(key, limit=50)[::-1]
+        if recent:
+            picked = st.selectbox("Run", recent, format_func=lambda r: f"Run {r.id} · {r.name or r.label}",
+                                  key="whatif_load_pick")
+            st.button("Load into the form", key="whatif_load", on_click=set_values, args=(choice, picked.inputs))
+        else:
+            st.caption("No runs yet.")
+    values = schema_form(choice)
+    try:
+        row = choice.schema.to_row(values)
+    except RowValidationError as invalid:
+        row = None
+        st.error(f"Some values are not valid: {invalid}.", icon=":material/error:")
+    predict = st.button("Predict", key="whatif_predict", type="primary", icon=":material/play_arrow:",
+                        width="stretch", disabled=row is None)
+
+with result_side:
+    if predict and row is not None:
+        result, error = predict_with_progress(connection.client, [row], choice.path, choice.bucket)
+        if result is not None:
+            record = result.predictions.to_dict("records")[0]
+            store.add(key, **run_fields(choice.schema, values, row, record), task_id=result.task_id,
+                      elapsed_ms=result.elapsed_s * 1000, model_name=choice.name, model_version=choice.version)
+        st.session_state["whatif_error"] = error
+    if st.session_state.get("whatif_error"):
+        st.error(st.session_state["whatif_error"], icon=":material/error:")
+    newest = store.runs(key, limit=1)
+    if newest:
+        result_card(choice.schema, newest[-1], store.baseline(key))
+        frame = runs_window(store, key, choice)
+        runs_chart_section(store, key, choice, frame)
+    else:
+        st.info("No runs of this model yet: change the inputs and press **Predict**.", icon=":material/science:")
+
+if newest:
+    st.subheader("Runs compared")
+    baseline = store.baseline(key)
+    runs_table(choice, frame, baseline.inputs if baseline else {})
+    run_actions(store, key, choice, frame)
+
+with st.expander("Import and export runs", icon=":material/swap_vert:"):
+    if newest:
+        export_button(store, key, choice)
+    if st.session_state.get("whatif_import_message"):
+        st.markdown(st.session_state.pop("whatif_import_message"))
+    message = import_uploader(store, key, choice, connection.client)
+    if message:
+        st.session_state["whatif_import_message"] = message
+        st.rerun()
+
+link = sync_link(choice, values)
+with st.expander("Share this what-if", icon=":material/link:"):
+    st.caption("The link opens this model with these inputs. It never contains the API secret.")
+    st.code(link, language=None)
+
+if row is not None:
+    with st.expander("Show code", icon=":material/code:"):
+        code_snippet(connection, choice, row)

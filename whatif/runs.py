@@ -1,0 +1,64 @@
+"""What one prediction means for a what-if run: its label, its score, its probabilities."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from whatif.schema import FeatureSchema
+
+PROBABILITY_PREFIX = "probability_"
+
+
+@dataclass(frozen=True)
+class PredictionSummary:
+    """A prediction reduced to what the page shows and the history stores."""
+
+    prediction: Any
+    label: str
+    score: float
+    probabilities: dict[str, float]
+
+
+def positive_class(schema: FeatureSchema, probabilities: Mapping[str, float]) -> str:
+    """The class whose probability is the run's score: the schema's last class, else the last one seen."""
+    for candidate in [*(str(c) for c in reversed(schema.classes)), "1", "true", "True", "yes"]:
+        if candidate in probabilities:
+            return candidate
+    return sorted(probabilities)[-1]
+
+
+def score_title(schema: FeatureSchema, probabilities: Mapping[str, float] | None = None) -> str:
+    """The y-axis title of the runs chart: P(<positive class>) or the predicted target."""
+    if schema.task == "regression":
+        return f"Predicted {schema.target or 'value'}"
+    classes = probabilities or {str(c): 0.0 for c in schema.classes} or {"1": 0.0}
+    return f"P({schema.class_label(positive_class(schema, classes))})"
+
+
+def summarize(schema: FeatureSchema, record: Mapping[str, Any]) -> PredictionSummary:
+    """Label, score and probabilities of one result record (``prediction``, ``probability_<class>``)."""
+    prediction = record.get("prediction")
+    if hasattr(prediction, "item"):
+        prediction = prediction.item()
+    probabilities = {key[len(PROBABILITY_PREFIX):]: float(value) for key, value in record.items()
+                     if key.startswith(PROBABILITY_PREFIX) and value is not None}
+    if schema.task == "regression" or not probabilities:
+        try:
+            score = float(prediction)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            score = math.nan
+        label = f"{score:,.4g}" if math.isfinite(score) else str(prediction)
+        return PredictionSummary(prediction, label, score, {})
+    score = probabilities[positive_class(schema, probabilities)]
+    return PredictionSummary(prediction, schema.class_label(prediction), score, probabilities)
+
+
+def run_fields(schema: FeatureSchema, values: Mapping[str, Any], row: Mapping[str, Any],
+               record: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields of a history run for one form row and its result record (no task data)."""
+    summary = summarize(schema, record)
+    return {"inputs": dict(values), "row": dict(row), "prediction": summary.prediction, "label": summary.label,
+            "score": summary.score, "probabilities": summary.probabilities}
