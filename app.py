@@ -3,7 +3,9 @@
 import streamlit as st
 
 from components.connection import connection_sidebar
+from components.frame import CONNECTION_KEY, use_explicit_navigation
 
+use_explicit_navigation()
 st.set_page_config(page_title="What-if for saved models", page_icon=":material/tune:", layout="wide")
 
 navigation = st.navigation([
@@ -11,5 +13,5 @@ navigation = st.navigation([
     st.Page("pages/saved_models.py", title="Saved models", icon=":material/inventory_2:"),
     st.Page("pages/settings.py", title="Settings", icon=":material/settings:"),
 ])
-st.session_state["app_connection"] = connection_sidebar()
+st.session_state[CONNECTION_KEY] = connection_sidebar()
 navigation.run()

@@ -160,47 +160,60 @@ def server_parts(loaded: LoadedModel, body: bytes, answer: dict[str, Any], runs:
 # ---- (b) many small tasks -----------------------------------------------------------------------
 @dataclass
 class LoadResult:
-    """Latencies (seconds) of the successful predictions, failures, and the wall time."""
+    """Latencies (seconds) of the successful timed predictions, failures, wall time, and the cold burst."""
 
     latencies: list[float] = field(default_factory=list)
+    cold: list[float] = field(default_factory=list)  # each client's first, untimed prediction
     failures: int = 0
     wall_s: float = 0.0
 
 
+def _predict_one(client: ModelClient, row: dict[str, Any]) -> float | None:
+    """Seconds for one one-row prediction, or None (reported) when it failed."""
+    try:
+        return timed(lambda: client.predict([row], TITANIC_PATH, DEMO_BUCKET, timeout=PREDICT_TIMEOUT_S))[0]
+    except Exception as exc:  # count, never fail the bench
+        print(f"    prediction failed: {type(exc).__name__}: {str(exc)[:160]}", file=sys.stderr)
+        return None
+
+
 def one_client(server: Server, rows: list[dict[str, Any]], per_client: int, start: threading.Barrier,
-               out: LoadResult, lock: threading.Lock) -> None:
-    """One user: ``per_client`` one-row predictions in a row, on its own ModelClient."""
+               ready: threading.Barrier, out: LoadResult, lock: threading.Lock) -> None:
+    """One user on its own ModelClient: one untimed prediction, then ``per_client`` timed ones in a row."""
     client = ModelClient(server.predict_url, secret=server.secret, user_id=DEMO_USER, email=DEMO_EMAIL)
     mine: list[float] = []
     failures = 0
+    cold: float | None = None
     try:
         start.wait(30)
+        cold = _predict_one(client, rows[0])  # all clients at once on a fresh server: a cold start
+        ready.wait(PREDICT_TIMEOUT_S)
         for i in range(per_client):
-            row = [rows[i % len(rows)]]
-            try:
-                elapsed, _ = timed(lambda r=row: client.predict(r, TITANIC_PATH, DEMO_BUCKET,
-                                                                timeout=PREDICT_TIMEOUT_S))
-                mine.append(elapsed)
-            except Exception as exc:  # count, never fail the bench
+            elapsed = _predict_one(client, rows[i % len(rows)])
+            if elapsed is None:
                 failures += 1
-                print(f"    prediction failed: {type(exc).__name__}: {str(exc)[:160]}", file=sys.stderr)
+            else:
+                mine.append(elapsed)
     finally:
         client.close()
         with lock:
             out.latencies.extend(mine)
+            out.cold.extend([] if cold is None else [cold])
             out.failures += failures
 
 
 def load_test(server: Server, rows: pd.DataFrame, clients: int, per_client: int) -> LoadResult:
-    """``clients`` threads each making ``per_client`` predictions; the clock runs from a common start."""
+    """``clients`` threads: a common cold first prediction, then ``per_client`` each, timed from a common start."""
     records = [{k: (v.item() if hasattr(v, "item") else v) for k, v in r.items()}
                for r in rows.head(500).to_dict("records")]
     out, lock = LoadResult(), threading.Lock()
-    start = threading.Barrier(clients + 1)
+    start, ready = threading.Barrier(clients + 1), threading.Barrier(clients + 1)
     with ThreadPoolExecutor(max_workers=clients) as pool:
-        futures = [pool.submit(one_client, server, records[c::clients] or records, per_client, start, out, lock)
+        futures = [pool.submit(one_client, server, records[c::clients] or records, per_client, start, ready,
+                               out, lock)
                    for c in range(clients)]
         start.wait(30)
+        ready.wait(PREDICT_TIMEOUT_S)
         started = time.perf_counter()
         for future in futures:
             future.result(timeout=per_client * PREDICT_TIMEOUT_S)
@@ -238,14 +251,21 @@ def main(argv: Sequence[str] | None = None) -> int:
             total = args.clients * args.per_client
             print()
             print(f"(b) {args.clients} concurrent clients x {args.per_client} one-row predictions = {total} tasks")
-            print("    workers |  tasks/s | wall s | lat med ms | lat p95 ms | fail")
+            print("    each on a fresh server; every client first makes one untimed prediction, all at once (the cold")
+            print("    start: the model is not loaded yet), then the timed ones; latency in ms")
+            print("    workers |  tasks/s | wall s | lat med | lat p95 | lat mean | lat max | fail | "
+                  "cold first: med / max")
             for w in workers:
                 with running_server(store, in_process=in_process, workers=w) as server:
                     result = load_test(server, rows, args.clients, args.per_client)
                 lat_ms = [x * 1000 for x in result.latencies]
+                cold_ms = [x * 1000 for x in result.cold]
                 rate = len(result.latencies) / result.wall_s if result.wall_s else float("nan")
-                print(f"    {w:>7} | {rate:8.1f} | {result.wall_s:6.1f} | {median(lat_ms):10.1f} | "
-                      f"{percentile(lat_ms, 95):10.1f} | {result.failures:>4}", flush=True)
+                mean = sum(lat_ms) / len(lat_ms) if lat_ms else float("nan")
+                print(f"    {w:>7} | {rate:8.1f} | {result.wall_s:6.1f} | {median(lat_ms):7.0f} | "
+                      f"{percentile(lat_ms, 95):7.0f} | {mean:8.0f} | {max(lat_ms, default=float('nan')):7.0f} | "
+                      f"{result.failures:>4} | {median(cold_ms):6.0f} / {max(cold_ms, default=float('nan')):.0f}",
+                      flush=True)
     print(f"bench took {time.perf_counter() - bench_started:.0f} s")
     return 0
 

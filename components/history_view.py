@@ -10,29 +10,27 @@ import streamlit as st
 from components.model_picker import ModelChoice
 from components.schema_form import set_values
 from whatif.charts import runs_chart
-from whatif.history import HistoryKey, RunStore, changed_inputs
-from whatif.runs import score_title
+from whatif.history import HistoryKey, Run, RunStore
+from whatif.runs import changed_mask, changed_names, score_title
 
-CHART_WINDOW = 500   # the chart draws the newest runs only: light at any history size
+CHART_WINDOW = 300   # the chart draws the newest runs only: light at any history size
 TABLE_ROWS = 100
+STYLED_CELLS_MAX = 2_000  # pandas' Styler costs ~30 µs a cell: past this, list the changes instead
 CHANGED_CSS = "background-color: rgba(255, 193, 7, 0.28)"
 
 
-def runs_window(store: RunStore, key: HistoryKey, choice: ModelChoice) -> pd.DataFrame:
+def runs_window(store: RunStore, key: HistoryKey, choice: ModelChoice, baseline: Run | None) -> pd.DataFrame:
     """The newest runs, oldest first, with a ``changed`` column naming inputs that differ from the baseline."""
     frame = store.frame(key, limit=CHART_WINDOW)
-    baseline = store.baseline(key)
     features = [f.name for f in choice.schema.features if f.name in frame.columns]
-    base_inputs = baseline.inputs if baseline else {}
-    frame["changed"] = [", ".join(changed_inputs(values, base_inputs))
-                        for values in frame[features].to_dict("records")]
+    frame["changed"] = changed_names(changed_mask(frame[features], baseline.inputs if baseline else {}))
     frame["name"] = frame["name"].fillna("")
     return frame
 
 
-def runs_chart_section(store: RunStore, key: HistoryKey, choice: ModelChoice, frame: pd.DataFrame) -> None:
+def runs_chart_section(store: RunStore, key: HistoryKey, choice: ModelChoice, frame: pd.DataFrame,
+                       baseline: Run | None) -> None:
     """The chart of runs, the baseline as a rule, the newest run ringed."""
-    baseline = store.baseline(key)
     total = store.count(key)
     chart = runs_chart(frame, score_title=score_title(choice.schema),
                        baseline_score=baseline.score if baseline else None,
@@ -42,46 +40,65 @@ def runs_chart_section(store: RunStore, key: HistoryKey, choice: ModelChoice, fr
         st.caption(f"The chart shows the newest {len(frame):,} of {total:,} runs; the CSV export holds them all.")
 
 
-def runs_table(choice: ModelChoice, frame: pd.DataFrame, baseline_inputs: dict[str, Any]) -> None:
+def runs_table(choice: ModelChoice, frame: pd.DataFrame, baseline: Run | None) -> None:
     """The newest runs first; inputs that differ from the baseline are highlighted."""
-    features = [f for f in choice.schema.features if f.name in frame.columns]
     table = frame.tail(TABLE_ROWS).iloc[::-1].reset_index(drop=True)
-    shown = pd.DataFrame({
-        "Run": table["seq"], "Name": table["name"], "Baseline": table["is_baseline"].map({True: "★", False: ""}),
-        "Prediction": table["label"], "Score": table["score"],
-    })
+    features = [f for f in choice.schema.features if f.name in frame.columns]
+    mask = changed_mask(table[[f.name for f in features]], baseline.inputs if baseline else {})
+    show_all = st.toggle("Show unchanged inputs too", key=f"whatif_runs_all_inputs_{choice.key}",
+                         help="By default the table shows only the inputs that differ from the baseline in some run.")
+    if not show_all:  # the unchanged columns equal the baseline in every row: hiding them keeps the table readable
+        features = [f for f in features if mask[f.name].any()]
+        mask = mask[[f.name for f in features]]
+    baseline_id = baseline.id if baseline else None
+    columns: dict[str, Any] = {
+        "Run": table["seq"], "Name": table["name"],
+        "Baseline": (table["id"] == baseline_id).map({True: "★", False: ""}),
+        "Prediction": table["label"], "Score": table["score"], "Changed vs baseline": table["changed"],
+    }
     for feature in features:
         column = table[feature.name]
-        shown[feature.name] = column.map(feature.label_of) if feature.is_categorical else column
-    changed = pd.DataFrame("", index=shown.index, columns=shown.columns)
-    for feature in features:
-        base = baseline_inputs.get(feature.name)
-        differs = [bool(changed_inputs({feature.name: v}, {feature.name: base})) for v in table[feature.name]]
-        changed.loc[differs, feature.name] = CHANGED_CSS
-    styled = shown.style.apply(lambda _: changed, axis=None).format({"Score": "{:.4g}"})
-    st.dataframe(styled, hide_index=True, key=f"whatif_runs_table_{choice.key}",
+        columns[feature.name] = column.map(feature.label_of) if feature.is_categorical else column
+    shown = pd.DataFrame(columns)
+    config = {"Score": st.column_config.NumberColumn(format="%.4g"),
+              **{f.name: st.column_config.NumberColumn(format="%g") for f in features if f.type == "number"}}
+    if mask.size <= STYLED_CELLS_MAX:
+        css = pd.DataFrame("", index=shown.index, columns=shown.columns)
+        css[mask.columns] = mask.replace({True: CHANGED_CSS, False: ""})
+        data: Any = shown.style.apply(lambda _: css, axis=None)
+    else:
+        data = shown
+    st.dataframe(data, hide_index=True, key=f"whatif_runs_table_{choice.key}", column_config=config,
                  height=min(38 + 35 * len(shown), 420))
     if len(frame) > TABLE_ROWS:
         st.caption(f"The newest {TABLE_ROWS} runs; export the CSV for all of them.")
 
 
-def run_label(row: dict[str, Any]) -> str:
-    """How a run is named in pickers: number, name, prediction."""
+def run_label(row: dict[str, Any], baseline_id: int | None) -> str:
+    """How a run is named in pickers: number, name, prediction, a star for the baseline."""
     name = f" · {row['name']}" if row.get("name") else ""
-    star = " ★" if row.get("is_baseline") else ""
+    star = " ★ baseline" if row["id"] == baseline_id else ""
     return f"Run {row['seq']}{name} · {row['label']}{star}"
 
 
-def run_actions(store: RunStore, key: HistoryKey, choice: ModelChoice, frame: pd.DataFrame) -> None:
+def run_picker_labels(frame: pd.DataFrame, baseline: Run | None) -> dict[int, str]:
+    """Run id -> label, newest first."""
+    baseline_id = baseline.id if baseline else None
+    rows = frame[["id", "seq", "name", "label"]].iloc[::-1].to_dict("records")
+    return {int(r["id"]): run_label(r, baseline_id) for r in rows}
+
+
+def run_actions(store: RunStore, key: HistoryKey, choice: ModelChoice, frame: pd.DataFrame,
+                baseline: Run | None) -> None:
     """Pin, name, restore, delete one run; clear them all."""
-    rows = frame.iloc[::-1].to_dict("records")
-    labels = {int(r["id"]): run_label(r) for r in rows}
+    labels = run_picker_labels(frame, baseline)
     picked = st.selectbox("Run", list(labels), format_func=labels.__getitem__, key=f"whatif_run_pick_{choice.key}")
     run = store.get(int(picked)) if picked is not None else None
     if run is None:
         return
     pin, restore, delete, clear = st.columns(4)
-    pin.button("Pin as baseline", key="whatif_run_pin", icon=":material/push_pin:", disabled=run.is_baseline,
+    pin.button("Pin as baseline", key="whatif_run_pin", icon=":material/push_pin:",
+               disabled=baseline is not None and run.id == baseline.id,
                on_click=store.set_baseline, args=(key, run.id), width="stretch")
     restore.button("Restore into form", key="whatif_run_restore", icon=":material/undo:",
                    on_click=set_values, args=(choice, run.inputs), width="stretch")

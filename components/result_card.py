@@ -15,14 +15,16 @@ def result_card(schema: FeatureSchema, run: Run, baseline: Run | None) -> None:
     with st.container(border=True):
         if schema.task == "regression" or not run.probabilities:
             delta = None if other is None else f"{run.score - other.score:+,.4g} vs baseline"
+            st.caption(f"{run.elapsed_ms or 0:.0f} ms · task {run.task_id[:8]}…", help=f"Task id {run.task_id}")
             st.metric(f"Predicted {schema.target or 'value'}", run.label, delta=delta, delta_color="off",
                       help="Change against the baseline run" if other else None)
             return
         left, right = st.columns([1, 2])
         with left:
-            delta = None if other is None else f"{(run.score - other.score) * 100:+.1f} pts vs baseline"
-            st.metric("Prediction", run.label, delta=delta)
-            st.caption(f"Run {run.id} · {run.elapsed_ms or 0:.0f} ms · task `{run.task_id}`")
+            delta = None if other is None else f"{(run.score - other.score) * 100:+.1f} pts"
+            st.metric("Prediction", run.label, delta=delta,
+                      help="The delta is the change of the score against the baseline run" if other else None)
+            st.caption(f"{run.elapsed_ms or 0:.0f} ms · task {run.task_id[:8]}…", help=f"Task id {run.task_id}")
         with right:
             st.altair_chart(probability_chart(run.probabilities, schema.class_labels, run.label),
                             width="stretch")

@@ -18,7 +18,7 @@ from whatif.schema import Feature, FeatureSchema
 
 COLUMNS = 3
 FILTER_FROM = 13          # a filter box from this many features on
-GROUP_SIZE = 24           # features per expander when there are many
+GROUP_SIZE = 24           # features per page of the form when there are many
 
 
 def _values_key(choice: ModelChoice) -> str:
@@ -67,13 +67,15 @@ def schema_form(choice: ModelChoice) -> dict[str, Any]:
             features = [f for f in features if needle in f.name.lower() or needle in f.description.lower()]
             st.caption(f"{len(features)} of {len(schema.features)} features shown; hidden ones keep their values.")
     groups = [features[i:i + GROUP_SIZE] for i in range(0, len(features), GROUP_SIZE)] or [[]]
-    for number, group in enumerate(groups):
-        if len(groups) == 1:
-            _feature_grid(choice, group, values)
-        else:
-            title = f"Features {number * GROUP_SIZE + 1}–{number * GROUP_SIZE + len(group)}"
-            with st.expander(title, expanded=number == 0):
-                _feature_grid(choice, group, values)
+    if len(groups) > 1:
+        # one page of features at a time: a hundred widgets would make every rerun slow
+        titles = [f"{i * GROUP_SIZE + 1}–{i * GROUP_SIZE + len(g)}" for i, g in enumerate(groups)]
+        page_key = f"whatif_form_page_{choice.key}"
+        if st.session_state.get(page_key) not in titles:
+            st.session_state[page_key] = titles[0]
+        shown = st.segmented_control("Features", titles, key=page_key, help="Values on other pages are kept.")
+        groups = [groups[titles.index(shown)] if shown in titles else groups[0]]
+    _feature_grid(choice, groups[0], values)
     return dict(values)
 
 

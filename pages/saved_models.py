@@ -3,12 +3,13 @@
 import pandas as pd
 import streamlit as st
 
+from components.frame import app_connection
 from components.model_picker import OPEN_REQUEST_KEY, list_models_or_none, server_schema
 from whatif.errors import APIError
 from whatif.schema import FeatureSchema
 from whatif.snippets import curl_snippet
 
-connection = st.session_state["app_connection"]
+connection = app_connection()
 
 st.title("Saved models")
 st.caption("The models this API lets you call, with their versions. Open one in the what-if page to explore it.")
@@ -30,21 +31,22 @@ def open_in_what_if(path: str, bucket: str) -> None:
 
 for model in models:
     with st.container(border=True):
-        title, action = st.columns([4, 1], vertical_alignment="center")
+        title, pick, action = st.columns([4, 1, 1.3], vertical_alignment="bottom")
         latest = model.latest
         title.subheader(model.name)
         title.caption(f"{latest.task.capitalize()} of **{latest.target}** · project {model.project}, "
                       f"group {model.group} · {len(model.versions)} version(s)")
+        version_numbers = [v.version for v in reversed(model.versions)]
+        picked = pick.selectbox("Version", version_numbers, key=f"saved_models_version_{model.group}",
+                                format_func=lambda n, newest=latest.version: f"v{n}" + (" (latest)" if n == newest else ""))
+        version = next(v for v in model.versions if v.version == picked)
+        if action.button("Open in what-if", key=f"saved_models_open_{model.group}", type="primary",
+                         icon=":material/tune:", on_click=open_in_what_if, args=(version.path, version.bucket),
+                         width="stretch"):
+            st.switch_page("pages/what_if.py")
         versions = pd.DataFrame([{"Version": v.version, "Created": v.created, "Task": v.task, "Target": v.target,
                                   "Path": v.path, "Bucket": v.bucket, **v.metrics} for v in reversed(model.versions)])
         st.dataframe(versions, hide_index=True, key=f"saved_models_versions_{model.group}")
-        version_numbers = [v.version for v in reversed(model.versions)]
-        picked = st.selectbox("Version", version_numbers, key=f"saved_models_version_{model.group}",
-                              format_func=lambda n: f"v{n}")
-        version = next(v for v in model.versions if v.version == picked)
-        if action.button("Open in what-if", key=f"saved_models_open_{model.group}", type="primary",
-                         icon=":material/tune:", on_click=open_in_what_if, args=(version.path, version.bucket)):
-            st.switch_page("pages/what_if.py")
         features_tab, api_tab = st.tabs(["Features", "API"])
         try:
             schema = server_schema(connection.profile.fingerprint, version.path, version.bucket, connection.client)

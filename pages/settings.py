@@ -3,9 +3,10 @@
 import streamlit as st
 
 from components.connection import SESSION_PROFILE_KEY, SIDEBAR_KEY, client_for
+from components.frame import app_connection
 from whatif.diagnostics import check_connection
 
-connection = st.session_state["app_connection"]
+connection = app_connection()
 profile = connection.profile
 
 st.title("Settings")

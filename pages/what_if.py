@@ -3,6 +3,7 @@
 import streamlit as st
 
 from components.code_snippet import code_snippet
+from components.frame import app_connection
 from components.history_view import run_actions, runs_chart_section, runs_table, runs_window
 from components.model_picker import choose_model
 from components.result_card import result_card
@@ -15,10 +16,15 @@ from whatif.history import HistoryKey
 from whatif.runs import run_fields
 from whatif.schema import RowValidationError
 
-connection = st.session_state["app_connection"]
+connection = app_connection()
 store = run_store()
 
 st.title("What-if")
+if connection.profile.is_demo:
+    st.caption("Predictions come from the **local demo API**: the embedded reference server with sample models. "
+               "Choose another API in the sidebar or on the Settings page.")
+else:
+    st.caption(f"Predictions come from **{connection.profile.name}** as user {connection.profile.user_id}.")
 read_link_once()
 choice = choose_model(connection)
 if choice is None:
@@ -29,12 +35,12 @@ apply_link_values(choice)
 form_side, result_side = st.columns([11, 9], gap="large")
 
 with form_side:
-    head, reset, load = st.columns([4, 2, 2], vertical_alignment="bottom")
+    head, reset, load = st.columns([2, 3, 2], vertical_alignment="bottom")
     head.subheader("Inputs")
     reset.button("Reset to defaults", key="whatif_reset", icon=":material/restart_alt:", width="stretch",
                  on_click=reset_to_defaults, args=(choice,))
-    with load.popover("Load a run", icon=":material/history:", width="stretch"):
-        recent = store.runs(key, limit=50)[::-1]
+    with load.popover("Load run", icon=":material/history:", width="stretch", help="Load a run into the form"):
+        recent = store.runs(key, limit=20)[::-1]
         if recent:
             picked = st.selectbox("Run", recent, format_func=lambda r: f"Run {r.id} · {r.name or r.label}",
                                   key="whatif_load_pick")
@@ -60,19 +66,19 @@ with result_side:
         st.session_state["whatif_error"] = error
     if st.session_state.get("whatif_error"):
         st.error(st.session_state["whatif_error"], icon=":material/error:")
+    baseline = store.baseline(key)
     newest = store.runs(key, limit=1)
     if newest:
-        result_card(choice.schema, newest[-1], store.baseline(key))
-        frame = runs_window(store, key, choice)
-        runs_chart_section(store, key, choice, frame)
+        result_card(choice.schema, newest[-1], baseline)
+        frame = runs_window(store, key, choice, baseline)
+        runs_chart_section(store, key, choice, frame, baseline)
     else:
         st.info("No runs of this model yet: change the inputs and press **Predict**.", icon=":material/science:")
 
 if newest:
     st.subheader("Runs compared")
-    baseline = store.baseline(key)
-    runs_table(choice, frame, baseline.inputs if baseline else {})
-    run_actions(store, key, choice, frame)
+    runs_table(choice, frame, baseline)
+    run_actions(store, key, choice, frame, baseline)
 
 with st.expander("Import and export runs", icon=":material/swap_vert:"):
     if newest:

@@ -7,6 +7,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+import pandas as pd
+from pandas.api.types import is_bool_dtype, is_numeric_dtype
+
 from whatif.schema import FeatureSchema
 
 PROBABILITY_PREFIX = "probability_"
@@ -62,3 +66,31 @@ def run_fields(schema: FeatureSchema, values: Mapping[str, Any], row: Mapping[st
     summary = summarize(schema, record)
     return {"inputs": dict(values), "row": dict(row), "prediction": summary.prediction, "label": summary.label,
             "score": summary.score, "probabilities": summary.probabilities}
+
+
+_MISSING = object()
+
+
+def changed_mask(values: pd.DataFrame, baseline: Mapping[str, Any]) -> pd.DataFrame:
+    """True where a run's input differs from the baseline's; numbers compare as numbers (1 == 1.0).
+
+    Vectorised per column: hundreds of runs by a hundred features take a few milliseconds.
+    """
+    mask: dict[str, Any] = {}
+    for column in values.columns:
+        base = baseline.get(column, _MISSING)
+        series = values[column]
+        if base is _MISSING:
+            mask[column] = np.ones(len(series), dtype=bool)
+        elif isinstance(base, int | float) and not isinstance(base, bool) and is_numeric_dtype(series.dtype) \
+                and not is_bool_dtype(series.dtype):
+            mask[column] = ~np.isclose(series.to_numpy(dtype=float), float(base), rtol=0.0, atol=1e-9)
+        else:
+            mask[column] = (series.astype(str) != str(base)).to_numpy()
+    return pd.DataFrame(mask, index=values.index)
+
+
+def changed_names(mask: pd.DataFrame) -> list[str]:
+    """Per run, the names of its changed inputs joined by commas ("" when none)."""
+    names = np.asarray(mask.columns, dtype=object)
+    return [", ".join(names[row]) for row in mask.to_numpy(dtype=bool)]

@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from streamlit.testing.v1 import AppTest
 
-APP = str(Path(__file__).resolve().parents[2] / "app.py")
+from tests.pages.support import captions, run
 
 
-def test_saved_models_page_lists_the_sample_models() -> None:
-    at = AppTest.from_file(APP, default_timeout=60).run()
-    assert not at.exception
-    assert [s.value for s in at.subheader] == ["Titanic survival", "Credit approval", "Diabetes progression"]
-    assert any("local demo API" in c.value for c in at.caption)
+def test_every_page_runs_and_the_what_if_page_names_the_demo_api(app: AppTest) -> None:
+    run(app)
+    assert [t.value for t in app.title] == ["What-if"]
+    assert any("local demo API" in c for c in captions(app))
+    assert app.selectbox(key="sidebar_profile").value == "Local demo API"
+
+    run(app.switch_page("pages/saved_models.py"))
+    assert [t.value for t in app.title] == ["Saved models"]
+    assert [s.value for s in app.subheader] == ["Titanic survival", "Credit approval", "Diabetes progression"]
+
+    run(app.switch_page("pages/settings.py"))
+    assert [t.value for t in app.title] == ["Settings"]
+    assert app.selectbox(key="sidebar_profile").value == "Local demo API"  # app.py ran around the page
+
+    run(app.switch_page("pages/what_if.py"))
+    assert [t.value for t in app.title] == ["What-if"]
+    assert not app.error

@@ -1,0 +1,89 @@
+"""Fixtures for the AppTest suite: a fresh data folder per test, the app, and helpers to read it.
+
+Every test gets its own WHATIF_HOME, so its run history starts empty (the app's run store and
+embedded server are ``st.cache_resource``d per path). The model store inside it is a link to
+the session's store, which the root conftest's ``server`` fixture builds once: building the
+sample models takes about ten seconds, starting another server on them a fraction of one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from streamlit.runtime.media_file_manager import MediaFileManager
+from streamlit.runtime.pages_manager import PagesManager
+from streamlit.testing.v1 import AppTest
+
+from tests.pages.support import APP, TIMEOUT_S
+from whatif.history import RunStore
+from whatif.server.embedded import EmbeddedServer
+
+
+@pytest.fixture(autouse=True)
+def explicit_navigation(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make AppTest treat the app as a ``st.navigation`` app from the first run, as a server does.
+
+    AppTest resets ``PagesManager.uses_pages_directory`` before every run, and this app has a
+    ``pages/`` folder, so every run starts as an old-style multipage app: after
+    ``switch_page`` AppTest runs the page file alone, without app.py (no sidebar, the previous
+    run's connection, a stale exception-free picture). A server process clears the flag for
+    good the first time ``st.navigation`` runs; this does the same for each AppTest run.
+    """
+    original = PagesManager.__init__
+
+    def init(self: PagesManager, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        PagesManager.uses_pages_directory = False
+
+    monkeypatch.setattr(PagesManager, "__init__", init)
+
+
+def new_home(base: Path, store: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh WHATIF_HOME (empty history) whose model store is the shared, already built one."""
+    home = base / "whatif-home"
+    home.mkdir(parents=True)
+    (home / "store").symlink_to(store, target_is_directory=True)
+    monkeypatch.setenv("WHATIF_HOME", str(home))
+    return home
+
+
+@pytest.fixture()
+def app_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, server: EmbeddedServer) -> Path:
+    """This test's data folder."""
+    return new_home(tmp_path, server.store, monkeypatch)
+
+
+@pytest.fixture()
+def app(app_home: Path) -> AppTest:
+    """The app, not run yet (set query params or secrets first)."""
+    return AppTest.from_file(APP, default_timeout=TIMEOUT_S)
+
+
+@pytest.fixture()
+def run_store(app_home: Path) -> Iterator[RunStore]:
+    """The history the app writes in this test's data folder."""
+    store = RunStore.from_url(RunStore.default_url(app_home))
+    yield store
+    store.close()
+
+
+@pytest.fixture()
+def downloads(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    """What the app's download buttons would send, newest last.
+
+    The export button passes a callable (made when clicked); AppTest keeps the media manager
+    to itself, so this records each registered callable with its file name and type.
+    """
+    seen: list[dict[str, Any]] = []
+    original = MediaFileManager.add_deferred
+
+    def add_deferred(self: MediaFileManager, data_callable: Callable[[], Any], mimetype: str | None,
+                     coordinates: str, file_name: str | None = None, **kwargs: Any) -> str:
+        seen.append({"data": data_callable, "mimetype": mimetype, "file_name": file_name})
+        return original(self, data_callable, mimetype, coordinates, file_name, **kwargs)
+
+    monkeypatch.setattr(MediaFileManager, "add_deferred", add_deferred)
+    return seen
