@@ -34,7 +34,8 @@ def runs_chart_section(store: RunStore, key: HistoryKey, choice: ModelChoice, fr
     total = store.count(key)
     chart = runs_chart(frame, score_title=score_title(choice.schema),
                        baseline_score=baseline.score if baseline else None,
-                       newest_id=int(frame["id"].iloc[-1]), probability_scale=choice.schema.task != "regression")
+                       newest_id=int(frame["id"].iloc[-1]), probability_scale=choice.schema.task != "regression",
+                       class_order=[choice.schema.class_label(c) for c in choice.schema.classes])
     st.altair_chart(chart, width="stretch", key=f"whatif_runs_chart_{choice.key}")
     if total > len(frame):
         st.caption(f"The chart shows the newest {len(frame):,} of {total:,} runs; the CSV export holds them all.")
@@ -92,7 +93,10 @@ def run_actions(store: RunStore, key: HistoryKey, choice: ModelChoice, frame: pd
                 baseline: Run | None) -> None:
     """Pin, name, restore, delete one run; clear them all."""
     labels = run_picker_labels(frame, baseline)
-    picked = st.selectbox("Run", list(labels), format_func=labels.__getitem__, key=f"whatif_run_pick_{choice.key}")
+    newest_id = next(iter(labels))
+    # the key names the newest run, so a new run (or deleting the newest) makes the picker start on it
+    picked = st.selectbox("Run", list(labels), format_func=labels.__getitem__,
+                          key=f"whatif_run_pick_{choice.key}_{newest_id}")
     run = store.get(int(picked)) if picked is not None else None
     if run is None:
         return

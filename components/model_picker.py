@@ -51,19 +51,19 @@ def server_schema(fingerprint: str, path: str, bucket: str, _client: ModelClient
     return _client.schema(path, bucket).to_dict()
 
 
-def list_models_or_none(connection: Connection) -> tuple[list[SavedModel] | None, str | None]:
-    """(models, None), or (None, why) when the list cannot be had."""
+def list_models_or_none(connection: Connection) -> tuple[list[SavedModel] | None, str | None, bool]:
+    """(models, None, False); or (None, why, True) when the API lacks the list; or (None, why, False) on an error."""
     try:
-        return saved_models(connection.profile.fingerprint, connection.client), None
+        return saved_models(connection.profile.fingerprint, connection.client), None, False
     except ExtensionUnavailable as missing:
-        return None, str(missing)
+        return None, str(missing), True
     except APIError as error:
-        return None, str(error)
+        return None, str(error), False
 
 
 def choose_model(connection: Connection) -> ModelChoice | None:
     """The model picker; None until a model and its schema are known."""
-    models, problem = list_models_or_none(connection)
+    models, problem, missing_extension = list_models_or_none(connection)
     requested = st.session_state.get(OPEN_REQUEST_KEY)
     if models:
         options = [(m, v) for m in models for v in reversed(m.versions)]
@@ -72,11 +72,13 @@ def choose_model(connection: Connection) -> ModelChoice | None:
                             value=bool(requested and tuple(requested) not in known))
         if not by_hand:
             return _pick_from_list(connection, options, requested)
-    elif problem:
-        if "does not offer" in problem:
-            st.caption(problem)
-        else:
-            st.error(problem, icon=":material/error:")
+    elif problem and missing_extension:
+        st.caption(problem)
+    elif problem:  # wrong secret, unreachable API...: typing a path by hand would fail the same way
+        st.error(problem, icon=":material/error:")
+        st.caption("This happened while loading the saved-models list. Check the connection in the sidebar or on "
+                   "the Settings page.")
+        return None
     return _pick_by_hand(connection, requested)
 
 

@@ -19,7 +19,7 @@ def result_card(schema: FeatureSchema, run: Run, baseline: Run | None) -> None:
             st.metric(f"Predicted {schema.target or 'value'}", run.label, delta=delta, delta_color="off",
                       help="Change against the baseline run" if other else None)
             return
-        left, right = st.columns([1, 2])
+        left, right = st.columns([2, 3])
         with left:
             delta = None if other is None else f"{(run.score - other.score) * 100:+.1f} pts"
             st.metric("Prediction", run.label, delta=delta,

@@ -88,7 +88,7 @@ def _feature_grid(choice: ModelChoice, features: list[Feature], values: dict[str
 
 def _feature_widget(choice: ModelChoice, feature: Feature, value: Any) -> Any:
     key = _widget_key(choice, feature.name)
-    label = feature.name
+    label = f"{feature.name} :gray[· {feature.description}]" if feature.description else feature.name
     help_text = feature.help_text() or None
     if feature.type == "one_hot":
         options = feature.choices
@@ -124,10 +124,8 @@ def _step(feature: Feature) -> float:
 
 
 def _format(feature: Feature) -> str:
-    """Enough decimals for the step and the training range."""
-    step = _step(feature)
-    decimals = max(0, -math.floor(math.log10(step))) if step < 1 else 0
-    return f"%.{min(max(decimals, 2), 6)}f"
+    """%g: whole numbers without decimals (28, not 28.00) and no hidden digits (14.4542, not 14.45)."""
+    return "%g"
 
 
 def form_row(schema: FeatureSchema, values: Mapping[str, Any]) -> dict[str, Any]:

@@ -14,13 +14,27 @@ connection = app_connection()
 st.title("Saved models")
 st.caption("The models this API lets you call, with their versions. Open one in the what-if page to explore it.")
 
-models, problem = list_models_or_none(connection)
+models, problem, _ = list_models_or_none(connection)
 if models is None:
     st.warning(problem or "No saved-models list.", icon=":material/info:")
     st.stop()
 if not models:
     st.info(f"User {connection.profile.user_id} has no saved models on this API.", icon=":material/inventory_2:")
     st.stop()
+
+
+def _text(value: object) -> str:
+    """Numbers as the analyst writes them (702, 0.17), missing as blank."""
+    return "" if value is None else f"{value:g}" if isinstance(value, int | float) else str(value)
+
+
+def feature_row(feature: dict) -> dict[str, str]:
+    """One row of a model's features table."""
+    labels = feature.get("labels") or {}
+    values = ", ".join(f"{code} = {label}" if label != code else code for code, label in labels.items())
+    return {"Feature": feature["name"], "Type": feature["type"], "Min": _text(feature.get("min")),
+            "Max": _text(feature.get("max")), "Default": _text(feature.get("default")),
+            "Values": values or ", ".join(feature.get("columns") or {}), "Description": feature.get("description", "")}
 
 
 def open_in_what_if(path: str, bucket: str) -> None:
@@ -54,16 +68,13 @@ for model in models:
             features_tab.warning(str(error), icon=":material/info:")
             schema = None
         if schema is not None:
-            features_tab.dataframe(pd.DataFrame([{
-                "Feature": f["name"], "Type": f["type"], "Min": f.get("min"), "Max": f.get("max"),
-                "Default": str(f.get("default", "")), "Values": ", ".join(
-                    f"{k} = {v}" for k, v in (f.get("labels") or {}).items()) or ", ".join(f.get("columns") or {}),
-                "Description": f.get("description", ""),
-            } for f in schema["features"]]), hide_index=True, key=f"saved_models_features_{model.group}")
+            features_tab.dataframe(pd.DataFrame([feature_row(f) for f in schema["features"]]), hide_index=True,
+                                   key=f"saved_models_features_{model.group}")
         with api_tab:
             st.markdown(f"**URL** `{connection.predict_url}`  \n**path** `{version.path}`  \n"
                         f"**bucket** `{version.bucket}`")
             feature_schema = FeatureSchema.from_dict(schema) if schema else None
             example = [feature_schema.to_row(feature_schema.defaults())] if feature_schema else [{}]
             st.code(curl_snippet(connection.predict_url, version.path, version.bucket, example,
-                                 connection.profile.user_id, connection.profile.email), language="bash")
+                                 connection.profile.user_id, connection.profile.email), language="bash",
+                    wrap_lines=True)

@@ -24,7 +24,8 @@ with st.form("settings_form", border=True):
     if profile.secret_source == "generated":
         st.caption(":material/lock: The demo API's secret is generated at start and never shown.")
     elif profile.secret_source:
-        st.caption(f":material/lock: The current secret comes from {profile.secret_source} and is never shown.")
+        source = "the environment" if profile.secret_source == "environment" else profile.secret_source
+        st.caption(f":material/lock: The current secret comes from {source} and is never shown.")
     left, right = st.columns(2)
     lifetime = left.number_input("Token lifetime (s)", min_value=10, max_value=86400,
                                  value=int(profile.token_lifetime_s), key="settings_token_lifetime")

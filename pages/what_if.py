@@ -69,6 +69,9 @@ with result_side:
     baseline = store.baseline(key)
     newest = store.runs(key, limit=1)
     if newest:
+        if row is not None and newest[-1].row and newest[-1].row != row:
+            st.caption(":orange[:material/edit: The inputs differ from this prediction's; press **Predict** "
+                       "to see what the model says now.]")
         result_card(choice.schema, newest[-1], baseline)
         frame = runs_window(store, key, choice, baseline)
         runs_chart_section(store, key, choice, frame, baseline)

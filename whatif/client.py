@@ -569,8 +569,13 @@ def _records(rows: Rows) -> list[dict[str, Any]]:
     return records
 
 
+_PLAIN_TYPES = frozenset({int, float, str, bool, type(None)})
+
+
 def _native(value: Any) -> Any:
-    """numpy scalars -> Python scalars, so json can write them."""
+    """numpy scalars -> Python scalars, so json can write them (plain values pass untouched, fast)."""
+    if type(value) in _PLAIN_TYPES:
+        return value
     return value.item() if hasattr(value, "item") and not isinstance(value, str | bytes) else value
 
 

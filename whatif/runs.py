@@ -44,8 +44,8 @@ def score_title(schema: FeatureSchema, probabilities: Mapping[str, float] | None
 
 def summarize(schema: FeatureSchema, record: Mapping[str, Any]) -> PredictionSummary:
     """Label, score and probabilities of one result record (``prediction``, ``probability_<class>``)."""
-    prediction = record.get("prediction")
-    if hasattr(prediction, "item"):
+    prediction: Any = record.get("prediction")
+    if hasattr(prediction, "item"):  # a numpy scalar from a DataFrame
         prediction = prediction.item()
     probabilities = {key[len(PROBABILITY_PREFIX):]: float(value) for key, value in record.items()
                      if key.startswith(PROBABILITY_PREFIX) and value is not None}

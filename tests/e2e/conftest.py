@@ -22,11 +22,11 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
+from tests.conftest import IN_CI
 from whatif.server.embedded import EmbeddedServer
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "screenshots"
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 CHROMIUM_CANDIDATES = ("/usr/lib/chromium/chromium", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]

@@ -38,7 +38,7 @@ def wait_for_run(page: Page, timeout_ms: float = 30_000) -> None:
 
 def choose(page: Page, label: str, option: str) -> None:
     """Pick an option of a selectbox."""
-    box = page.get_by_role("combobox", name=label, exact=True)
+    box = page.get_by_role("combobox", name=re.compile("^" + re.escape(label) + r"(\s|$)"))
     box.click()
     page.get_by_role("option", name=option, exact=True).click()
     expect(box).to_have_value(option)
@@ -47,7 +47,7 @@ def choose(page: Page, label: str, option: str) -> None:
 
 def type_number(page: Page, label: str, value: str, shown: str) -> None:
     """Type into a number input and press Enter, as Streamlit needs before a button click."""
-    field = page.get_by_role("spinbutton", name=label, exact=True)
+    field = page.get_by_role("spinbutton", name=re.compile("^" + re.escape(label) + r"(\s|$)"))
     field.fill(value)
     field.press("Enter")
     expect(field).to_have_value(shown)
@@ -94,7 +94,7 @@ def test_two_what_ifs_are_compared_and_kept_after_reload(page: Page, demo_app: S
     shoot(page, screenshots, "01-what-if-empty")
 
     choose(page, "sex", "female")
-    type_number(page, "age", "12", "12.00")
+    type_number(page, "age", "12", "12")
     predict(page, runs_after=1)
     choose(page, "pclass", "1st")
     predict(page, runs_after=2)
@@ -102,9 +102,9 @@ def test_two_what_ifs_are_compared_and_kept_after_reload(page: Page, demo_app: S
     expect(page.get_by_role("heading", name="Runs compared")).to_be_visible()
     rows = runs_table(page).locator("tbody tr")
     expect(rows).to_have_count(2)
-    expect(rows.nth(0)).to_contain_text("1st")  # newest first: run 2 in first class
+    expect(rows.nth(0)).to_contain_text("1st")  # newest first: run 2 in first class...
+    expect(rows.nth(0)).to_contain_text("pclass")  # ...which the table names as changed vs the baseline
     expect(rows.nth(1)).to_contain_text("3rd")
-    expect(rows.locator("td").filter(has_text="female")).to_have_count(2)
     charts = page.get_by_test_id("stVegaLiteChart")
     expect(charts).to_have_count(2)  # the newest run's probabilities, and every run
     expect(charts.last.locator("canvas, svg").first).to_be_visible()
@@ -121,8 +121,8 @@ def test_two_what_ifs_are_compared_and_kept_after_reload(page: Page, demo_app: S
 def test_share_link_fills_the_form(page: Page, demo_app: StreamlitApp, screenshots: Path) -> None:
     open_app(page, demo_app, SHARE_LINK)
     expect(page.get_by_role("combobox", name="Model")).to_have_value("Titanic survival · v1")
-    expect(page.get_by_role("spinbutton", name="age")).to_have_value("42.00")
-    expect(page.get_by_role("spinbutton", name="fare")).to_have_value("80.00")
+    expect(page.get_by_role("spinbutton", name="age")).to_have_value("42")
+    expect(page.get_by_role("spinbutton", name="fare")).to_have_value("80")
     expect(page.get_by_role("spinbutton", name="sibsp")).to_have_value("1")
     expect(page.get_by_role("combobox", name="pclass")).to_have_value("1st")
     expect(page.get_by_role("combobox", name="sex")).to_have_value("female")
@@ -161,7 +161,7 @@ def test_secret_never_leaks(page: Page, env_app: StreamlitApp, server: EmbeddedS
     open_app(page, env_app)
     expect(page.get_by_role("combobox", name="API")).to_have_value(ENV_PROFILE)
     expect(page.get_by_role("combobox", name="Model")).to_have_value("Titanic survival · v1")
-    type_number(page, "fare", "50", "50.00")
+    type_number(page, "fare", "50", "50")
     predict(page, runs_after=1)
     for title in ("Share this what-if", "Show code"):
         page.get_by_text(title, exact=True).click()
@@ -186,7 +186,7 @@ def test_secret_never_leaks(page: Page, env_app: StreamlitApp, server: EmbeddedS
     seen["Saved models URL"] = page.url
 
     open_page(page, "Settings")
-    expect(page.get_by_text("comes from environment")).to_be_visible()
+    expect(page.get_by_text("comes from the environment")).to_be_visible()
     page.get_by_role("button", name="Test connection").click()
     wait_for_run(page)
     shoot(page, screenshots, "05-settings")
@@ -202,3 +202,41 @@ def test_secret_never_leaks(page: Page, env_app: StreamlitApp, server: EmbeddedS
 
     leaks = [where for where, text in seen.items() if secret in text]
     assert not leaks, f"the API secret appears in: {leaks}"
+
+
+# ---- known bugs: these fail until the app is fixed ---------------------------------------
+def predict_one_more(page: Page) -> None:
+    """Press Predict on a page that may already have runs; wait for the new row in the table."""
+    table = runs_table(page)
+    before = 1  # the header row
+    if page.get_by_role("heading", name="Runs compared").is_visible():
+        expect(table).to_have_attribute("aria-rowcount", re.compile(r"^\d+$"))
+        before = int(table.get_attribute("aria-rowcount") or 1)
+    predict(page, runs_after=before)
+
+
+@pytest.mark.browser
+def test_predicted_label_fits_the_result_card(page: Page, demo_app: StreamlitApp) -> None:
+    """BUG: at 1440 px wide the result card's metric column is ~118 px, so "survived" shows as "survi…"."""
+    open_app(page, demo_app, SHARE_LINK)  # 1st class, female, 42: the model says survived
+    predict_one_more(page)
+    value = page.get_by_test_id("stMetricValue")
+    expect(value).to_have_text("survived")
+    needed, given = value.get_by_test_id("stMarkdownContainer").evaluate("e => [e.scrollWidth, e.clientWidth]")
+    assert needed <= given, (f"the prediction is cut off with an ellipsis: 'survived' needs {needed} px, "
+                             f"the result card gives it {given} px (viewport {page.viewport_size})")
+
+
+@pytest.mark.browser
+def test_run_picker_points_at_the_new_run(page: Page, demo_app: StreamlitApp) -> None:
+    """BUG: after Predict the 'Run' picker (Pin, Restore, Delete, Name this run) stays on the run it showed before.
+
+    A fresh session picks the newest run; a session that just predicted keeps the older one, so
+    "Name this run" + "Save name" right after a prediction renames the wrong run.
+    """
+    open_app(page, demo_app, SHARE_LINK)
+    predict_one_more(page)
+    predict_one_more(page)
+    newest = runs_table(page).locator("tbody tr").first.locator("td").first.inner_text().strip()
+    expect(page.get_by_role("combobox", name="Run", exact=True)).to_have_value(
+        re.compile(rf"^Run {newest} · "), timeout=5_000)

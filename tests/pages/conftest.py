@@ -1,9 +1,9 @@
-"""Fixtures for the AppTest suite: a fresh data folder per test, the app, and helpers to read it.
+"""Fixtures for the AppTest suite: a fresh data folder per test, the app, its history and downloads.
 
 Every test gets its own WHATIF_HOME, so its run history starts empty (the app's run store and
 embedded server are ``st.cache_resource``d per path). The model store inside it is a link to
 the session's store, which the root conftest's ``server`` fixture builds once: building the
-sample models takes about ten seconds, starting another server on them a fraction of one.
+sample models takes seconds, starting another server on them a fraction of one.
 """
 
 from __future__ import annotations
@@ -17,9 +17,10 @@ from streamlit.runtime.media_file_manager import MediaFileManager
 from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest
 
-from tests.pages.support import APP, TIMEOUT_S
+from components import connection
+from tests.pages.support import APP, TIMEOUT_S, new_home
 from whatif.history import RunStore
-from whatif.server.embedded import EmbeddedServer
+from whatif.server.embedded import EmbeddedServer, start_server
 
 
 @pytest.fixture(autouse=True)
@@ -41,19 +42,19 @@ def explicit_navigation(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(PagesManager, "__init__", init)
 
 
-def new_home(base: Path, store: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A fresh WHATIF_HOME (empty history) whose model store is the shared, already built one."""
-    home = base / "whatif-home"
-    home.mkdir(parents=True)
-    (home / "store").symlink_to(store, target_is_directory=True)
-    monkeypatch.setenv("WHATIF_HOME", str(home))
-    return home
-
-
 @pytest.fixture()
-def app_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, server: EmbeddedServer) -> Path:
-    """This test's data folder."""
-    return new_home(tmp_path, server.store, monkeypatch)
+def app_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, server: EmbeddedServer) -> Iterator[Path]:
+    """This test's data folder; the demo servers the app starts on it are stopped afterwards."""
+    started: list[EmbeddedServer] = []
+
+    def start_and_remember(*args: Any, **kwargs: Any) -> EmbeddedServer:
+        started.append(start_server(*args, **kwargs))
+        return started[-1]
+
+    monkeypatch.setattr(connection, "start_server", start_and_remember)
+    yield new_home(tmp_path, server.store, monkeypatch)
+    for demo in started:  # its cache entry is keyed by this test's folder: nobody asks for it again
+        demo.stop()
 
 
 @pytest.fixture()

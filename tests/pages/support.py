@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pytest
 from streamlit.dataframe_util import convert_arrow_bytes_to_pandas_df
 from streamlit.testing.v1 import AppTest
 
@@ -17,6 +18,15 @@ from whatif.server.samples import DEMO_BUCKET
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
 TIMEOUT_S = 60
 DEMO_HISTORY = "local-demo-api"  # the demo API's history key (stable across restarts, unlike its port)
+
+
+def new_home(base: Path, store: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh WHATIF_HOME (empty history) whose model store is the shared, already built one."""
+    home = base / "whatif-home"
+    home.mkdir(parents=True)
+    (home / "store").symlink_to(store, target_is_directory=True)
+    monkeypatch.setenv("WHATIF_HOME", str(home))
+    return home
 
 
 def run(at: AppTest) -> AppTest:
@@ -77,9 +87,9 @@ def chart_spec(chart: Any) -> dict[str, Any]:
 
 def runs_table(at: AppTest) -> pd.DataFrame:
     """The "Runs compared" table as shown (newest run first)."""
-    tables = [d for d in at.dataframe if d.key and d.key.startswith("whatif_runs_table_")]
+    tables = [d.value for d in at.dataframe if {"Run", "Baseline", "Prediction"} <= set(d.value.columns)]
     assert len(tables) == 1, "no runs table on the page"
-    frame: pd.DataFrame = tables[0].value
+    frame: pd.DataFrame = tables[0]
     return frame
 
 

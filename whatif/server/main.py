@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -39,7 +38,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
     registry = ModelRegistry(settings.store)
     if settings.build_samples:
         ensure_sample_models(registry)
-    threading.Thread(target=warm_up, args=(registry,), name="whatif-warm-up", daemon=True).start()
+    warm_up(registry)  # before serving: a background thread would outlive stop() and race interpreter exit
     runner = TaskRunner(settings.workers, settings.queue_size, settings.task_ttl_s,
                         settings.max_finished_tasks, settings.task_delay_s)
 

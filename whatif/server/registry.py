@@ -102,6 +102,7 @@ class ModelRegistry:
         self.root.mkdir(parents=True, exist_ok=True)
         self._cache: dict[tuple[str, str], tuple[float, LoadedModel]] = {}
         self._lock = threading.Lock()
+        self._load_locks: dict[tuple[str, str], threading.Lock] = {}
 
     # ---- reading ----
     def resolve(self, bucket: str, path: str) -> Path:
@@ -134,10 +135,22 @@ class ModelRegistry:
             cached = self._cache.get(key)
             if cached and cached[0] == mtime:
                 return cached[1]
+            load_lock = self._load_locks.setdefault(key, threading.Lock())
+        with load_lock:  # sixteen first requests for one model load it once, not sixteen times
+            with self._lock:
+                cached = self._cache.get(key)
+                if cached and cached[0] == mtime:
+                    return cached[1]
+            return self._load_into_cache(key, file, mtime)
+
+    def _load_into_cache(self, key: tuple[str, str], file: Path, mtime: float) -> LoadedModel:
+        bucket, path = key
         descriptor = self.descriptor(bucket, path)
         model_file = file.with_name(str(descriptor.get("model_file", file.stem + ".skops")))
         if model_file.parent != file.parent or not model_file.is_file():
             raise ModelNotFound(f"the model file of {path!r} is missing from bucket {bucket!r}")
+        if not model_file.resolve().is_relative_to((self.root / bucket).resolve()):
+            raise InvalidLocation(f"the model file of {path!r} points outside the model store")
         loaded = LoadedModel(bucket, path, descriptor, FeatureSchema.from_dict(descriptor["schema"]),
                              load_safely(model_file))
         with self._lock:
@@ -150,6 +163,10 @@ class ModelRegistry:
         for file in sorted(self.root.glob("*/*/*/model-groups/*/*.json")):
             bucket, owner, project, _, group = file.relative_to(self.root).parts[:5]
             if user is not None and owner != str(user):
+                continue
+            try:  # glob follows symlinks: list only what load() would accept
+                self.resolve(bucket, file.relative_to(self.root / bucket).as_posix())
+            except InvalidLocation:
                 continue
             try:
                 descriptor = json.loads(file.read_text())
@@ -304,6 +321,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             models = registry.list_models(args.user)
             if args.json:
                 print(json.dumps(models, indent=2))
+                return 0
             for m in models:
                 where = f"bucket {m['bucket']}, user {m['user']}, project {m['project']}, group {m['group']}"
                 print(f"{m['name']}  ({where})")

@@ -79,6 +79,12 @@ def load_owned_model(registry: ModelRegistry, user: User, bucket: str, path: str
         raise Problem(500, exc.code, f"The model cannot be used: {exc}.") from None
 
 
+def parse_and_check(body: bytes, model: LoadedModel, max_rows: int) -> tuple[list[dict[str, Any]], Any]:
+    """Parse and check the rows off the event loop: 10,000 rows take tens of milliseconds."""
+    rows = parse_body(body)
+    return rows, rows_to_frame(model.schema, rows, max_rows)
+
+
 async def read_body(request: Request, limit: int) -> bytes:
     """The request body, refused with 413 as soon as it passes ``limit`` bytes."""
     declared = request.headers.get("content-length", "")
@@ -104,8 +110,7 @@ async def submit_prediction(
     only_prediction = parse_flag(return_only_prediction)
     model = await run_in_threadpool(load_owned_model, registry, user, bucket, path)
     body = await read_body(request, settings.max_body_bytes)
-    rows = parse_body(body)
-    frame = await run_in_threadpool(rows_to_frame, model.schema, rows, settings.max_rows)
+    rows, frame = await run_in_threadpool(parse_and_check, body, model, settings.max_rows)
     try:
         task = runner.submit(user.id, len(rows), prediction_work(model, frame, rows, only_prediction))
     except QueueFull:

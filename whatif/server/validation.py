@@ -34,6 +34,9 @@ def parse_body(body: bytes) -> Any:
     """The JSON body; a 400 when it is not JSON."""
     try:
         return json.loads(body)
+    except RecursionError:
+        raise Problem(400, "invalid_json", "The body nests too deeply to be rows; send a JSON array of row objects.") \
+            from None
     except (ValueError, UnicodeDecodeError) as exc:
         where = f" ({exc.msg} at line {exc.lineno} column {exc.colno})" if isinstance(exc, json.JSONDecodeError) else ""
         raise Problem(400, "invalid_json",
@@ -96,6 +99,11 @@ def _checked_column(values: pd.Series, feature: Feature, column: str) -> pd.Seri
         for i, value in enumerate(values.tolist()):
             if feature.type == "boolean" and isinstance(value, bool):
                 continue
+            if value is None:
+                raise Problem(422, "not_finite", f"Row {i}, field '{column}': null, NaN and infinity are not "
+                                                 "allowed; send a finite number.")
+            if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 2**53:
+                raise Problem(422, "out_of_range", f"Row {i}, field '{column}': the number is too large.")
             if isinstance(value, bool) or not isinstance(value, int | float):
                 raise Problem(422, "wrong_type", f"Row {i}, field '{column}': expected a number, got {_kind(value)}.")
         values = values.astype(float)

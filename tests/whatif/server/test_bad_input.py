@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import json
 import shutil
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -113,19 +112,6 @@ def assert_still_serves(server: EmbeddedServer) -> None:
     assert record["prediction"] in (0, 1)
 
 
-def start_warm_server(store: Path, **settings: Any) -> EmbeddedServer:
-    """A server on ``store`` whose background warm-up (loading every model once) has finished.
-
-    Waiting keeps the warm-up from competing with the test for the CPU, and from running
-    on after the test session (it is a daemon thread that ``stop()`` does not end).
-    """
-    running = start_server(store, **settings)
-    for thread in threading.enumerate():
-        if thread.name == "whatif-warm-up":
-            thread.join(60)
-    return running
-
-
 # ---- servers -------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def strict_server(server: EmbeddedServer, model_store: Path,
@@ -144,7 +130,7 @@ def strict_server(server: EmbeddedServer, model_store: Path,
     group_8.mkdir()
     shutil.copy(titanic_group / "1.json", group_8 / "1.json")
     (group_8 / "1.skops").symlink_to(titanic_group / "1.skops")
-    running = start_warm_server(store, build_samples=False, max_rows=STRICT_MAX_ROWS,
+    running = start_server(store, build_samples=False, max_rows=STRICT_MAX_ROWS,
                                 max_body_bytes=STRICT_MAX_BODY_BYTES)
     yield running
     running.stop()
@@ -153,7 +139,7 @@ def strict_server(server: EmbeddedServer, model_store: Path,
 @pytest.fixture(scope="module")
 def delayed_server(server: EmbeddedServer, model_store: Path) -> Iterator[EmbeddedServer]:
     """Tasks take 0.3 s: long enough to be seen running."""
-    running = start_warm_server(model_store, build_samples=False, task_delay_s=0.3)
+    running = start_server(model_store, build_samples=False, task_delay_s=0.3)
     yield running
     running.stop()
 
@@ -161,7 +147,7 @@ def delayed_server(server: EmbeddedServer, model_store: Path) -> Iterator[Embedd
 @pytest.fixture(scope="module")
 def stuck_server(server: EmbeddedServer, model_store: Path) -> Iterator[EmbeddedServer]:
     """Tasks take 2 s, long polls are capped at 0.3 s."""
-    running = start_warm_server(model_store, build_samples=False, task_delay_s=2.0, max_wait_s=0.3)
+    running = start_server(model_store, build_samples=False, task_delay_s=2.0, max_wait_s=0.3)
     yield running
     running.stop()
 
@@ -290,7 +276,7 @@ BAD_REQUESTS = [
         body(rows_text(SEED_TITANIC_ROW, seed_with(age="@"), raw={"@": "Infinity"})), mentions=ROW_ONE_AGE),
     Bad("null", 422, "not_finite", body(json.dumps([SEED_TITANIC_ROW, seed_with(age=None)])),
         mentions=ROW_ONE_AGE),
-    Bad("null-single-row", 422, "wrong_type", body(json.dumps([seed_with(age=None)])),
+    Bad("null-single-row", 422, "not_finite", body(json.dumps([seed_with(age=None)])),
         mentions=("Row 0", "'age'")),
     Bad("out-of-domain-category", 422, "out_of_domain", body(json.dumps([SEED_TITANIC_ROW, seed_with(pclass=7)])),
         mentions=("Row 1", "'pclass'", "7")),
@@ -492,9 +478,6 @@ def test_long_poll_of_a_task_that_is_not_ready_is_capped(stuck_server: EmbeddedS
     assert 0.2 <= waited_s < 1.5, f"a wait of 30 s capped at 0.3 s took {waited_s:.2f} s"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG whatif/server/registry.py ModelRegistry.list_models: its glob follows symlinks, so the models "
-    "route lists (name, metrics, features of) descriptors OUTSIDE the store that load() then refuses"))
 def test_models_route_lists_nothing_reached_through_a_symlink(strict_server: EmbeddedServer) -> None:
     response = models_of(strict_server, DEMO_USER)
     assert response.status_code == 200
@@ -504,9 +487,6 @@ def test_models_route_lists_nothing_reached_through_a_symlink(strict_server: Emb
     assert (DEMO_BUCKET, ESCAPING_GROUP_PATH) not in listed, listed
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG whatif/server/validation.py _checked_column: an integer too large for a float (401 digits) "
-    "raises OverflowError in values.astype(float); the caller gets 500 internal_error, not a 422"))
 def test_a_number_too_large_for_a_float_is_a_row_error(server: EmbeddedServer) -> None:
     huge = "1" + "0" * 400
     response = submit(server, rows_text(SEED_TITANIC_ROW, seed_with(sibsp="@"), raw={"@": huge}))
@@ -515,9 +495,6 @@ def test_a_number_too_large_for_a_float_is_a_row_error(server: EmbeddedServer) -
     assert_still_serves(server)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG whatif/server/validation.py parse_body: a deeply nested body ('[' * 100000, 200 KB, under the "
-    "10 MB limit) raises RecursionError, which is not caught; the caller gets 500 internal_error"))
 def test_a_deeply_nested_body_is_refused_as_bad_json(server: EmbeddedServer) -> None:
     response = submit(server, "[" * 100_000 + "]" * 100_000)
     assert response.status_code in (400, 422), response.text
@@ -525,9 +502,6 @@ def test_a_deeply_nested_body_is_refused_as_bad_json(server: EmbeddedServer) -> 
     assert_still_serves(server)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG whatif/server/registry.py ModelRegistry.load: only the descriptor is resolved and checked; the "
-    "fitted-model file next to it (descriptor 'model_file') is opened through a symlink that leaves the store"))
 def test_a_model_file_linked_from_outside_the_store_is_refused(strict_server: EmbeddedServer) -> None:
     response = submit(strict_server, json.dumps([SEED_TITANIC_ROW]), path=ESCAPING_MODEL_FILE_PATH)
     assert response.status_code == 400, response.text

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -40,9 +39,6 @@ def predict_in_thread(server: EmbeddedServer, thread: int) -> list[tuple[dict[st
 
 
 def test_parallel_predictions_each_get_their_own_answer(server: EmbeddedServer, model_store: Path) -> None:
-    for thread in threading.enumerate():  # let the servers' background model warm-up finish first
-        if thread.name == "whatif-warm-up":
-            thread.join(60)
     rows = [distinct_row(t, i) for t in range(THREADS) for i in range(PER_THREAD)]
     assert len({(r["age"], r["fare"]) for r in rows}) == THREADS * PER_THREAD
     model = ModelRegistry(model_store).load(DEMO_BUCKET, TITANIC_PATH)

@@ -13,7 +13,6 @@ import json
 import os
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -127,19 +126,6 @@ if __name__ == '__main__':
 """
 
 
-def start_warm_server(store: Path, **settings: Any) -> EmbeddedServer:
-    """A server on ``store`` whose background warm-up (loading every model once) has finished.
-
-    Waiting keeps the warm-up from competing with the test for the CPU, and from running
-    on after the test session (it is a daemon thread that ``stop()`` does not end).
-    """
-    running = start_server(store, **settings)
-    for thread in threading.enumerate():
-        if thread.name == "whatif-warm-up":
-            thread.join(60)
-    return running
-
-
 def seed_example() -> str:
     """The page's full code example (the embedded copy, proven equal to the page below)."""
     return SEED_FULL_EXAMPLE
@@ -201,7 +187,7 @@ def expected_titanic(server: EmbeddedServer, model_store: Path) -> dict[str, Any
 @pytest.fixture(scope="module")
 def slow_server(server: EmbeddedServer, model_store: Path) -> Iterator[EmbeddedServer]:
     """Tasks take 0.3 s, so the documented loop's first poll sees STARTED."""
-    running = start_warm_server(model_store, build_samples=False, task_delay_s=0.3)
+    running = start_server(model_store, build_samples=False, task_delay_s=0.3)
     yield running
     running.stop()
 

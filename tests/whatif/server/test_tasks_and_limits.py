@@ -161,23 +161,10 @@ def info(server: EmbeddedServer, task_id: str, wait_s: float = 0) -> requests.Re
                         headers=headers_for(server), timeout=TIMEOUT_S + wait_s)
 
 
-def start_warm_server(store: Path, **settings: Any) -> EmbeddedServer:
-    """A server on ``store`` whose background warm-up (loading every model once) has finished.
-
-    Waiting keeps the warm-up from competing with the test for the CPU, and from running
-    on after the test session (it is a daemon thread that ``stop()`` does not end).
-    """
-    running = start_server(store, **settings)
-    for thread in threading.enumerate():
-        if thread.name == "whatif-warm-up":
-            thread.join(60)
-    return running
-
-
 @pytest.fixture()
 def one_slot_server(server: EmbeddedServer, model_store: Path) -> Iterator[EmbeddedServer]:
     """One task at a time, each taking 0.5 s."""
-    running = start_warm_server(model_store, build_samples=False, workers=1, queue_size=1, task_delay_s=0.5)
+    running = start_server(model_store, build_samples=False, workers=1, queue_size=1, task_delay_s=0.5)
     yield running
     running.stop()
 
@@ -185,7 +172,7 @@ def one_slot_server(server: EmbeddedServer, model_store: Path) -> Iterator[Embed
 @pytest.fixture()
 def forgetful_server(server: EmbeddedServer, model_store: Path) -> Iterator[EmbeddedServer]:
     """Finished tasks are kept 0.5 s."""
-    running = start_warm_server(model_store, build_samples=False, task_ttl_s=0.5)
+    running = start_server(model_store, build_samples=False, task_ttl_s=0.5)
     yield running
     running.stop()
 
@@ -255,7 +242,7 @@ def odd_store(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def odd_server(odd_store: dict[str, Any]) -> Iterator[EmbeddedServer]:
-    running = start_warm_server(odd_store["registry"].root, build_samples=False)
+    running = start_server(odd_store["registry"].root, build_samples=False)
     yield running
     running.stop()
 

@@ -1,0 +1,147 @@
+"""The Streamlit-free logic behind the pages: charts, run summaries, share links, snippets, profiles."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from tests.conftest import DEMO_BUCKET, IN_CI, SEED_TITANIC_ROW, TITANIC_PATH
+from whatif.charts import probability_chart, runs_chart
+from whatif.client import ModelClient
+from whatif.diagnostics import check_connection
+from whatif.profiles import DEMO_PROFILE, ENV_PROFILE, default_profile_name, load_profiles
+from whatif.runs import changed_mask, changed_names, score_title, summarize
+from whatif.schema import FeatureSchema
+from whatif.server.embedded import EmbeddedServer
+from whatif.server.samples import credit_model, diabetes_model, titanic_model
+from whatif.share import model_from_query, to_query, values_from_query
+from whatif.snippets import SECRET_PLACEHOLDER, client_snippet, curl_snippet, python_snippet
+
+TITANIC = titanic_model()[1]
+DIABETES = diabetes_model()[1]
+CREDIT = credit_model(1)[1]
+
+
+def test_summary_of_a_classifier_uses_the_positive_class_and_labels() -> None:
+    summary = summarize(TITANIC, {"prediction": 1, "probability_0": 0.25, "probability_1": 0.75})
+    assert (summary.label, summary.score) == ("survived", 0.75)
+    assert summary.probabilities == {"0": 0.25, "1": 0.75}
+    assert score_title(TITANIC) == "P(survived)"
+
+
+def test_summary_of_a_regression_is_its_value() -> None:
+    summary = summarize(DIABETES, {"prediction": 148.549216})
+    assert summary.score == pytest.approx(148.549216) and summary.label == "148.5" and summary.probabilities == {}
+    assert score_title(DIABETES) == "Predicted progression"
+
+
+def test_changed_inputs_are_found_per_run_and_numbers_compare_as_numbers() -> None:
+    runs = pd.DataFrame({"age": [29.0, 30.0, 29.0], "sex": [0, 0, 1], "employment": ["Other", "Other", "Employed"]})
+    mask = changed_mask(runs, {"age": 29, "sex": 0, "employment": "Other"})
+    assert changed_names(mask) == ["", "age", "sex, employment"]
+    assert changed_names(changed_mask(runs[["age"]], {})) == ["age", "age", "age"]  # no baseline value: changed
+
+
+def test_runs_chart_draws_every_run_the_baseline_and_the_newest() -> None:
+    frame = pd.DataFrame({"id": [5, 6, 7], "seq": [1, 2, 3], "name": ["", "rich", ""],
+                          "label": ["died", "survived", "died"], "score": [0.2, 0.9, 0.4],
+                          "changed": ["", "fare", "age"]})
+    spec = runs_chart(frame, score_title="P(survived)", baseline_score=0.2, newest_id=7, probability_scale=True,
+                      class_order=["died", "survived"]).to_dict()
+    marks = [layer["mark"]["type"] if isinstance(layer["mark"], dict) else layer["mark"] for layer in spec["layer"]]
+    assert marks.count("rule") == 1 and "circle" in marks and "point" in marks  # baseline rule, runs, newest ring
+    assert any(layer.get("transform") == [{"filter": "(datum.id === 7)"}] for layer in spec["layer"])
+    rows = next(iter(spec["datasets"].values()))
+    assert [r["changed"] for r in rows] == ["(same as baseline)", "fare", "age"]
+    circle = next(layer for layer in spec["layer"] if layer["mark"]["type"] == "circle")
+    assert circle["encoding"]["color"]["scale"]["domain"] == ["died", "survived"]
+
+
+def test_probability_chart_marks_the_predicted_class() -> None:
+    spec = probability_chart({"0": 0.3, "1": 0.7}, {"0": "died", "1": "survived"}, "survived").to_dict()
+    rows = next(iter(spec["datasets"].values()))
+    assert [(r["class"], r["predicted"]) for r in rows] == [("died", False), ("survived", True)]
+
+
+def test_share_link_round_trip_and_bad_values() -> None:
+    values = {"pclass": 0, "sex": 0, "age": 42.5, "sibsp": 1, "parch": 0, "fare": 80.0, "embarked": 0}
+    query = to_query(TITANIC_PATH, DEMO_BUCKET, values)
+    assert model_from_query(query) == (TITANIC_PATH, DEMO_BUCKET)
+    assert values_from_query(query, TITANIC) == (values, {})
+    back, problems = values_from_query({**query, "pclass": "9", "age": "old"}, TITANIC)
+    assert set(problems) == {"pclass", "age"} and "pclass" not in back
+    credit, _ = values_from_query(to_query("p", "b", {"employment_status": "Contract"}), CREDIT)
+    assert credit == {"employment_status": "Contract"}
+
+
+def test_profiles_from_secrets_and_environment_never_show_the_secret() -> None:
+    secrets = {"whatif": {"default_profile": "staging", "profiles": {
+        "staging": {"url": "http://h/api/v1/proxy/pipeline/model/predict", "secret": "s3cret-value", "user_id": 7},
+        "broken": {"secret": "no url"}}}}
+    profiles = load_profiles(secrets, {"WHATIF_API_URL": "http://e", "WHATIF_API_SECRET": "env-secret"})
+    assert [p.name for p in profiles] == ["staging", ENV_PROFILE, DEMO_PROFILE]
+    assert profiles[0].user_id == "7" and profiles[0].secret_source == "secrets.toml"
+    assert default_profile_name(profiles, secrets) == "staging"
+    assert default_profile_name(load_profiles({}, {}), {}) == DEMO_PROFILE
+    assert all("s3cret-value" not in repr(p) and "env-secret" not in repr(p) for p in profiles)
+    assert profiles[0].fingerprint != profiles[0].with_changes(secret="other").fingerprint
+
+
+def test_connection_check_reports_what_it_found(server: EmbeddedServer) -> None:
+    with ModelClient(server.predict_url, secret=server.secret, user_id="1", email="demo@example.com") as good:
+        assert [(f.check, f.ok) for f in check_connection(good)] == [
+            ("Reachable", True), ("Auth accepted", True), ("Saved models", True)]
+    with ModelClient(server.predict_url, secret="wrong-" * 8, user_id="1", email="demo@example.com") as bad:
+        findings = check_connection(bad)
+        assert [(f.check, f.ok) for f in findings] == [("Reachable", True), ("Auth accepted", False)]
+        assert "secret" in findings[-1].message
+    with ModelClient("http://127.0.0.1:9", secret="x" * 32, max_retries=0) as nowhere:
+        assert [(f.check, f.ok) for f in check_connection(nowhere)] == [("Reachable", False)]
+
+
+def _snippet_args(server: EmbeddedServer) -> tuple:
+    return (server.predict_url, TITANIC_PATH, DEMO_BUCKET, [SEED_TITANIC_ROW], "1", "demo@example.com")
+
+
+def test_python_snippet_runs_as_shown_once_the_secret_is_filled_in(server: EmbeddedServer, tmp_path: Path) -> None:
+    text = python_snippet(*_snippet_args(server))
+    assert server.secret not in text and SECRET_PLACEHOLDER in text
+    script = tmp_path / "snippet.py"
+    script.write_text(text.replace(SECRET_PLACEHOLDER, server.secret))
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "'probability_1'" in done.stdout and "'prediction'" in done.stdout
+
+
+def test_client_snippet_runs_with_the_secret_from_the_environment(server: EmbeddedServer, tmp_path: Path) -> None:
+    script = tmp_path / "client_snippet.py"
+    script.write_text(client_snippet(*_snippet_args(server)))
+    env = {**os.environ, "WHATIF_API_SECRET": server.secret, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60, env=env)
+    assert done.returncode == 0, done.stderr
+    assert "probability_1" in done.stdout
+
+
+def test_curl_snippet_submits_and_polls(server: EmbeddedServer, tmp_path: Path) -> None:
+    if shutil.which("curl") is None:
+        if IN_CI:
+            pytest.fail("curl is missing: .ci/run installs it")
+        pytest.skip("curl is not installed")
+    text = curl_snippet(*_snippet_args(server)).replace(SECRET_PLACEHOLDER, server.secret)
+    submit = text.split("# 2.")[0]
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}  # python3 with PyJWT
+    done = subprocess.run(["bash", "-c", submit], capture_output=True, text=True, timeout=60, env=env)
+    assert done.returncode == 0, done.stderr
+    assert '"state":"STARTED"' in done.stdout.replace(" ", "")
+
+
+def test_schema_of_every_sample_round_trips() -> None:
+    for schema in (TITANIC, DIABETES, CREDIT):
+        assert FeatureSchema.from_dict(schema.to_dict()) == schema
+        assert schema.to_row(schema.defaults()).keys() == set(schema.input_columns)
