@@ -20,6 +20,7 @@ from whatif.profiles import DEMO_PROFILE, Profile, default_profile_name, load_pr
 from whatif.server.embedded import EmbeddedServer, start_server
 
 SESSION_PROFILE_KEY = "app_session_profile"
+CUSTOM_PROFILE = "Custom (this session)"
 SIDEBAR_KEY = "sidebar_profile"
 DEMO_HISTORY_KEY = "local-demo-api"
 APP_LONG_POLL_S = 1.0  # short, so the progress panel's elapsed time moves every second

@@ -15,6 +15,7 @@ from whatif.runs import changed_mask, changed_names, score_title
 
 CHART_WINDOW = 300   # the chart draws the newest runs only: light at any history size
 TABLE_ROWS = 100
+LOAD_CHOICES = 30
 STYLED_CELLS_MAX = 2_000  # pandas' Styler costs ~30 µs a cell: past this, list the changes instead
 CHANGED_CSS = "background-color: rgba(255, 193, 7, 0.28)"
 
@@ -87,6 +88,24 @@ def run_picker_labels(frame: pd.DataFrame, baseline: Run | None) -> dict[int, st
     baseline_id = baseline.id if baseline else None
     rows = frame[["id", "seq", "name", "label"]].iloc[::-1].to_dict("records")
     return {int(r["id"]): run_label(r, baseline_id) for r in rows}
+
+
+def load_run_popover(store: RunStore, choice: ModelChoice, frame: pd.DataFrame | None, baseline: Run | None) -> None:
+    """"Load run": put the inputs of a recent run into the form (numbered as in the table)."""
+    with st.popover("Load run", icon=":material/history:", width="stretch", help="Load a run into the form"):
+        if frame is None or frame.empty:
+            st.caption("No runs yet.")
+            return
+        labels = run_picker_labels(frame.tail(LOAD_CHOICES), baseline)
+        pick_key = f"whatif_load_pick_{choice.key}_{next(iter(labels))}"
+        st.selectbox("Run", list(labels), format_func=labels.__getitem__, key=pick_key)
+        st.button("Load into the form", key="whatif_load", on_click=_load_run, args=(store, choice, pick_key))
+
+
+def _load_run(store: RunStore, choice: ModelChoice, pick_key: str) -> None:
+    run = store.get(int(st.session_state[pick_key]))
+    if run is not None:
+        set_values(choice, run.inputs)
 
 
 def run_actions(store: RunStore, key: HistoryKey, choice: ModelChoice, frame: pd.DataFrame,

@@ -14,6 +14,7 @@ from whatif.errors import APIError, ExtensionUnavailable
 from whatif.schema import FeatureSchema, SchemaError
 
 OPEN_REQUEST_KEY = "whatif_open_model"  # (path, bucket) set by the Saved models page or a share link
+KEPT_KEYS = ("whatif_model", "whatif_model_by_hand", "whatif_path", "whatif_bucket", "whatif_schema_source")
 SCHEMA_SOURCES = ("From the server", "Upload a datrics-json model file", "Upload a CSV of training data",
                   "Paste an example request body")
 
@@ -61,15 +62,33 @@ def list_models_or_none(connection: Connection) -> tuple[list[SavedModel] | None
         return None, str(error), False
 
 
+def keep_widget_state() -> None:
+    """Streamlit forgets a widget's value while its page is not shown: keep a copy, put it back."""
+    for key in KEPT_KEYS:
+        shadow = f"whatif_kept_{key}"
+        if key in st.session_state:
+            st.session_state[shadow] = st.session_state[key]
+        elif shadow in st.session_state:
+            st.session_state[key] = st.session_state[shadow]
+
+
 def choose_model(connection: Connection) -> ModelChoice | None:
     """The model picker; None until a model and its schema are known."""
+    keep_widget_state()
+    choice = _choose(connection)
+    keep_widget_state()
+    return choice
+
+
+def _choose(connection: Connection) -> ModelChoice | None:
     models, problem, missing_extension = list_models_or_none(connection)
     requested = st.session_state.get(OPEN_REQUEST_KEY)
     if models:
         options = [(m, v) for m in models for v in reversed(m.versions)]
         known = {(v.path, v.bucket) for _, v in options}
-        by_hand = st.toggle("Enter path and bucket by hand", key="whatif_model_by_hand",
-                            value=bool(requested and tuple(requested) not in known))
+        if requested:
+            st.session_state["whatif_model_by_hand"] = tuple(requested) not in known
+        by_hand = st.toggle("Enter path and bucket by hand", key="whatif_model_by_hand")
         if not by_hand:
             return _pick_from_list(connection, options, requested)
     elif problem and missing_extension:

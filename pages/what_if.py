@@ -4,11 +4,11 @@ import streamlit as st
 
 from components.code_snippet import code_snippet
 from components.frame import app_connection
-from components.history_view import run_actions, runs_chart_section, runs_table, runs_window
+from components.history_view import load_run_popover, run_actions, runs_chart_section, runs_table, runs_window
 from components.model_picker import choose_model
 from components.result_card import result_card
 from components.runs_io import export_button, import_uploader
-from components.schema_form import reset_to_defaults, schema_form, set_values
+from components.schema_form import reset_to_defaults, schema_form
 from components.share_link import apply_link_values, read_link_once, sync_link
 from components.store import run_store
 from components.task_progress import predict_with_progress
@@ -30,6 +30,7 @@ choice = choose_model(connection)
 if choice is None:
     st.stop()
 key = HistoryKey(connection.history_key, connection.profile.user_id, choice.bucket, choice.path)
+error_key = f"whatif_error_{choice.key}"  # an error belongs to the model it happened with
 apply_link_values(choice)
 
 form_side, result_side = st.columns([11, 9], gap="large")
@@ -39,14 +40,7 @@ with form_side:
     head.subheader("Inputs")
     reset.button("Reset to defaults", key="whatif_reset", icon=":material/restart_alt:", width="stretch",
                  on_click=reset_to_defaults, args=(choice,))
-    with load.popover("Load run", icon=":material/history:", width="stretch", help="Load a run into the form"):
-        recent = store.runs(key, limit=20)[::-1]
-        if recent:
-            picked = st.selectbox("Run", recent, format_func=lambda r: f"Run {r.id} · {r.name or r.label}",
-                                  key="whatif_load_pick")
-            st.button("Load into the form", key="whatif_load", on_click=set_values, args=(choice, picked.inputs))
-        else:
-            st.caption("No runs yet.")
+    load_slot = load.empty()  # filled once this run's prediction is stored, so it lists that run too
     values = schema_form(choice)
     try:
         row = choice.schema.to_row(values)
@@ -63,9 +57,9 @@ with result_side:
             record = result.predictions.to_dict("records")[0]
             store.add(key, **run_fields(choice.schema, values, row, record), task_id=result.task_id,
                       elapsed_ms=result.elapsed_s * 1000, model_name=choice.name, model_version=choice.version)
-        st.session_state["whatif_error"] = error
-    if st.session_state.get("whatif_error"):
-        st.error(st.session_state["whatif_error"], icon=":material/error:")
+        st.session_state[error_key] = error
+    if st.session_state.get(error_key):
+        st.error(st.session_state[error_key], icon=":material/error:")
     baseline = store.baseline(key)
     newest = store.runs(key, limit=1)
     if newest:
@@ -77,6 +71,9 @@ with result_side:
         runs_chart_section(store, key, choice, frame, baseline)
     else:
         st.info("No runs of this model yet: change the inputs and press **Predict**.", icon=":material/science:")
+
+with load_slot.container():
+    load_run_popover(store, choice, frame if newest else None, baseline)
 
 if newest:
     st.subheader("Runs compared")

@@ -17,7 +17,7 @@ UNREACHABLE_URL = "http://127.0.0.1:9/api/v1/proxy/pipeline/model/predict"
 
 
 def profile_secrets(url: str, secret: str) -> dict[str, Any]:
-    """secrets.toml with one profile, "bad" or not, chosen by default."""
+    """secrets.toml with one profile, "team", chosen by default."""
     return {"whatif": {"profiles": {"team": {"url": url, "secret": secret, "user_id": "1",
                                              "email": "demo@example.com"}},
                        "default_profile": "team"}}
@@ -25,7 +25,7 @@ def profile_secrets(url: str, secret: str) -> dict[str, Any]:
 
 def findings(at: AppTest) -> dict[str, str]:
     """The Test connection findings: check name -> its colour (green, red, gray)."""
-    found = {}
+    found: dict[str, str] = {}
     for line in (m.value for m in at.markdown):
         for colour in ("green", "red", "gray"):
             if line.startswith(f":{colour}[") and "**" in line:
@@ -34,6 +34,7 @@ def findings(at: AppTest) -> dict[str, str]:
 
 
 def run_connection_test(at: AppTest) -> AppTest:
+    """Press "Test connection" on the Settings page."""
     at.button(key="settings_test").click()
     return run(at)
 

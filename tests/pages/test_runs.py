@@ -18,6 +18,13 @@ def run_picker(at: AppTest) -> Selectbox[int]:
     return found[0]
 
 
+def loader(at: AppTest) -> Selectbox[int]:
+    """The picker of the "Load run" popover (its key carries the model and the newest run)."""
+    found = [s for s in at.selectbox if s.key and s.key.startswith("whatif_load_pick_")]
+    assert len(found) == 1, [s.key for s in at.selectbox]
+    return found[0]
+
+
 def two_runs(at: AppTest) -> AppTest:
     """Run 1 at the defaults (a 3rd class man of 28), run 2 a woman of 30 in 1st class."""
     predict(run(at))
@@ -99,10 +106,9 @@ def test_naming_deleting_and_clearing_runs(app: AppTest) -> None:
 
 def test_load_run_popover_loads_a_run_into_the_form(app: AppTest) -> None:
     two_runs(app)
-    run(app)  # the popover is drawn above the form, before this run's prediction: let it catch up
-    loader = app.selectbox(key="whatif_load_pick")
-    assert len(loader.options) == 2
-    loader.select_index(loader.options.index(next(o for o in loader.options if o.endswith("· died"))))
+    picker = loader(app)
+    assert len(picker.options) == 2
+    picker.select_index(picker.options.index(next(o for o in picker.options if "· died" in o)))
     app.button(key="whatif_load").click()
     run(app)
     widgets = form_widgets(app, TITANIC_PATH)
@@ -115,14 +121,13 @@ def test_load_run_popover_lists_the_run_just_made(app: AppTest) -> None:
     assert len(popover) == 1
     texts = [getattr(child, "value", None) for child in popover[0].children.values()]
     assert "No runs yet." not in texts, "after the first prediction the Load run popover still says 'No runs yet.'"
-    assert app.selectbox(key="whatif_load_pick").options == ["Run 1 · died"]
+    assert [o.split(" ★")[0] for o in loader(app).options] == ["Run 1 · died"]
 
 
 def test_load_run_popover_numbers_runs_as_the_table_does(app: AppTest) -> None:
     predict(run(app))                     # Titanic run 1
     app.selectbox(key="whatif_model").set_value("Diabetes progression · v1")
     predict(run(app))                     # Diabetes run 1
-    run(app)
     table_names = [f"Run {seq}" for seq in runs_table(app)["Run"]]
-    loader_names = [label.split(" · ")[0] for label in app.selectbox(key="whatif_load_pick").options]
+    loader_names = [label.split(" · ")[0] for label in loader(app).options]
     assert loader_names == table_names, "the Load run popover and the runs table name the same run differently"

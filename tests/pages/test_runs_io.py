@@ -44,6 +44,7 @@ def show_every_input(at: AppTest, path: str = TITANIC_PATH) -> AppTest:
 
 
 def messages(at: AppTest) -> list[str]:
+    """The page's markdown texts (the import box reports there)."""
     return [m.value for m in at.markdown]
 
 

@@ -16,6 +16,7 @@ KEY = model_key(PATH, BUCKET)
 
 
 def shown_features(at: AppTest) -> set[str]:
+    """The features whose input is on the page now."""
     prefix = f"whatif_form_{KEY}_"
     return {w.key[len(prefix):] for w in at.number_input if w.key and w.key.startswith(prefix)}
 
