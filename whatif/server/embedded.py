@@ -34,6 +34,7 @@ class EmbeddedServer:
     settings: ServerSettings = field(repr=False)
     _server: uvicorn.Server = field(repr=False)
     _thread: threading.Thread = field(repr=False)
+    _warmer: threading.Thread = field(repr=False)
 
     @property
     def predict_url(self) -> str:
@@ -49,6 +50,7 @@ class EmbeddedServer:
         """Stop serving and wait for the thread to end."""
         self._server.should_exit = True
         self._thread.join(timeout_s)
+        self._warmer.join(timeout_s)
 
 
 def start_server(store: Path | str, *, secret: str | None = None, host: str = "127.0.0.1", port: int = 0,
@@ -79,4 +81,4 @@ def start_server(store: Path | str, *, secret: str | None = None, host: str = "1
     origin = f"http://{host}:{bound_port}"
     logger.info("embedded AutoModel API at %s (store %s)", origin, store)
     return EmbeddedServer(origin=origin, store=Path(store), secret=secret, settings=config,
-                          _server=server, _thread=thread)
+                          _server=server, _thread=thread, _warmer=app.state.warmer)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -38,7 +39,10 @@ def create_app(settings: ServerSettings) -> FastAPI:
     registry = ModelRegistry(settings.store)
     if settings.build_samples:
         ensure_sample_models(registry)
-    warm_up(registry)  # before serving: a background thread would outlive stop() and race interpreter exit
+    # in the background: start-up stays short, and the first prediction of each model is fast anyway;
+    # whoever stops the server joins the thread (embedded.stop), so it never outlives its server
+    warmer = threading.Thread(target=warm_up, args=(registry,), name="whatif-warm-up", daemon=True)
+    warmer.start()
     runner = TaskRunner(settings.workers, settings.queue_size, settings.task_ttl_s,
                         settings.max_finished_tasks, settings.task_delay_s)
 
@@ -52,6 +56,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
     app.state.settings = settings
     app.state.registry = registry
     app.state.runner = runner
+    app.state.warmer = warmer
     install_problem_handlers(app)
     app.include_router(router)
     return app

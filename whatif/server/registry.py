@@ -33,7 +33,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import skops.io as sio
 
 from whatif.config import default_store
 from whatif.schema import FeatureSchema
@@ -208,11 +207,14 @@ class ModelRegistry:
         metrics: dict[str, Any] | None = None,
         description: str = "",
         version: int | None = None,
+        keep_loaded: bool = False,
     ) -> dict[str, Any]:
         """Save a fitted model as a new model (``group=None``) or a new version of ``group``.
 
         Returns the new version's entry (path, bucket, version...). Files are written to a
-        temporary name and renamed, so a reader never sees half a model.
+        temporary name and renamed, so a reader never sees half a model. ``keep_loaded`` keeps
+        the estimator in memory as the loaded model (for models built by the server itself;
+        everything else is read back through the allow-list check).
         """
         groups_dir = self.root / bucket / str(user) / str(project) / "model-groups"
         check_location(bucket, f"{user}/{project}/model-groups/1/1.json")
@@ -245,14 +247,23 @@ class ModelRegistry:
             "schema": schema_dict,
             "metrics": metrics or {},
         }
+        import skops.io as sio  # imported when used: it pulls in all of scikit-learn (~1.5 s)
+
         _atomic_write(group_dir / f"{version}.skops", sio.dumps(estimator))
-        _atomic_write(group_dir / f"{version}.json", json.dumps(descriptor, indent=2).encode())
+        descriptor_file = group_dir / f"{version}.json"
+        _atomic_write(descriptor_file, json.dumps(descriptor, indent=2).encode())
         path = f"{user}/{project}/model-groups/{group}/{version}.json"
+        if keep_loaded:  # the caller's own fitted model (sample models): no need to read it back from disk
+            with self._lock:
+                    self._cache[(bucket, path)] = (descriptor_file.stat().st_mtime, LoadedModel(
+                    bucket, path, descriptor, FeatureSchema.from_dict(schema_dict), estimator))
         return {"bucket": bucket, "path": path, "group": str(group), "version": version, "name": name}
 
 
 def load_safely(model_file: Path) -> Any:
     """Load a skops file whose types are all on the allow-list; raise UnsafeModel otherwise."""
+    import skops.io as sio  # imported when used: it pulls in all of scikit-learn (~1.5 s)
+
     untrusted = sio.get_untrusted_types(file=model_file)
     refused = [t for t in untrusted if not t.startswith(SAFE_TYPE_PREFIXES)]
     if refused:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Header, Query, Request
 from starlette.concurrency import run_in_threadpool
@@ -22,6 +23,7 @@ from whatif.server.tasks import QueueFull, TaskRunner
 from whatif.server.validation import parse_body, parse_flag, rows_to_frame
 from whatif.server.work import prediction_work
 
+T = TypeVar("T")
 PREDICT_PATH = "/api/v1/proxy/pipeline/model/predict"
 SCHEMA_PATH = "/api/v1/proxy/pipeline/model/schema"
 MODELS_PATH = "/api/v1/models"
@@ -64,13 +66,22 @@ router = APIRouter()
 
 def load_owned_model(registry: ModelRegistry, user: User, bucket: str, path: str) -> LoadedModel:
     """The model at ``path`` if the caller owns it: 400 bad location, 403 not yours, 404 missing."""
+    return _owned(registry.load, user, bucket, path)
+
+
+def owned_descriptor(registry: ModelRegistry, user: User, bucket: str, path: str) -> dict[str, Any]:
+    """The descriptor only (no fitted model loaded), with the same checks as ``load_owned_model``."""
+    return _owned(registry.descriptor, user, bucket, path)
+
+
+def _owned(read: Callable[[str, str], T], user: User, bucket: str, path: str) -> T:
     try:
         check_location(bucket, path)
         owner = path.split("/", 1)[0]
         if owner != user.id:
             raise Problem(403, "not_your_model",
                           f"Model '{path}' belongs to user {owner}, and this token is for user {user.id}.")
-        return registry.load(bucket, path)
+        return read(bucket, path)
     except InvalidLocation as exc:
         raise Problem(400, exc.code, f"Invalid model location: {exc}.") from None
     except ModelNotFound as exc:
@@ -137,11 +148,10 @@ def task_info(
 @router.get(SCHEMA_PATH, summary="The feature schema of a saved model (extension)")
 def model_schema(user: CurrentUser, registry: Registry, path: ModelPath, bucket: Bucket) -> dict[str, Any]:
     """The schema of PROTOCOL.md section 3, with the model's metrics and description."""
-    model = load_owned_model(registry, user, bucket, path)
-    schema = dict(model.descriptor.get("schema", {}))
-    schema.update({"metrics": model.descriptor.get("metrics", {}),
-                   "description": model.descriptor.get("description", ""),
-                   "created": model.descriptor.get("created", ""), "path": path, "bucket": bucket})
+    descriptor = owned_descriptor(registry, user, bucket, path)
+    schema = dict(descriptor.get("schema", {}))
+    schema.update({"metrics": descriptor.get("metrics", {}), "description": descriptor.get("description", ""),
+                   "created": descriptor.get("created", ""), "path": path, "bucket": bucket})
     return schema
 
 

@@ -17,14 +17,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.datasets import load_diabetes
-from sklearn.ensemble import GradientBoostingClassifier, GradientBoostingRegressor
-from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import accuracy_score, mean_absolute_error, r2_score, roc_auc_score
-from sklearn.model_selection import train_test_split
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
 
+# scikit-learn is imported inside the builders: a server whose store already holds the samples
+# starts without it (about a second less before the app's first page)
 from whatif.schema import Feature, FeatureSchema
 from whatif.server.registry import ModelRegistry
 
@@ -63,7 +58,8 @@ def ensure_sample_models(registry: ModelRegistry) -> list[str]:
 def _save(registry: ModelRegistry, estimator: Any, schema: FeatureSchema, metrics: dict[str, float],
           description: str, *, group: str, version: int) -> None:
     registry.save(estimator, schema, bucket=DEMO_BUCKET, user=DEMO_USER, project=DEMO_PROJECT,
-                  name=schema.name, group=group, version=version, metrics=metrics, description=description)
+                  name=schema.name, group=group, version=version, metrics=metrics, description=description,
+                  keep_loaded=True)
 
 
 def _range(series: pd.Series, integer: bool = False) -> dict[str, Any]:
@@ -97,6 +93,10 @@ def titanic_frame() -> pd.DataFrame:
 
 def titanic_model() -> tuple[Any, FeatureSchema, dict[str, float], str]:
     """A gradient-boosting survival classifier and its schema."""
+    from sklearn.ensemble import GradientBoostingClassifier
+    from sklearn.metrics import accuracy_score, roc_auc_score
+    from sklearn.model_selection import train_test_split
+
     frame = titanic_frame()
     x, y = frame.drop(columns="survived"), frame["survived"]
     x_train, x_test, y_train, y_test = train_test_split(x, y, test_size=0.25, random_state=SEED, stratify=y)
@@ -146,6 +146,13 @@ def credit_frame(rows: int = 4000) -> pd.DataFrame:
 
 def credit_model(version: int) -> tuple[Any, FeatureSchema, dict[str, float], str]:
     """Version 1: logistic regression; version 2: gradient boosting. Same inputs."""
+    from sklearn.ensemble import GradientBoostingClassifier
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import accuracy_score, roc_auc_score
+    from sklearn.model_selection import train_test_split
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
     frame = credit_frame()
     x, y = frame.drop(columns="approved"), frame["approved"]
     x_train, x_test, y_train, y_test = train_test_split(x, y, test_size=0.25, random_state=SEED, stratify=y)
@@ -186,6 +193,11 @@ DIABETES_DESCRIPTIONS = {
 
 def diabetes_model() -> tuple[Any, FeatureSchema, dict[str, float], str]:
     """Gradient-boosting regression of disease progression one year after baseline."""
+    from sklearn.datasets import load_diabetes
+    from sklearn.ensemble import GradientBoostingRegressor
+    from sklearn.metrics import mean_absolute_error, r2_score
+    from sklearn.model_selection import train_test_split
+
     data = load_diabetes(as_frame=True, scaled=False)
     x, y = data.data, data.target
     x_train, x_test, y_train, y_test = train_test_split(x, y, test_size=0.25, random_state=SEED)
