@@ -7,8 +7,11 @@ from typing import Any
 
 import streamlit as st
 
+from components.model_picker import ModelChoice
 from whatif.client import ModelClient, PredictionResult, TaskStatus
 from whatif.errors import APIError
+from whatif.history import HistoryKey, RunStore
+from whatif.runs import run_fields
 from whatif.schema import RowValidationError
 
 
@@ -36,3 +39,14 @@ def predict_with_progress(client: ModelClient, rows: Sequence[Mapping[str, Any]]
         panel.update(label=f"Predicted in {result.elapsed_s * 1000:.0f} ms ({result.polls} poll"
                      f"{'s' if result.polls != 1 else ''})", state="complete", expanded=False)
         return result, None
+
+
+def predict_and_record(client: ModelClient, store: RunStore, key: HistoryKey, choice: ModelChoice,
+                       values: Mapping[str, Any], row: Mapping[str, Any]) -> str | None:
+    """Predict the form's row with progress, and store the run; return the error sentence, if any."""
+    result, error = predict_with_progress(client, [row], choice.path, choice.bucket)
+    if result is not None:
+        record = result.predictions.to_dict("records")[0]
+        store.add(key, **run_fields(choice.schema, values, row, record), task_id=result.task_id,
+                  elapsed_ms=result.elapsed_s * 1000, model_name=choice.name, model_version=choice.version)
+    return error

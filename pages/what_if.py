@@ -11,9 +11,8 @@ from components.runs_io import export_button, import_uploader
 from components.schema_form import reset_to_defaults, schema_form
 from components.share_link import apply_link_values, read_link_once, sync_link
 from components.store import run_store
-from components.task_progress import predict_with_progress
+from components.task_progress import predict_and_record
 from whatif.history import HistoryKey
-from whatif.runs import run_fields
 from whatif.schema import RowValidationError
 
 connection = app_connection()
@@ -52,12 +51,7 @@ with form_side:
 
 with result_side:
     if predict and row is not None:
-        result, error = predict_with_progress(connection.client, [row], choice.path, choice.bucket)
-        if result is not None:
-            record = result.predictions.to_dict("records")[0]
-            store.add(key, **run_fields(choice.schema, values, row, record), task_id=result.task_id,
-                      elapsed_ms=result.elapsed_s * 1000, model_name=choice.name, model_version=choice.version)
-        st.session_state[error_key] = error
+        st.session_state[error_key] = predict_and_record(connection.client, store, key, choice, values, row)
     if st.session_state.get(error_key):
         st.error(st.session_state[error_key], icon=":material/error:")
     baseline = store.baseline(key)

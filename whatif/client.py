@@ -28,6 +28,7 @@ from typing import Any, TypeAlias
 from urllib.parse import quote, urlsplit
 
 import jwt
+import numpy as np
 import pandas as pd
 import requests
 from requests.adapters import HTTPAdapter
@@ -550,20 +551,25 @@ def _task_id(answer: Mapping[str, Any]) -> str | None:
     return None
 
 
+_NOT_FINITE = "is empty or not a finite number (NaN or infinity); fill it in"
+
+
 def _records(rows: Rows) -> list[dict[str, Any]]:
     """Rows as JSON-ready dicts; a NaN or infinity is refused here with the row and field."""
     if isinstance(rows, pd.DataFrame):
-        records = [{str(k): _native(v) for k, v in r.items()} for r in rows.to_dict("records")]
+        frame = rows.rename(columns=str)
+        records = frame.to_dict("records")  # pandas gives plain Python values, but for object columns
+        if any(dtype == np.dtype(object) for dtype in frame.dtypes):
+            records = [{k: _native(v) for k, v in r.items()} for r in records]
+        numbers = frame.select_dtypes("number")  # NaN found per column, not per cell: 10,000 rows stay fast
+        bad_cells = zip(*np.nonzero(~np.isfinite(numbers.to_numpy(dtype=float))), strict=True)
+        errors = {f"row {i}, {numbers.columns[j]}": _NOT_FINITE for i, j in bad_cells}
     else:
         records = [{str(k): _native(v) for k, v in dict(r).items()} for r in rows]
+        errors = {f"row {i}, {name}": _NOT_FINITE for i, record in enumerate(records)
+                  for name, value in record.items() if isinstance(value, float) and not math.isfinite(value)}
     if not records:
         raise RowValidationError({"rows": "there are no rows to predict"})
-    errors = {
-        f"row {i}, {name}": "is empty or not a finite number (NaN or infinity); fill it in"
-        for i, record in enumerate(records)
-        for name, value in record.items()
-        if isinstance(value, float) and not math.isfinite(value)
-    }
     if errors:
         raise RowValidationError(errors)
     return records
