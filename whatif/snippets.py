@@ -84,12 +84,13 @@ print(result.predictions)
 def curl_snippet(url: str, path: str, bucket: str, rows: Sequence[Mapping[str, Any]], user_id: str,
                  email: str, return_only_prediction: bool = False) -> str:
     """Two curl calls (submit, then poll) with a token signed by a one-line Python command."""
-    claims = json.dumps({"userId": user_id, "email": email})
-    mint = ("import jwt, json, time; n = int(time.time()); "
-            f"print(jwt.encode({{**json.loads({claims!r}), 'iat': n, 'exp': n + 300}}, "
+    mint = ("import jwt, time; n = int(time.time()); "
+            f"print(jwt.encode({{'userId': {user_id!r}, 'email': {email!r}, 'iat': n, 'exp': n + 300}}, "
             f"'{SECRET_PLACEHOLDER}', algorithm='HS256'))")
+    # double quotes read best; fall back to shell quoting when a value holds a character the shell expands
+    quoted = f'"{mint}"' if not set(mint) & set('"$`\\!') else shlex.quote(mint)
     submit_url = f"{url}?{urlencode(_query(path, bucket, return_only_prediction))}"
-    return f'''TOKEN=$(python3 -c {shlex.quote(mint)})
+    return f'''TOKEN=$(python3 -c {quoted})
 
 # 1. start the task: the answer is {{"id": "<task id>", "state": "STARTED"}}
 curl -sS -X POST {shlex.quote(submit_url)} \\
