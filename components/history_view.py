@@ -58,6 +58,8 @@ def runs_table(choice: ModelChoice, frame: pd.DataFrame, baseline: Run | None) -
         "Baseline": (table["id"] == baseline_id).map({True: "★", False: ""}),
         "Prediction": table["label"], "Score": table["score"], "Changed vs baseline": table["changed"],
     }
+    if choice.schema.task == "regression":  # its score is the prediction itself
+        del columns["Score"]
     for feature in features:
         column = table[feature.name]
         columns[feature.name] = column.map(feature.label_of) if feature.is_categorical else column

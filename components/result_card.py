@@ -15,9 +15,9 @@ def result_card(schema: FeatureSchema, run: Run, baseline: Run | None) -> None:
     with st.container(border=True):
         if schema.task == "regression" or not run.probabilities:
             delta = None if other is None else f"{run.score - other.score:+,.4g} vs baseline"
-            st.caption(f"{run.elapsed_ms or 0:.0f} ms · task {run.task_id[:8]}…", help=f"Task id {run.task_id}")
             st.metric(f"Predicted {schema.target or 'value'}", run.label, delta=delta, delta_color="off",
                       help="Change against the baseline run" if other else None)
+            st.caption(f"{run.elapsed_ms or 0:.0f} ms · task {run.task_id[:8]}…", help=f"Task id {run.task_id}")
             return
         left, right = st.columns([2, 3])
         with left:

@@ -53,7 +53,8 @@ with st.form("settings_form", border=True):
                       key="settings_token_lifetime")
     right.number_input("Poll deadline (s)", min_value=1, max_value=3600, value=int(profile.poll_deadline_s),
                        key="settings_poll_deadline")
-    st.form_submit_button("Use these settings", type="primary", icon=":material/check:", on_click=use_settings)
+    st.form_submit_button("Use these settings", type="primary", icon=":material/check:", on_click=use_settings,
+                          key="settings_use")
 
 if st.session_state.get("settings_problem"):
     st.error(st.session_state["settings_problem"], icon=":material/error:")
