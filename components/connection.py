@@ -16,11 +16,10 @@ import streamlit as st
 
 from whatif.client import ModelClient
 from whatif.config import default_store
-from whatif.profiles import DEMO_PROFILE, Profile, default_profile_name, load_profiles
+from whatif.profiles import Profile, default_profile_name, load_profiles
 from whatif.server.embedded import EmbeddedServer, start_server
 
 SESSION_PROFILE_KEY = "app_session_profile"
-CUSTOM_PROFILE = "Custom (this session)"
 SIDEBAR_KEY = "sidebar_profile"
 DEMO_HISTORY_KEY = "local-demo-api"
 APP_LONG_POLL_S = 1.0  # short, so the progress panel's elapsed time moves every second
@@ -76,19 +75,24 @@ def resolve(profile: Profile) -> Profile:
 
 
 def client_for(profile: Profile) -> ModelClient:
-    """One client per profile setting and session, so connections are pooled."""
-    clients: dict[str, ModelClient] = st.session_state.setdefault("app_clients", {})
-    if profile.fingerprint not in clients:
-        clients[profile.fingerprint] = ModelClient(
-            profile.url, secret=profile.secret, user_id=profile.user_id, email=profile.email,
-            token_lifetime_s=profile.token_lifetime_s, poll_deadline_s=profile.poll_deadline_s,
-            long_poll_s=APP_LONG_POLL_S,
-        )
-    return clients[profile.fingerprint]
+    """This session's client for ``profile``: kept while the profile is unchanged (pooled connections),
+    replaced and closed when it changes. Raises ValueError when the profile cannot make a client."""
+    current: tuple[str, ModelClient] | None = st.session_state.get("app_client")
+    if current is not None and current[0] == profile.fingerprint:
+        return current[1]
+    client = ModelClient(
+        profile.url, secret=profile.secret, user_id=profile.user_id, email=profile.email,
+        token_lifetime_s=profile.token_lifetime_s, poll_deadline_s=profile.poll_deadline_s,
+        long_poll_s=APP_LONG_POLL_S,
+    )
+    if current is not None:
+        current[1].close()
+    st.session_state["app_client"] = (profile.fingerprint, client)
+    return client
 
 
 def connection_sidebar() -> Connection:
-    """The sidebar's API switch; returns the active connection."""
+    """The sidebar's API switch; returns the active connection (the demo API if the chosen one is unusable)."""
     profiles = all_profiles()
     names = [p.name for p in profiles]
     if st.session_state.get(SIDEBAR_KEY) not in names:
@@ -97,15 +101,15 @@ def connection_sidebar() -> Connection:
         chosen = st.selectbox("API", names, key=SIDEBAR_KEY, help="Profiles come from .streamlit/secrets.toml, "
                               "WHATIF_API_URL, and the Settings page.")
         profile = resolve(profiles[names.index(chosen)])
+        try:
+            client = client_for(profile)
+        except ValueError as unusable:  # no secret, a URL without http://...: say so, and keep the app usable
+            st.error(f"{chosen} cannot be used: {unusable} Using the local demo API meanwhile.",
+                     icon=":material/key_off:")
+            profile = resolve(next(p for p in profiles if p.is_demo))
+            client = client_for(profile)
         if profile.is_demo:
             st.caption(":material/dns: Local demo API: the embedded reference server with sample models.")
         else:
-            st.caption(f":material/cloud: {profile.url.split('/api/')[0]} as user {profile.user_id}")
-        if not profile.secret:
-            st.warning("This profile has no API secret; add one on the Settings page.", icon=":material/key_off:")
-    return Connection(profile, client_for(profile))
-
-
-def demo_profile_selected() -> bool:
-    """True when the sidebar points at the demo API."""
-    return st.session_state.get(SIDEBAR_KEY) == DEMO_PROFILE
+            st.caption(f":material/cloud: {client.endpoints.origin} as user {profile.user_id}")
+    return Connection(profile, client)

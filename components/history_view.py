@@ -29,10 +29,8 @@ def runs_window(store: RunStore, key: HistoryKey, choice: ModelChoice, baseline:
     return frame
 
 
-def runs_chart_section(store: RunStore, key: HistoryKey, choice: ModelChoice, frame: pd.DataFrame,
-                       baseline: Run | None) -> None:
+def runs_chart_section(choice: ModelChoice, frame: pd.DataFrame, baseline: Run | None, total: int) -> None:
     """The chart of runs, the baseline as a rule, the newest run ringed."""
-    total = store.count(key)
     chart = runs_chart(frame, score_title=score_title(choice.schema),
                        baseline_score=baseline.score if baseline else None,
                        newest_id=int(frame["id"].iloc[-1]), probability_scale=choice.schema.task != "regression",
@@ -111,7 +109,7 @@ def _load_run(store: RunStore, choice: ModelChoice, pick_key: str) -> None:
 
 
 def run_actions(store: RunStore, key: HistoryKey, choice: ModelChoice, frame: pd.DataFrame,
-                baseline: Run | None) -> None:
+                baseline: Run | None, total: int) -> None:
     """Pin, name, restore, delete one run; clear them all."""
     labels = run_picker_labels(frame, baseline)
     newest_id = next(iter(labels))
@@ -130,7 +128,7 @@ def run_actions(store: RunStore, key: HistoryKey, choice: ModelChoice, frame: pd
     delete.button("Delete run", key="whatif_run_delete", icon=":material/delete:",
                   on_click=store.delete, args=(run.id,), width="stretch")
     with clear.popover("Clear all", icon=":material/delete_sweep:", width="stretch"):
-        st.write(f"Delete all {store.count(key):,} runs of {choice.title}? This cannot be undone.")
+        st.write(f"Delete all {total:,} runs of {choice.title}? This cannot be undone.")
         st.button("Yes, delete them all", key="whatif_runs_clear", type="primary", on_click=store.clear, args=(key,))
     name_col, save_col = st.columns([3, 1], vertical_alignment="bottom")
     name_key = f"whatif_run_name_{run.id}"

@@ -14,7 +14,7 @@ from typing import Any
 import streamlit as st
 
 from components.model_picker import ModelChoice
-from whatif.schema import Feature, FeatureSchema
+from whatif.schema import Feature
 
 COLUMNS = 3
 FILTER_FROM = 13          # a filter box from this many features on
@@ -106,7 +106,8 @@ def _feature_widget(choice: ModelChoice, feature: Feature, value: Any) -> Any:
         chosen = st.number_input(label, key=key, step=1, format="%d", help=help_text)
     else:
         st.session_state.setdefault(key, float(value if value is not None else 0.0))
-        chosen = st.number_input(label, key=key, step=_step(feature), format=_format(feature), help=help_text)
+        # %g: whole numbers without decimals (28, not 28.00) and no hidden digits (14.4542, not 14.45)
+        chosen = st.number_input(label, key=key, step=_step(feature), format="%g", help=help_text)
     if feature.out_of_range(chosen):
         st.caption(f":orange[:material/warning: Outside the training range {feature.min:g} to {feature.max:g}]")
     return chosen
@@ -126,8 +127,3 @@ def _step(feature: Feature) -> float:
 def _format(feature: Feature) -> str:
     """%g: whole numbers without decimals (28, not 28.00) and no hidden digits (14.4542, not 14.45)."""
     return "%g"
-
-
-def form_row(schema: FeatureSchema, values: Mapping[str, Any]) -> dict[str, Any]:
-    """The request row of the form's values (raises RowValidationError on a bad value)."""
-    return schema.to_row(values)

@@ -36,6 +36,10 @@ def predict_with_progress(client: ModelClient, rows: Sequence[Mapping[str, Any]]
         except APIError as error:
             panel.update(label="The prediction failed", state="error")
             return None, str(error)
+        if len(result.predictions) != len(rows):
+            panel.update(label="The answer does not fit the request", state="error")
+            return None, (f"The server returned {len(result.predictions)} prediction(s) for {len(rows)} row(s) "
+                          f"in task {task_id}; it may not be a compatible API, so nothing was saved.")
         panel.update(label=f"Predicted in {result.elapsed_s * 1000:.0f} ms ({result.polls} poll"
                      f"{'s' if result.polls != 1 else ''})", state="complete", expanded=False)
         return result, None

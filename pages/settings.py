@@ -2,9 +2,10 @@
 
 import streamlit as st
 
-from components.connection import CUSTOM_PROFILE, SESSION_PROFILE_KEY, SIDEBAR_KEY, client_for
+from components.connection import SESSION_PROFILE_KEY, SIDEBAR_KEY, client_for
 from components.frame import app_connection
 from whatif.diagnostics import check_connection
+from whatif.profiles import MAX_TOKEN_LIFETIME_S, edited_profile
 
 connection = app_connection()
 profile = connection.profile
@@ -18,14 +19,12 @@ def use_settings() -> None:
     """Switch this session to the profile in the form (a callback: it runs before the sidebar is drawn)."""
     state = st.session_state
     typed_secret = state.get("settings_secret", "")
-    edited = profile.with_changes(
-        name=CUSTOM_PROFILE, url=state["settings_url"].strip(), user_id=state["settings_user_id"].strip(),
-        email=state["settings_email"].strip(), secret=typed_secret or profile.secret,
-        secret_source="entered" if typed_secret else profile.secret_source,
-        token_lifetime_s=float(state["settings_token_lifetime"]),
-        poll_deadline_s=float(state["settings_poll_deadline"]), is_demo=False)
     state["settings_secret"] = ""  # a typed secret does not linger in the form
     try:
+        edited = edited_profile(profile, url=state["settings_url"], user_id=state["settings_user_id"],
+                                email=state["settings_email"], typed_secret=typed_secret,
+                                token_lifetime_s=float(state["settings_token_lifetime"]),
+                                poll_deadline_s=float(state["settings_poll_deadline"]))
         client_for(edited)
     except ValueError as error:
         state["settings_problem"] = str(error)
@@ -42,14 +41,15 @@ with st.form("settings_form", border=True):
     left.text_input("User id", value=profile.user_id, key="settings_user_id")
     right.text_input("E-mail", value=profile.email, key="settings_email")
     st.text_input("API secret", type="password", key="settings_secret",
-                  placeholder="Leave empty to keep the current secret")
+                  placeholder="Leave empty to keep the current secret (same URL, user and e-mail only)")
     if profile.secret_source == "generated":
         st.caption(":material/lock: The demo API's secret is generated at start and never shown.")
     elif profile.secret_source:
         source = "the environment" if profile.secret_source == "environment" else profile.secret_source
         st.caption(f":material/lock: The current secret comes from {source} and is never shown.")
     left, right = st.columns(2)
-    left.number_input("Token lifetime (s)", min_value=10, max_value=86400, value=int(profile.token_lifetime_s),
+    left.number_input("Token lifetime (s)", min_value=10, max_value=int(MAX_TOKEN_LIFETIME_S),
+                      value=min(int(profile.token_lifetime_s), int(MAX_TOKEN_LIFETIME_S)),
                       key="settings_token_lifetime")
     right.number_input("Poll deadline (s)", min_value=1, max_value=3600, value=int(profile.poll_deadline_s),
                        key="settings_poll_deadline")

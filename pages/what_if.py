@@ -55,6 +55,7 @@ with result_side:
     if st.session_state.get(error_key):
         st.error(st.session_state[error_key], icon=":material/error:")
     baseline = store.baseline(key)
+    total = store.count(key)
     newest = store.runs(key, limit=1)
     if newest:
         if row is not None and newest[-1].row and newest[-1].row != row:
@@ -62,7 +63,7 @@ with result_side:
                        "to see what the model says now.]")
         result_card(choice.schema, newest[-1], baseline)
         frame = runs_window(store, key, choice, baseline)
-        runs_chart_section(store, key, choice, frame, baseline)
+        runs_chart_section(choice, frame, baseline, total)
     else:
         st.info("No runs of this model yet: change the inputs and press **Predict**.", icon=":material/science:")
 
@@ -72,7 +73,7 @@ with load_slot.container():
 if newest:
     st.subheader("Runs compared")
     runs_table(choice, frame, baseline)
-    run_actions(store, key, choice, frame, baseline)
+    run_actions(store, key, choice, frame, baseline, total)
 
 with st.expander("Import and export runs", icon=":material/swap_vert:"):
     if newest:

@@ -46,11 +46,12 @@ from whatif.errors import (
     TaskTimeout,
     status_error_class,
 )
-from whatif.schema import FeatureSchema, RowValidationError
+from whatif.schema import FeatureSchema, RowValidationError, SchemaError
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_PREDICT_PATH = "/api/v1/proxy/pipeline/model/predict"
+DEFAULT_EMAIL = "demo@example.com"  # the demo user's; the documented token always carries an email claim
 SUCCESS_STATE = "SUCCESS"
 FAILED_STATES: frozenset[str] = frozenset({"FAILURE", "REVOKED", "REJECTED"})
 PENDING_STATES: frozenset[str] = frozenset({"PENDING", "RECEIVED", "STARTED", "RETRY"})
@@ -208,8 +209,11 @@ class Endpoints:
     def from_url(cls, url: str) -> Endpoints:
         """Accept the predict URL as the platform shows it, or a bare origin."""
         parts = urlsplit(url.strip())
-        if parts.scheme not in ("http", "https") or not parts.netloc:
+        if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"The API URL {url!r} must start with http:// or https:// and name a host.")
+        if parts.username or parts.password:  # it would be shown and logged with the URL
+            raise ValueError("The API URL must not contain a user name or password; the API secret signs the "
+                             "requests instead.")
         origin = f"{parts.scheme}://{parts.netloc}"
         path = parts.path.rstrip("/")
         if path.endswith("/info"):
@@ -245,7 +249,7 @@ class ModelClient:
         *,
         secret: str,
         user_id: str = "1",
-        email: str = "",
+        email: str = DEFAULT_EMAIL,
         token_lifetime_s: float = 300.0,
         poll_deadline_s: float = 60.0,
         long_poll_s: float = 10.0,
@@ -280,7 +284,7 @@ class ModelClient:
             "url": env.get("WHATIF_API_URL", ""),
             "secret": env.get("WHATIF_API_SECRET", ""),
             "user_id": env.get("WHATIF_USER_ID", "1"),
-            "email": env.get("WHATIF_USER_EMAIL", ""),
+            "email": env.get("WHATIF_USER_EMAIL", DEFAULT_EMAIL),
         }
         settings.update({k: v for k, v in overrides.items() if v is not None})
         if not settings["url"]:
@@ -421,7 +425,10 @@ class ModelClient:
         response = self._request("GET", self.endpoints.schema_url, params={"path": path, "bucket": bucket},
                                  what=f"Reading the schema of model {path!r}")
         answer = self._json(response, f"The schema of model {path!r}", extension="a model-schema route")
-        return FeatureSchema.from_dict(answer)
+        try:
+            return FeatureSchema.from_dict(answer)
+        except SchemaError as bad:
+            raise APIResponseError(f"The server's schema of model {path!r} cannot be used: {bad}.") from None
 
     # ---- plumbing ----
     def _request(self, method: str, url: str, *, what: str, extra_read_s: float = 0.0,

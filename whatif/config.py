@@ -12,5 +12,5 @@ def home_dir() -> Path:
 
 
 def default_store() -> Path:
-    """The model store of the embedded server."""
-    return home_dir() / "store"
+    """The reference server's model store: ``WHATIF_STORE``, else ``$WHATIF_HOME/store``."""
+    return Path(os.environ["WHATIF_STORE"]).expanduser() if os.environ.get("WHATIF_STORE") else home_dir() / "store"

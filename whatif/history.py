@@ -23,8 +23,6 @@ import io
 import json
 import math
 import re
-import threading
-from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -202,7 +200,6 @@ class RunStore:
         """
         self.engine = engine
         self._owns_engine = False
-        self._frames = _FrameCache()
         if engine.dialect.name == "sqlite":
             _prepare_sqlite(engine)
         _create_schema(engine)
@@ -289,7 +286,6 @@ class RunStore:
         """Delete this key's runs (no other history is touched); returns how many."""
         with self.engine.begin() as conn:
             deleted = int(conn.execute(sa.delete(runs_table).where(_key_filter(key))).rowcount)
-        self._frames.forget(key)
         return deleted
 
     # -- reading ---------------------------------------------------------------------------------
@@ -335,16 +331,14 @@ class RunStore:
         before), then ``probability_<class>``. ``seq`` is the run's position in the whole
         history, so run 9,501 is called 9,501 in a window of the newest 500.
 
-        The whole history (no ``limit``) is read once and then kept: later calls read only
-        the ids, names and pins (the rest of a run never changes) plus any new runs, so a page
-        showing 10,000 runs stays fast on every rerun.
+        One statement, ordered and limited in SQL: the page reads only the window it draws.
         """
-        if limit is None:
-            return self._frames.frame(self.engine, key)
-        if limit <= 0:
+        if limit is not None and limit <= 0:
             return _runs_frame([], 1)
         total = sa.select(sa.func.count()).where(_key_filter(key)).scalar_subquery().label("total")
-        stmt = sa.select(*_FRAME_SELECT, total).where(_key_filter(key)).order_by(runs_table.c.id.desc()).limit(limit)
+        stmt = sa.select(*_FRAME_SELECT, total).where(_key_filter(key)).order_by(runs_table.c.id.desc())
+        if limit is not None:
+            stmt = stmt.limit(limit)
         with self.engine.connect() as conn:
             rows = list(conn.execute(stmt).all())
         rows.reverse()
@@ -373,97 +367,6 @@ class RunStore:
                 *(_cell(r.inputs.get(f)) for f in features),
             ])
         return out.getvalue()
-
-
-# ---- the whole-history frame, kept between calls ---------------------------------------------------
-@dataclass
-class _CachedFrame:
-    """frame(key) as last read: ``ids`` and ``created`` identify its runs, in order."""
-
-    ids: list[int]
-    created: list[Any]
-    frame: pd.DataFrame
-    input_columns: list[str]
-    probability_columns: list[str]
-
-
-class _FrameCache:
-    """frame(key) for whole histories, refreshed from the database on every call.
-
-    A run's inputs, prediction and time never change; only its name and pin do, and runs
-    come and go. So each call reads (id, created_at, name, is_baseline) of the key's runs,
-    decodes only runs it has not seen, and reloads everything when a run it holds has gone
-    (ids are never reused, and the creation time guards against a replaced database file).
-    """
-
-    max_keys = 16
-
-    def __init__(self) -> None:
-        self._entries: OrderedDict[HistoryKey, _CachedFrame] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def forget(self, key: HistoryKey) -> None:
-        with self._lock:
-            self._entries.pop(key, None)
-
-    def frame(self, engine: sa.Engine, key: HistoryKey) -> pd.DataFrame:
-        t = runs_table
-        everything = sa.select(*_FRAME_SELECT, sa.literal(0).label("total")).where(_key_filter(key)).order_by(t.c.id)
-        with self._lock:
-            entry = self._entries.get(key)
-            if entry is not None:
-                self._entries.move_to_end(key)
-        with engine.connect() as conn:
-            if entry is not None:
-                heads = sa.select(t.c.id, _raw(t.c.created_at), t.c.name, t.c.is_baseline).where(_key_filter(key))
-                ids, created, names, pins = _transposed(conn.execute(heads.order_by(t.c.id)).all(), 4)
-                known = len(entry.ids)
-                if entry.ids != ids[:known] or entry.created != created[:known]:
-                    entry = None  # a run it holds was deleted: read everything again
-                elif known < len(ids):
-                    rows = list(conn.execute(everything.where(t.c.id > entry.ids[-1], t.c.id <= ids[-1])).all())
-                    # Unless runs were deleted between the two reads, append the new ones.
-                    entry = _extended(entry, rows, ids, created) if [r.id for r in rows] == ids[known:] else None
-                    if entry is not None:
-                        self._keep(key, entry)
-            if entry is None:
-                rows = list(conn.execute(everything).all())
-                ids, created, names, pins = _transposed([r[:4] for r in rows], 4)
-                entry = _extended(None, rows, ids, created)
-                if ids:
-                    self._keep(key, entry)
-        frame = entry.frame.copy()
-        # Names and pins change in place: always take them from this read.
-        frame["name"] = pd.array(names, dtype="str")
-        frame["is_baseline"] = pd.array([bool(b) for b in pins], dtype="bool")
-        return frame
-
-    def _keep(self, key: HistoryKey, entry: _CachedFrame) -> None:
-        with self._lock:
-            self._entries[key] = entry
-            self._entries.move_to_end(key)
-            while len(self._entries) > self.max_keys:
-                self._entries.popitem(last=False)
-
-
-def _transposed(rows: Sequence[Any], width: int) -> list[list[Any]]:
-    """Rows -> one list per column (``width`` empty lists when there are no rows)."""
-    return [list(column) for column in zip(*rows, strict=True)] if rows else [[] for _ in range(width)]
-
-
-def _extended(entry: _CachedFrame | None, rows: Sequence[Any], ids: list[int], created: list[Any]) -> _CachedFrame:
-    """``entry`` with ``rows`` (the runs after it) appended, or a new entry of ``rows``."""
-    first_seq = len(entry.ids) + 1 if entry else 1
-    part = _runs_frame(rows, first_seq)
-    fixed = list(FRAME_COLUMNS)
-    part_inputs = [c for c in part.columns if c not in fixed and not c.startswith(PROBABILITY_PREFIX)]
-    part_probabilities = [c for c in part.columns if c.startswith(PROBABILITY_PREFIX)]
-    if entry is None:
-        return _CachedFrame(ids, created, part, part_inputs, part_probabilities)
-    inputs = [*entry.input_columns, *(c for c in part_inputs if c not in entry.input_columns)]
-    probabilities = [*entry.probability_columns, *(c for c in part_probabilities if c not in entry.probability_columns)]
-    frame = pd.concat([entry.frame, part], ignore_index=True)[[*fixed, *inputs, *probabilities]]
-    return _CachedFrame(ids, created, frame, inputs, probabilities)
 
 
 # ---- comparing and importing ------------------------------------------------------------------------

@@ -61,7 +61,7 @@ def load_profiles(secrets: Mapping[str, Any], environ: Mapping[str, str]) -> lis
             continue
         profiles.append(Profile(
             name=str(name), url=str(entry["url"]), secret=str(entry.get("secret", "")),
-            user_id=str(entry.get("user_id", DEMO_USER_ID)), email=str(entry.get("email", "")),
+            user_id=str(entry.get("user_id", DEMO_USER_ID)), email=str(entry.get("email", DEMO_EMAIL)),
             token_lifetime_s=_float(entry.get("token_lifetime_s"), 300.0),
             poll_deadline_s=_float(entry.get("poll_deadline_s"), 60.0),
             secret_source="secrets.toml" if entry.get("secret") else "",
@@ -69,7 +69,7 @@ def load_profiles(secrets: Mapping[str, Any], environ: Mapping[str, str]) -> lis
     if environ.get("WHATIF_API_URL"):
         profiles.append(Profile(
             name=ENV_PROFILE, url=environ["WHATIF_API_URL"], secret=environ.get("WHATIF_API_SECRET", ""),
-            user_id=environ.get("WHATIF_USER_ID", DEMO_USER_ID), email=environ.get("WHATIF_USER_EMAIL", ""),
+            user_id=environ.get("WHATIF_USER_ID", DEMO_USER_ID), email=environ.get("WHATIF_USER_EMAIL", DEMO_EMAIL),
             secret_source="environment" if environ.get("WHATIF_API_SECRET") else "",
         ))
     profiles.append(Profile(name=DEMO_PROFILE, is_demo=True, secret_source="generated"))
@@ -82,3 +82,30 @@ def default_profile_name(profiles: list[Profile], secrets: Mapping[str, Any]) ->
     wanted = whatif_secrets.get("default_profile") if isinstance(whatif_secrets, Mapping) else None
     names = [p.name for p in profiles]
     return str(wanted) if wanted in names else names[0]
+
+
+MAX_TOKEN_LIFETIME_S = 3600.0
+CUSTOM_PROFILE = "Custom (this session)"
+
+
+def edited_profile(current: Profile, *, url: str, user_id: str, email: str, typed_secret: str,
+                   token_lifetime_s: float, poll_deadline_s: float) -> Profile:
+    """The Settings page's profile. Raises ValueError (one sentence) when it cannot be used.
+
+    A secret that was not typed is carried over only while URL, user id and e-mail stay the
+    same: otherwise a visitor could have the configured secret sign tokens for another user or
+    send them to another host. Token lifetimes are capped at an hour.
+    """
+    url, user_id, email = url.strip(), user_id.strip(), email.strip()
+    same_identity = (url, user_id, email) == (current.url, current.user_id, current.email)
+    if not typed_secret and not same_identity:
+        raise ValueError("Type the API secret: the current one is kept only for the same URL, user id and e-mail.")
+    if not 0 < token_lifetime_s <= MAX_TOKEN_LIFETIME_S:
+        raise ValueError(f"The token lifetime must be between 1 and {MAX_TOKEN_LIFETIME_S:.0f} seconds.")
+    return current.with_changes(
+        name=CUSTOM_PROFILE, url=url, user_id=user_id, email=email,
+        secret=typed_secret or current.secret,
+        secret_source="entered" if typed_secret else current.secret_source,
+        token_lifetime_s=float(token_lifetime_s), poll_deadline_s=float(poll_deadline_s),
+        is_demo=current.is_demo and same_identity and not typed_secret,  # the demo keeps its history key
+    )

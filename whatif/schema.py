@@ -13,13 +13,14 @@ the second, ``from_row`` back.
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar, cast
 
 FeatureType = Literal["number", "integer", "boolean", "one_hot"]
 FEATURE_TYPES: frozenset[str] = frozenset({"number", "integer", "boolean", "one_hot"})
@@ -31,6 +32,24 @@ _FALSE_WORDS = frozenset({"false", "no", "n", "0", "off"})
 
 class SchemaError(ValueError):
     """A schema source could not be read as a feature schema."""
+
+
+_Loader = TypeVar("_Loader", bound=Callable[..., Any])
+
+
+def _as_schema_error(loader: _Loader) -> _Loader:
+    """Whatever a malformed source makes a loader trip over becomes one SchemaError sentence."""
+    @functools.wraps(loader)
+    def load(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return loader(*args, **kwargs)
+        except SchemaError:
+            raise
+        except UnicodeDecodeError:
+            raise SchemaError("the file is not UTF-8 text") from None
+        except (TypeError, ValueError, AttributeError, KeyError, IndexError, csv.Error) as exc:
+            raise SchemaError(f"the file does not describe features the way a schema does ({exc})") from None
+    return cast(_Loader, load)
 
 
 class RowValidationError(ValueError):
@@ -140,6 +159,7 @@ class Feature:
         return out
 
     @classmethod
+    @_as_schema_error
     def from_dict(cls, data: Mapping[str, Any]) -> Feature:
         """Read one feature of a schema; raise SchemaError when it makes no sense."""
         name = str(data.get("name", "")).strip()
@@ -193,6 +213,7 @@ class FeatureSchema:
 
     # ---- reading -------------------------------------------------------------------------
     @classmethod
+    @_as_schema_error
     def from_dict(cls, data: Mapping[str, Any]) -> FeatureSchema:
         """Read the JSON structure of PROTOCOL.md section 3 (the server's schema route)."""
         if not isinstance(data, Mapping):
@@ -215,6 +236,7 @@ class FeatureSchema:
         )
 
     @classmethod
+    @_as_schema_error
     def from_json(cls, text: str | bytes) -> FeatureSchema:
         """Read any JSON source: a schema, a datrics-json model file, or an example request body."""
         try:
@@ -232,6 +254,7 @@ class FeatureSchema:
         )
 
     @classmethod
+    @_as_schema_error
     def from_datrics_json(cls, model: Mapping[str, Any]) -> FeatureSchema:
         """Read a datrics-json style model file (keys ``transformed_data_columns``, ``dtypes``...)."""
         columns = list(model.get("transformed_data_columns") or model.get("columns") or [])
@@ -257,13 +280,14 @@ class FeatureSchema:
         meta = model.get("meta") or {}
         task = "regression" if "regress" in json.dumps(meta).lower() else "classification"
         return cls(
-            features=tuple(_group_one_hot(features)),
+            features=tuple(_group_one_hot(features, samples)),
             name=str(meta.get("name") or meta.get("model_type") or "") if isinstance(meta, dict) else "",
             task=task,  # type: ignore[arg-type]
             target=target,
         )
 
     @classmethod
+    @_as_schema_error
     def from_example_request(cls, rows: Sequence[Mapping[str, Any]]) -> FeatureSchema:
         """Infer a schema from example request rows such as the seed's ``MODEL_REQUEST_DATA``.
 
@@ -279,10 +303,11 @@ class FeatureSchema:
         # a handful of examples gives no training range: keep the values as defaults only
         # (0 in an example says nothing of whether the feature is a whole number: "number")
         unranged = [f if f.type not in ("integer", "number") else Feature(f.name, "number", default=f.default)
-                    for f in _group_one_hot(features)]
+                    for f in _group_one_hot(features, rows)]
         return cls(features=tuple(unranged), name="Inferred from example rows")
 
     @classmethod
+    @_as_schema_error
     def from_csv(cls, source: str | Path | bytes | io.IOBase, target: str | None = None,
                  max_labels: int = 20) -> FeatureSchema:
         """Infer a schema from a CSV of training data: ranges, medians and modes as defaults.
@@ -311,7 +336,7 @@ class FeatureSchema:
             # free text (names, tickets) cannot be a model input: left out
         if not features:
             raise SchemaError("no usable numeric or categorical column in the CSV")
-        return cls(features=tuple(_group_one_hot(features)), name="Inferred from CSV", target=target or "")
+        return cls(features=tuple(_group_one_hot(features, rows)), name="Inferred from CSV", target=target or "")
 
     # ---- using -----------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -412,10 +437,6 @@ class FeatureSchema:
             raise RowValidationError(errors)
         return values
 
-    def out_of_range(self, values: Mapping[str, Any]) -> list[str]:
-        """Names of features whose value lies outside the training range."""
-        return [f.name for f in self.features if f.name in values and f.out_of_range(values[f.name])]
-
     def class_label(self, value: Any) -> str:
         """The readable label of a predicted class."""
         return self.class_labels.get(_code_key(value), str(value))
@@ -510,13 +531,17 @@ def _infer_feature(name: str, values: Sequence[Any]) -> Feature:
     return _numeric_feature(name, values)
 
 
-def _group_one_hot(features: list[Feature]) -> list[Feature]:
+def _group_one_hot(features: list[Feature], rows: Sequence[Mapping[str, Any]] = ()) -> list[Feature]:
     """Turn 0/1 integer columns named ``prefix_Label`` into one-hot groups.
 
     Two or more such columns sharing a prefix (cut at an underscore, the longest prefix
     first, so ``employment_status_Self-Employed`` groups under ``employment_status``) form
     one feature; its all-zero case is kept as the choice "Other" (PROTOCOL.md section 3).
+    Columns that are 1 together in any of ``rows`` (``has_car``, ``has_house``) are flags, not a group.
     """
+    def exclusive(members: list[Feature]) -> bool:
+        return all(sum(_truthy(row.get(m.name, 0) or 0) for m in members) <= 1 for row in rows)
+
     binary = [f for f in features if f.type == "integer" and not f.labels and "_" in f.name
               and f.min is not None and f.max is not None and 0 <= f.min <= f.max <= 1]
     candidates = {"_".join(f.name.split("_")[:cut]) for f in binary
@@ -525,7 +550,7 @@ def _group_one_hot(features: list[Feature]) -> list[Feature]:
     taken: set[str] = set()
     for prefix in sorted(candidates, key=lambda p: (-len(p), p)):
         members = [f for f in binary if f.name.startswith(prefix + "_") and f.name not in taken]
-        if len(members) >= 2:
+        if len(members) >= 2 and exclusive(members):
             groups[prefix] = members
             taken.update(f.name for f in members)
     if not groups:
@@ -587,8 +612,3 @@ def _read_csv_rows(source: str | Path | bytes | io.IOBase) -> list[dict[str, str
         raw = source.read()
         text = raw.decode("utf-8-sig") if isinstance(raw, bytes) else str(raw)
     return list(csv.DictReader(io.StringIO(text)))
-
-
-def rows_from_records(records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """Copy records into plain dicts (a DataFrame's ``to_dict('records')`` or parsed JSON)."""
-    return [dict(r) for r in records]

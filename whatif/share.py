@@ -16,8 +16,13 @@ def to_query(path: str, bucket: str, values: Mapping[str, Any]) -> dict[str, str
     for name, value in values.items():
         if name in MODEL_KEYS:
             continue  # a feature called "path" cannot shadow the model's path
-        query[name] = f"{value:g}" if isinstance(value, float) else str(value)
+        query[name] = _number_text(value) if isinstance(value, float) else str(value)
     return query
+
+
+def _number_text(value: float) -> str:
+    """The shortest text that reads back as the same float (42, 211.3375): the link predicts the same."""
+    return str(int(value)) if value.is_integer() and abs(value) < 1e15 else repr(value)
 
 
 def model_from_query(query: Mapping[str, str]) -> tuple[str, str] | None:

@@ -8,12 +8,18 @@ expires, timeouts, every task state handled, a deadline, long poll where offered
 from __future__ import annotations
 
 import json
+import pprint
 import shlex
 from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlencode
 
 SECRET_PLACEHOLDER = "<API_SECRET>"
+
+
+def _python_literal(rows: Sequence[Mapping[str, Any]]) -> str:
+    """Rows as Python source (True, not JSON's true), laid out one field a line."""
+    return pprint.pformat([dict(r) for r in rows], sort_dicts=False, width=60)
 
 
 def _query(path: str, bucket: str, return_only_prediction: bool) -> dict[str, str]:
@@ -23,7 +29,7 @@ def _query(path: str, bucket: str, return_only_prediction: bool) -> dict[str, st
 def python_snippet(url: str, path: str, bucket: str, rows: Sequence[Mapping[str, Any]], user_id: str,
                    email: str, return_only_prediction: bool = False) -> str:
     """A runnable script: sign a token, submit the rows, poll the task until it is ready."""
-    rows_text = json.dumps(list(rows), indent=4)
+    rows_text = _python_literal(rows)
     return f'''import time
 
 import jwt  # PyJWT
@@ -76,7 +82,7 @@ def client_snippet(url: str, path: str, bucket: str, rows: Sequence[Mapping[str,
 from whatif.client import ModelClient
 
 client = ModelClient({url!r}, secret=os.environ["WHATIF_API_SECRET"], user_id={user_id!r}, email={email!r})
-result = client.predict({json.dumps(list(rows))}, path={path!r}, bucket={bucket!r})
+result = client.predict({_python_literal(rows)}, path={path!r}, bucket={bucket!r})
 print(result.predictions)
 '''
 

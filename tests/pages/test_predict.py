@@ -130,4 +130,4 @@ def test_credit_one_hot_choice_is_sent_as_its_columns(app: AppTest, run_store: R
     snippets = [c.value for c in app.code if c.language == "python"]
     assert len(snippets) == 2  # requests, and this project's client
     assert 'API_SECRET = "<API_SECRET>"' in snippets[0] and 'os.environ["WHATIF_API_SECRET"]' in snippets[1]
-    assert all('"employment_status_Contract": 0' in s and '"average_monthly_income": 0.0' in s for s in snippets)
+    assert all("'employment_status_Contract': 0" in s and "'average_monthly_income': 0.0" in s for s in snippets)

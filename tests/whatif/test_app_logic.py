@@ -145,3 +145,48 @@ def test_schema_of_every_sample_round_trips() -> None:
     for schema in (TITANIC, DIABETES, CREDIT):
         assert FeatureSchema.from_dict(schema.to_dict()) == schema
         assert schema.to_row(schema.defaults()).keys() == set(schema.input_columns)
+
+
+def test_settings_keep_a_secret_only_for_the_same_url_user_and_email() -> None:
+    from whatif.profiles import Profile, edited_profile
+
+    configured = Profile("prod", url="http://h/api/v1/proxy/pipeline/model/predict", secret="admin-secret",
+                         user_id="7", email="a@b.c", secret_source="secrets.toml")
+    kept = edited_profile(configured, url=configured.url, user_id="7", email="a@b.c", typed_secret="",
+                          token_lifetime_s=600, poll_deadline_s=30)
+    assert kept.secret == "admin-secret" and kept.token_lifetime_s == 600
+    for changes in ({"url": "http://evil.example/api/v1/proxy/pipeline/model/predict"}, {"user_id": "8"},
+                    {"email": "x@y.z"}):
+        fields = {"url": configured.url, "user_id": "7", "email": "a@b.c", **changes}
+        with pytest.raises(ValueError, match="Type the API secret"):
+            edited_profile(configured, **fields, typed_secret="", token_lifetime_s=300, poll_deadline_s=60)
+    with pytest.raises(ValueError, match="lifetime"):
+        edited_profile(configured, url=configured.url, user_id="7", email="a@b.c", typed_secret="",
+                       token_lifetime_s=86400, poll_deadline_s=60)
+    demo = Profile("Local demo API", url="http://127.0.0.1:1/p", secret="s", is_demo=True)
+    assert edited_profile(demo, url=demo.url, user_id=demo.user_id, email=demo.email, typed_secret="",
+                          token_lifetime_s=300, poll_deadline_s=5).is_demo  # its runs stay under the demo key
+
+
+def test_share_links_keep_every_digit() -> None:
+    query = to_query(TITANIC_PATH, DEMO_BUCKET, {"fare": 211.3375, "age": 0.1 + 0.2, "sibsp": 1})
+    assert query["fare"] == "211.3375" and float(query["age"]) == 0.1 + 0.2 and query["sibsp"] == "1"
+
+
+def test_csv_flags_that_are_set_together_are_not_a_one_hot_group() -> None:
+    flags = FeatureSchema.from_csv("has_car,has_house,x\n1,1,3\n0,1,4\n")
+    assert [f.name for f in flags.features] == ["has_car", "has_house", "x"]
+    group = FeatureSchema.from_csv("job_a,job_b,x\n1,0,3\n0,1,4\n0,0,2\n")
+    assert [f.name for f in group.features] == ["job", "x"] and group.feature("job").type == "one_hot"
+
+
+def test_urls_with_a_password_are_refused() -> None:
+    with pytest.raises(ValueError, match="user name or password"):
+        ModelClient("http://alice:hunter2@127.0.0.1:9/api/v1/proxy/pipeline/model/predict", secret="s")
+
+
+def test_python_snippets_are_python_for_boolean_features() -> None:
+    rows = [{"amount": 1.5, "is_new": True}]
+    compile(python_snippet("http://h/p", "p", "b", rows, "1", "e@x"), "snippet", "exec")
+    compile(client_snippet("http://h/p", "p", "b", rows, "1", "e@x"), "snippet", "exec")
+    assert "True" in python_snippet("http://h/p", "p", "b", rows, "1", "e@x")

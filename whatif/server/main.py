@@ -7,7 +7,6 @@ import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import anyio.to_thread
 import pandas as pd
 from fastapi import FastAPI
 
@@ -19,8 +18,6 @@ from whatif.server.settings import ServerSettings
 from whatif.server.tasks import TaskRunner
 
 logger = logging.getLogger(__name__)
-# long polls hold a thread each while they wait; leave room for many at once
-THREAD_LIMIT = 128
 
 
 def warm_up(registry: ModelRegistry) -> None:
@@ -48,7 +45,6 @@ def create_app(settings: ServerSettings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        anyio.to_thread.current_default_thread_limiter().total_tokens = THREAD_LIMIT
         yield
         runner.shutdown()
 

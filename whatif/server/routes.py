@@ -29,19 +29,19 @@ SCHEMA_PATH = "/api/v1/proxy/pipeline/model/schema"
 MODELS_PATH = "/api/v1/models"
 
 
-def get_settings(request: Request) -> ServerSettings:
+async def get_settings(request: Request) -> ServerSettings:
     """The server's settings."""
     settings: ServerSettings = request.app.state.settings
     return settings
 
 
-def get_registry(request: Request) -> ModelRegistry:
+async def get_registry(request: Request) -> ModelRegistry:
     """The model store."""
     registry: ModelRegistry = request.app.state.registry
     return registry
 
 
-def get_runner(request: Request) -> TaskRunner:
+async def get_runner(request: Request) -> TaskRunner:
     """The task runner."""
     runner: TaskRunner = request.app.state.runner
     return runner
@@ -131,7 +131,7 @@ async def submit_prediction(
 
 
 @router.get(PREDICT_PATH + "/info/{task_id}", summary="The state of a task (and its result)")
-def task_info(
+async def task_info(
     task_id: str, user: CurrentUser, settings: Settings, runner: Runner,
     wait: Annotated[float, Query(ge=0, description="long poll: answer when ready or after this many seconds")] = 0,
 ) -> dict[str, Any]:
@@ -140,8 +140,8 @@ def task_info(
     if task is None:
         raise Problem(404, "task_not_found",
                       f"Task {task_id[:64]} is not known: it never existed, has expired, or belongs to another user.")
-    if wait > 0 and not task.done.is_set():
-        task.done.wait(min(wait, settings.max_wait_s))
+    if wait > 0:
+        await runner.wait_ready(task, min(wait, settings.max_wait_s))
     return task.answer()
 
 

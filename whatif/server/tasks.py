@@ -8,6 +8,7 @@ are kept, so memory stays bounded under any load.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import time
@@ -40,6 +41,7 @@ class Task:
     result: list[dict[str, Any]] | None = None
     error: dict[str, str] | None = None
     done: threading.Event = field(default_factory=threading.Event, repr=False)
+    waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = field(default_factory=list, repr=False)
 
     def answer(self) -> dict[str, Any]:
         """The task-info answer."""
@@ -81,6 +83,23 @@ class TaskRunner:
         self._pool.submit(self._run, task, work)
         return task
 
+    async def wait_ready(self, task: Task, timeout_s: float) -> None:
+        """Wait until ``task`` is ready or ``timeout_s`` passes, holding no thread (long polls are cheap)."""
+        event = asyncio.Event()
+        waiter = (asyncio.get_running_loop(), event)
+        with self._lock:
+            if task.done.is_set():
+                return
+            task.waiters.append(waiter)
+        try:
+            await asyncio.wait_for(event.wait(), timeout_s)
+        except TimeoutError:
+            pass
+        finally:
+            with self._lock:
+                if waiter in task.waiters:
+                    task.waiters.remove(waiter)
+
     def get(self, task_id: str, owner: str) -> Task | None:
         """The task if it exists, is not expired and belongs to ``owner``; else None."""
         with self._lock:
@@ -114,7 +133,10 @@ class TaskRunner:
             with self._lock:
                 self._active -= 1
                 self._finished.append((task.finished_at, task.id))
-            task.done.set()
+                task.done.set()
+                waiters, task.waiters = task.waiters, []
+            for loop, event in waiters:  # long polls wait on their own event loop
+                loop.call_soon_threadsafe(event.set)
 
     def _forget_old(self) -> None:
         """Drop finished tasks past their TTL, or beyond the count limit (caller holds the lock)."""

@@ -282,3 +282,26 @@ def test_a_model_that_fails_to_predict_gives_failure_with_type_and_message(odd_s
         with pytest.raises(TaskFailed, match="ValueError"):
             client.predict([{"x1": 0.2, "x2": 0.4}], odd_store["mismatched"], DEMO_BUCKET)
         assert len(client.predict([{"x1": 0.9, "x2": 0.4}], odd_store["safe"], DEMO_BUCKET).predictions) == 1
+
+
+def test_long_polls_hold_no_threads_so_other_requests_still_answer(model_store: Path) -> None:
+    slow = start_server(model_store, task_delay_s=10, queue_size=200, build_samples=False)
+    try:
+        token = jwt.encode({"userId": "1", "email": "demo@example.com"}, slow.secret, algorithm="HS256")
+        headers = {"authorization": f"Bearer {token}"}
+        task_id = requests.post(slow.predict_url, params={"path": TITANIC_PATH, "bucket": DEMO_BUCKET},
+                                json=[SEED_TITANIC_ROW], headers=headers, timeout=10).json()["id"]
+
+        def long_poll() -> None:
+            requests.get(f"{slow.predict_url}/info/{task_id}", params={"wait": 6}, headers=headers, timeout=30)
+
+        polls = [threading.Thread(target=long_poll) for _ in range(60)]  # more than the default 40 threads
+        for poll in polls:
+            poll.start()
+        time.sleep(1)
+        models = requests.get(slow.origin + "/api/v1/models", headers=headers, timeout=4)
+        assert models.status_code == 200  # with a thread per long poll this waited for the polls to end
+        for poll in polls:
+            poll.join()
+    finally:
+        slow.stop()
