@@ -239,7 +239,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     workers = [int(w) for w in args.workers.split(",") if w.strip()]
 
     print(describe_machine())
-    print(f"throughput: Titanic model (gradient boosting, 150 trees), server in {where}")
+    print(f"throughput: Titanic model (histogram gradient boosting, 150 iterations), server in {where}")
     bench_started = time.perf_counter()
     rows = bench_rows(args.rows)
     with tempfile.TemporaryDirectory(prefix="whatif-bench-") as tmp:

