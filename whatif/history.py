@@ -42,7 +42,6 @@ __all__ = [
     "HistoryKey",
     "Run",
     "RunStore",
-    "changed_inputs",
     "parse_runs_csv",
 ]
 
@@ -370,12 +369,6 @@ class RunStore:
 
 
 # ---- comparing and importing ------------------------------------------------------------------------
-def changed_inputs(inputs: Mapping[str, Any], baseline: Mapping[str, Any]) -> list[str]:
-    """Names of the inputs that differ from the baseline's (1 equals 1.0; a missing one differs)."""
-    names = [*inputs, *(n for n in baseline if n not in inputs)]
-    return [n for n in names if n not in inputs or n not in baseline or not _same(inputs[n], baseline[n])]
-
-
 def parse_runs_csv(text: str | bytes, feature_names: Sequence[str]) -> tuple[Literal["runs", "rows"],
                                                                               list[dict[str, Any]]]:
     """Read an uploaded CSV: an export of runs, or rows of inputs to predict.
@@ -608,15 +601,6 @@ def _ordered_keys(dicts: Any) -> list[str]:
         if d.keys() - seen.keys():
             seen.update(dict.fromkeys(d))
     return list(seen)
-
-
-def _same(a: Any, b: Any) -> bool:
-    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
-        return True
-    try:
-        return bool(a == b)
-    except (TypeError, ValueError):  # e.g. arrays, whose == is element-wise
-        return False
 
 
 def _to_jsonable(value: Any) -> Any:

@@ -84,7 +84,8 @@ def changed_mask(values: pd.DataFrame, baseline: Mapping[str, Any]) -> pd.DataFr
             mask[column] = np.ones(len(series), dtype=bool)
         elif isinstance(base, int | float) and not isinstance(base, bool) and is_numeric_dtype(series.dtype) \
                 and not is_bool_dtype(series.dtype):
-            mask[column] = ~np.isclose(series.to_numpy(dtype=float), float(base), rtol=0.0, atol=1e-9)
+            mask[column] = ~np.isclose(series.to_numpy(dtype=float), float(base), rtol=0.0, atol=1e-9,
+                                       equal_nan=True)
         else:
             mask[column] = (series.astype(str) != str(base)).to_numpy()
     return pd.DataFrame(mask, index=values.index)

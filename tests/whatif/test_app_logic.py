@@ -48,6 +48,20 @@ def test_changed_inputs_are_found_per_run_and_numbers_compare_as_numbers() -> No
     assert changed_names(changed_mask(runs[["age"]], {})) == ["age", "age", "age"]  # no baseline value: changed
 
 
+@pytest.mark.parametrize(("inputs", "baseline", "changed"), [
+    ({"age": 29, "sex": "male"}, {"age": 29, "sex": "male"}, ""),
+    ({"age": 1, "fare": 7.25}, {"age": 1.0, "fare": 7.25}, ""),  # 1 and 1.0 are the same value
+    ({"age": 30, "sex": "male"}, {"age": 29, "sex": "male"}, "age"),
+    ({"age": 29, "sex": "female", "fare": 8.0}, {"age": 29, "sex": "male", "fare": 7.25}, "sex, fare"),
+    ({"age": 29, "embarked": "S"}, {"age": 29}, "embarked"),  # not in the baseline
+    ({"age": None}, {"age": 0}, "age"),
+    ({"age": float("nan")}, {"age": float("nan")}, ""),
+    ({"flag": True}, {"flag": 1}, "flag"),  # a boolean is not a number
+], ids=["same", "int-float", "one", "two", "new-feature", "none", "nan", "bool"])
+def test_one_run_changed_against_the_baseline(inputs: dict, baseline: dict, changed: str) -> None:
+    assert changed_names(changed_mask(pd.DataFrame([inputs]), baseline)) == [changed]
+
+
 def test_runs_chart_draws_every_run_the_baseline_and_the_newest() -> None:
     frame = pd.DataFrame({"id": [5, 6, 7], "seq": [1, 2, 3], "name": ["", "rich", ""],
                           "label": ["died", "survived", "died"], "score": [0.2, 0.9, 0.4],

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import sqlalchemy as sa
 
-from whatif.history import HistoryKey, Run, RunStore, changed_inputs, parse_runs_csv
+from whatif.history import HistoryKey, Run, RunStore, parse_runs_csv
 
 KEY = HistoryKey(connection="http://127.0.0.1:8000/api/v1/proxy/pipeline/model/predict", user_id="1",
                  bucket="storage.datrics.ai", path="1/4/model-groups/1/1.json")
@@ -437,19 +437,3 @@ def test_the_history_has_nowhere_to_keep_a_secret(store: RunStore, url: str) -> 
     stored = Path(sa.make_url(url).database or "").read_bytes()
     assert b"hunter2pw" not in stored and b"tok-xyz-123" not in stored
     assert b"api.example.com/predict" in stored
-
-
-# ---- comparing with the baseline -------------------------------------------------------------------
-@pytest.mark.parametrize(("inputs", "baseline", "changed"), [
-    ({"age": 29, "sex": "male"}, {"age": 29, "sex": "male"}, []),
-    ({"age": 1, "fare": 7.25}, {"age": 1.0, "fare": 7.25}, []),  # 1 and 1.0 are the same value
-    ({"age": 30, "sex": "male"}, {"age": 29, "sex": "male"}, ["age"]),
-    ({"age": 29, "sex": "female", "fare": 8.0}, {"age": 29, "sex": "male", "fare": 7.25}, ["sex", "fare"]),
-    ({"age": 29, "embarked": "S"}, {"age": 29}, ["embarked"]),  # not in the baseline
-    ({"age": 29}, {"age": 29, "embarked": "S"}, ["embarked"]),  # not in this run
-    ({"age": None}, {"age": 0}, ["age"]),
-    ({"age": float("nan")}, {"age": float("nan")}, []),
-], ids=["same", "int-float", "one", "two", "new-feature", "dropped-feature", "none", "nan"])
-def test_changed_inputs_names_what_differs_from_the_baseline(
-        inputs: dict[str, Any], baseline: dict[str, Any], changed: list[str]) -> None:
-    assert changed_inputs(inputs, baseline) == changed
