@@ -19,12 +19,9 @@ def result_card(schema: FeatureSchema, run: Run, baseline: Run | None) -> None:
                       help="Change against the baseline run" if other else None)
             st.caption(f"{run.elapsed_ms or 0:.0f} ms · task {run.task_id[:8]}…", help=f"Task id {run.task_id}")
             return
-        left, right = st.columns([2, 3])
-        with left:
-            delta = None if other is None else f"{(run.score - other.score) * 100:+.1f} pts"
-            st.metric("Prediction", run.label, delta=delta,
-                      help="The delta is the change of the score against the baseline run" if other else None)
-            st.caption(f"{run.elapsed_ms or 0:.0f} ms · task {run.task_id[:8]}…", help=f"Task id {run.task_id}")
-        with right:
-            st.altair_chart(probability_chart(run.probabilities, schema.class_labels, run.label),
-                            width="stretch")
+        # the label gets the card's full width (a side column cut "approved" to "approv…")
+        delta = None if other is None else f"{(run.score - other.score) * 100:+.1f} pts"
+        st.metric("Prediction", run.label, delta=delta,
+                  help="The delta is the change of the score against the baseline run" if other else None)
+        st.altair_chart(probability_chart(run.probabilities, schema.class_labels, run.label), width="stretch")
+        st.caption(f"{run.elapsed_ms or 0:.0f} ms · task {run.task_id[:8]}…", help=f"Task id {run.task_id}")

@@ -18,6 +18,7 @@ from whatif.schema import Feature
 
 COLUMNS = 3
 FILTER_FROM = 13          # a filter box from this many features on
+LABEL_DESCRIPTION_MAX = 24  # characters of a description shown in a field's label
 GROUP_SIZE = 24           # features per page of the form when there are many
 
 
@@ -88,7 +89,9 @@ def _feature_grid(choice: ModelChoice, features: list[Feature], values: dict[str
 
 def _feature_widget(choice: ModelChoice, feature: Feature, value: Any) -> Any:
     key = _widget_key(choice, feature.name)
-    label = f"{feature.name} :gray[· {feature.description}]" if feature.description else feature.name
+    # a short description reads well beside the name; a long one would wrap and stays in the help
+    short = feature.description if len(feature.description) <= LABEL_DESCRIPTION_MAX else ""
+    label = f"{feature.name} :gray[· {short}]" if short else feature.name
     help_text = feature.help_text() or None
     if feature.type == "one_hot":
         options = feature.choices

@@ -217,7 +217,7 @@ def predict_one_more(page: Page) -> None:
 
 @pytest.mark.browser
 def test_predicted_label_fits_the_result_card(page: Page, demo_app: StreamlitApp) -> None:
-    """BUG: at 1440 px wide the result card's metric column is ~118 px, so "survived" shows as "survi…"."""
+    """The predicted label is shown whole at 1440 px (a side column once cut "survived" to "survi…")."""
     open_app(page, demo_app, SHARE_LINK)  # 1st class, female, 42: the model says survived
     predict_one_more(page)
     value = page.get_by_test_id("stMetricValue")
@@ -229,10 +229,10 @@ def test_predicted_label_fits_the_result_card(page: Page, demo_app: StreamlitApp
 
 @pytest.mark.browser
 def test_run_picker_points_at_the_new_run(page: Page, demo_app: StreamlitApp) -> None:
-    """BUG: after Predict the 'Run' picker (Pin, Restore, Delete, Name this run) stays on the run it showed before.
+    """After Predict the 'Run' picker (Pin, Restore, Delete, Name this run) points at the new run.
 
-    A fresh session picks the newest run; a session that just predicted keeps the older one, so
-    "Name this run" + "Save name" right after a prediction renames the wrong run.
+    It once kept the run it showed before, so "Name this run" + "Save name" right after a
+    prediction renamed the wrong run.
     """
     open_app(page, demo_app, SHARE_LINK)
     predict_one_more(page)
