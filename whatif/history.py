@@ -23,6 +23,8 @@ import io
 import json
 import math
 import re
+import sqlite3
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -437,10 +439,32 @@ def _sqlite_on_connect(dbapi_connection: DBAPIConnection, connection_record: Con
     """Wait up to 30 s for a lock instead of failing; WAL lets readers and a writer overlap."""
     cursor = dbapi_connection.cursor()
     try:
-        cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")  # first, so the WAL switch waits too
-        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        _switch_to_wal(cursor)
     finally:
         cursor.close()
+
+
+def _switch_to_wal(cursor: Any) -> None:
+    """Put the database file in WAL mode, retrying while another connection holds it.
+
+    SQLite does not always call the busy handler for a journal-mode change: when several
+    sessions open a new history file at the same instant, one of them can get "database is
+    locked" at once. So the switch is retried here, within the same 30 s as any other lock.
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    pause = 0.005
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc):
+                raise
+            if time.monotonic() + pause > deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 0.1)
 
 
 def _create_schema(engine: sa.Engine) -> None:
