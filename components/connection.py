@@ -43,10 +43,20 @@ class Connection:
         return self.client.endpoints.predict_url
 
 
+class DemoApiUnavailable(Exception):
+    """The embedded demo API cannot start (its model store cannot be written); str() says what to do."""
+
+
 @st.cache_resource(show_spinner="Starting the local demo API with its sample models...")
 def embedded_server(store: str) -> EmbeddedServer:
     """One embedded reference server per process (and per store folder)."""
-    return start_server(store)
+    try:
+        return start_server(store)
+    except OSError as exc:  # a folder that cannot be created or written, a full disk
+        raise DemoApiUnavailable(
+            f"The local demo API cannot start because its model store {store} cannot be written "
+            f"({exc.strerror or exc}); set WHATIF_HOME (or WHATIF_STORE) to a writable folder and restart the app."
+        ) from exc
 
 
 def app_secrets() -> Mapping[str, Any]:

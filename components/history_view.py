@@ -9,6 +9,7 @@ import streamlit as st
 
 from components.model_picker import ModelChoice
 from components.schema_form import set_values
+from components.store import reporting
 from whatif.charts import runs_chart
 from whatif.history import HistoryKey, Run, RunStore
 from whatif.runs import changed_mask, changed_names, score_title
@@ -99,7 +100,8 @@ def load_run_popover(store: RunStore, choice: ModelChoice, frame: pd.DataFrame |
         labels = run_picker_labels(frame.tail(LOAD_CHOICES), baseline)
         pick_key = f"whatif_load_pick_{choice.key}_{next(iter(labels))}"
         st.selectbox("Run", list(labels), format_func=labels.__getitem__, key=pick_key)
-        st.button("Load into the form", key="whatif_load", on_click=_load_run, args=(store, choice, pick_key))
+        st.button("Load into the form", key="whatif_load", on_click=reporting(_load_run),
+                  args=(store, choice, pick_key))
 
 
 def _load_run(store: RunStore, choice: ModelChoice, pick_key: str) -> None:
@@ -122,19 +124,20 @@ def run_actions(store: RunStore, key: HistoryKey, choice: ModelChoice, frame: pd
     pin, restore, delete, clear = st.columns(4)
     pin.button("Pin as baseline", key="whatif_run_pin", icon=":material/push_pin:",
                disabled=baseline is not None and run.id == baseline.id,
-               on_click=store.set_baseline, args=(key, run.id), width="stretch")
+               on_click=reporting(store.set_baseline), args=(key, run.id), width="stretch")
     restore.button("Restore into form", key="whatif_run_restore", icon=":material/undo:",
                    on_click=set_values, args=(choice, run.inputs), width="stretch")
     delete.button("Delete run", key="whatif_run_delete", icon=":material/delete:",
-                  on_click=store.delete, args=(run.id,), width="stretch")
+                  on_click=reporting(store.delete), args=(run.id,), width="stretch")
     with clear.popover("Clear all", icon=":material/delete_sweep:", width="stretch"):
         st.write(f"Delete all {total:,} runs of {choice.title}? This cannot be undone.")
-        st.button("Yes, delete them all", key="whatif_runs_clear", type="primary", on_click=store.clear, args=(key,))
+        st.button("Yes, delete them all", key="whatif_runs_clear", type="primary", on_click=reporting(store.clear),
+                  args=(key,))
     name_col, save_col = st.columns([3, 1], vertical_alignment="bottom")
     name_key = f"whatif_run_name_{run.id}"
     st.session_state.setdefault(name_key, run.name)
     name_col.text_input("Name this run", key=name_key, placeholder="e.g. 'higher income'")
-    save_col.button("Save name", key="whatif_run_rename", on_click=_rename, args=(store, run.id, name_key),
+    save_col.button("Save name", key="whatif_run_rename", on_click=reporting(_rename), args=(store, run.id, name_key),
                     width="stretch")
 
 

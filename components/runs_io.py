@@ -8,9 +8,10 @@ from typing import Any
 import streamlit as st
 
 from components.model_picker import ModelChoice
+from components.store import history_problem_sentence
 from components.task_progress import predict_with_progress
 from whatif.client import ModelClient
-from whatif.history import HistoryKey, RunStore, parse_runs_csv
+from whatif.history import HistoryKey, HistoryUnavailable, RunStore, parse_runs_csv
 from whatif.runs import run_fields
 from whatif.schema import RowValidationError
 
@@ -44,7 +45,10 @@ def import_uploader(store: RunStore, key: HistoryKey, choice: ModelChoice, clien
         for record in records:
             record.setdefault("model_name", choice.name)
             record.setdefault("model_version", choice.version)
-        count = store.add_many(key, records)
+        try:
+            count = store.add_many(key, records)
+        except HistoryUnavailable as problem:
+            return f":red[Nothing was imported from {upload.name}. {history_problem_sentence(problem)}]"
         return f"Imported {count} run(s) from {upload.name}."
     try:
         rows = [schema.to_row(values) for values in records]
@@ -58,7 +62,10 @@ def import_uploader(store: RunStore, key: HistoryKey, choice: ModelChoice, clien
         runs.append({**run_fields(schema, values, row, record), "task_id": result.task_id,
                      "elapsed_ms": result.elapsed_s * 1000, "model_name": choice.name,
                      "model_version": choice.version, "source": "import"})
-    store.add_many(key, runs)
+    try:
+        store.add_many(key, runs)
+    except HistoryUnavailable as problem:
+        return f":red[The {len(runs)} row(s) were predicted but not saved. {history_problem_sentence(problem)}]"
     return f"Predicted and saved {len(runs)} row(s) from {upload.name} in one task."
 
 

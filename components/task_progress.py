@@ -8,9 +8,10 @@ from typing import Any
 import streamlit as st
 
 from components.model_picker import ModelChoice
+from components.store import history_problem_sentence
 from whatif.client import ModelClient, PredictionResult, TaskStatus
 from whatif.errors import APIError
-from whatif.history import HistoryKey, RunStore
+from whatif.history import HistoryKey, HistoryUnavailable, RunStore
 from whatif.runs import run_fields
 from whatif.schema import RowValidationError
 
@@ -50,7 +51,11 @@ def predict_and_record(client: ModelClient, store: RunStore, key: HistoryKey, ch
     """Predict the form's row with progress, and store the run; return the error sentence, if any."""
     result, error = predict_with_progress(client, [row], choice.path, choice.bucket)
     if result is not None:
-        record = result.predictions.to_dict("records")[0]
-        store.add(key, **run_fields(choice.schema, values, row, record), task_id=result.task_id,
-                  elapsed_ms=result.elapsed_s * 1000, model_name=choice.name, model_version=choice.version)
+        fields = run_fields(choice.schema, values, row, result.predictions.to_dict("records")[0])
+        try:
+            store.add(key, **fields, task_id=result.task_id, elapsed_ms=result.elapsed_s * 1000,
+                      model_name=choice.name, model_version=choice.version)
+        except HistoryUnavailable as problem:
+            unsaved = f"The model predicted {fields['label']} but the run was not saved"
+            return f"{unsaved}: {history_problem_sentence(problem)}"
     return error

@@ -10,13 +10,12 @@ from components.result_card import result_card
 from components.runs_io import export_button, import_uploader
 from components.schema_form import reset_to_defaults, schema_form
 from components.share_link import apply_link_values, read_link_once, sync_link
-from components.store import run_store
+from components.store import run_store, show_history_problem
 from components.task_progress import predict_and_record
 from whatif.history import HistoryKey
 from whatif.schema import RowValidationError
 
 connection = app_connection()
-store = run_store()
 
 st.title("What-if")
 if connection.profile.is_demo:
@@ -24,6 +23,8 @@ if connection.profile.is_demo:
                "Choose another API in the sidebar or on the Settings page.")
 else:
     st.caption(f"Predictions come from **{connection.profile.name}** as user {connection.profile.user_id}.")
+show_history_problem()
+store = run_store()
 read_link_once()
 choice = choose_model(connection)
 if choice is None:

@@ -25,7 +25,8 @@ import math
 import re
 import sqlite3
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -50,6 +51,22 @@ __all__ = [
 PROBABILITY_PREFIX = "probability_"
 INPUT_PREFIX = "input_"
 BUSY_TIMEOUT_MS = 30_000
+
+
+class HistoryUnavailable(Exception):
+    """The history database cannot be reached, opened or written: a setup problem, not a bug.
+
+    ``str(error)`` is one sentence naming the database (never its password) and the reason.
+    """
+
+    def __init__(self, database: str, reason: str) -> None:
+        super().__init__(f"The run history database {database} cannot be used: {reason}.")
+        self.database = database
+        self.reason = reason
+
+
+# What a database that is down, locked for too long, full, read-only or missing raises.
+_UNAVAILABLE = (sa.exc.OperationalError, sa.exc.InterfaceError)
 SOURCES: frozenset[str] = frozenset({"form", "import"})
 
 # Column names of frame() and export_csv() that are not inputs. A feature with one of these
@@ -203,7 +220,10 @@ class RunStore:
         self._owns_engine = False
         if engine.dialect.name == "sqlite":
             _prepare_sqlite(engine)
-        _create_schema(engine)
+        try:
+            _create_schema(engine)
+        except _UNAVAILABLE as exc:
+            raise self._unavailable(exc) from exc
 
     @classmethod
     def from_url(cls, url: str) -> RunStore:
@@ -227,6 +247,19 @@ class RunStore:
     def __repr__(self) -> str:
         return f"RunStore({self.engine.url.render_as_string(hide_password=True)!r})"
 
+    @contextmanager
+    def _database(self, write: bool = True) -> Iterator[sa.Connection]:
+        """A connection (in a transaction when writing); a database that fails says so in a sentence."""
+        try:
+            with self.engine.begin() if write else self.engine.connect() as conn:
+                yield conn
+        except _UNAVAILABLE as exc:
+            raise self._unavailable(exc) from exc
+
+    def _unavailable(self, exc: sa.exc.DBAPIError) -> HistoryUnavailable:
+        reason = str(exc.orig).strip().splitlines()[0] if str(exc.orig).strip() else type(exc.orig).__name__
+        return HistoryUnavailable(self.engine.url.render_as_string(hide_password=True), reason)
+
     # -- writing ---------------------------------------------------------------------------------
     def add(self, key: HistoryKey, *, inputs: Mapping[str, Any], row: Mapping[str, Any], prediction: Any,
             label: str, score: float, probabilities: Mapping[Any, float], task_id: str,
@@ -238,7 +271,7 @@ class RunStore:
             "probabilities": probabilities, "task_id": task_id, "elapsed_ms": elapsed_ms,
             "model_name": model_name, "model_version": model_version, "name": name, "source": source,
         }, default_source="form")
-        with self.engine.begin() as conn:
+        with self._database() as conn:
             result = conn.execute(sa.insert(runs_table).values(values))
             primary_key = result.inserted_primary_key
             assert primary_key is not None  # an INSERT of one row always has one
@@ -256,7 +289,7 @@ class RunStore:
                 for i, run in enumerate(runs, 1)]
         if not rows:
             return 0
-        with self.engine.begin() as conn:
+        with self._database() as conn:
             conn.execute(sa.insert(runs_table), rows)
         return len(rows)
 
@@ -270,22 +303,22 @@ class RunStore:
         target = sa.select(t.c.id).where(_key_filter(key), t.c.id == run_id).exists()
         stmt = (sa.update(t).where(_key_filter(key), target)
                 .values(is_baseline=sa.case((t.c.id == run_id, sa.true()), else_=sa.false())))
-        with self.engine.begin() as conn:
+        with self._database() as conn:
             conn.execute(stmt)
 
     def rename(self, run_id: int, name: str) -> None:
         """Give a run a name (shown in the chart and the table); no-op if the run is gone."""
-        with self.engine.begin() as conn:
+        with self._database() as conn:
             conn.execute(sa.update(runs_table).where(runs_table.c.id == run_id).values(name=str(name)))
 
     def delete(self, run_id: int) -> None:
         """Delete one run; no-op if it is already gone. Deleting the pinned run unpins."""
-        with self.engine.begin() as conn:
+        with self._database() as conn:
             conn.execute(sa.delete(runs_table).where(runs_table.c.id == run_id))
 
     def clear(self, key: HistoryKey) -> int:
         """Delete this key's runs (no other history is touched); returns how many."""
-        with self.engine.begin() as conn:
+        with self._database() as conn:
             deleted = int(conn.execute(sa.delete(runs_table).where(_key_filter(key))).rowcount)
         return deleted
 
@@ -299,18 +332,18 @@ class RunStore:
             return []
         else:
             stmt = stmt.order_by(runs_table.c.id.desc()).limit(limit)
-        with self.engine.connect() as conn:
+        with self._database(write=False) as conn:
             found = _decoded_runs(conn.execute(stmt).all(), key)
         return found if limit is None else found[::-1]
 
     def count(self, key: HistoryKey) -> int:
         """How many runs this key has."""
-        with self.engine.connect() as conn:
+        with self._database(write=False) as conn:
             return int(conn.execute(sa.select(sa.func.count()).where(_key_filter(key))).scalar_one())
 
     def get(self, run_id: int) -> Run | None:
         """One run by id, or None when it does not exist (deleted in another session)."""
-        with self.engine.connect() as conn:
+        with self._database(write=False) as conn:
             found = _decoded_runs(conn.execute(sa.select(*_RUN_SELECT).where(runs_table.c.id == run_id)).all())
         return found[0] if found else None
 
@@ -320,7 +353,7 @@ class RunStore:
         pinned = sa.select(t.c.id).where(_key_filter(key), t.c.is_baseline).limit(1).scalar_subquery()
         first = sa.select(sa.func.min(t.c.id)).where(_key_filter(key)).scalar_subquery()
         stmt = sa.select(*_RUN_SELECT).where(t.c.id == sa.func.coalesce(pinned, first))
-        with self.engine.connect() as conn:
+        with self._database(write=False) as conn:
             found = _decoded_runs(conn.execute(stmt).all(), key)
         return found[0] if found else None
 
@@ -340,7 +373,7 @@ class RunStore:
         stmt = sa.select(*_FRAME_SELECT, total).where(_key_filter(key)).order_by(runs_table.c.id.desc())
         if limit is not None:
             stmt = stmt.limit(limit)
-        with self.engine.connect() as conn:
+        with self._database(write=False) as conn:
             rows = list(conn.execute(stmt).all())
         rows.reverse()
         # One statement, so the count and the rows agree even while others write.

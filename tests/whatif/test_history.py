@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import sqlalchemy as sa
 
-from whatif.history import HistoryKey, Run, RunStore, parse_runs_csv
+from whatif.history import HistoryKey, HistoryUnavailable, Run, RunStore, parse_runs_csv
 
 KEY = HistoryKey(connection="http://127.0.0.1:8000/api/v1/proxy/pipeline/model/predict", user_id="1",
                  bucket="storage.datrics.ai", path="1/4/model-groups/1/1.json")
@@ -444,3 +444,23 @@ def test_the_history_has_nowhere_to_keep_a_secret(store: RunStore, url: str) -> 
     stored = Path(sa.make_url(url).database or "").read_bytes()
     assert b"hunter2pw" not in stored and b"tok-xyz-123" not in stored
     assert b"api.example.com/predict" in stored
+
+
+def test_a_database_that_cannot_be_opened_or_written_is_one_sentence(tmp_path: Path) -> None:
+    with pytest.raises(HistoryUnavailable, match=r"^The run history database sqlite:///.*missing/h\.sqlite cannot "
+                                                 r"be used: unable to open database file\.$"):
+        RunStore.from_url(f"sqlite:///{tmp_path}/missing/h.sqlite")
+
+    writable = RunStore.from_url(RunStore.default_url(tmp_path))
+    writable.add(KEY, **run_values())
+    read_only = RunStore.from_url(f"sqlite:///file:{tmp_path}/history.sqlite?mode=ro&uri=true")
+    try:
+        assert read_only.count(KEY) == 1
+        with pytest.raises(HistoryUnavailable, match="cannot be used: attempt to write a readonly database"):
+            read_only.add(KEY, **run_values())
+        with pytest.raises(HistoryUnavailable):
+            read_only.clear(KEY)
+        assert writable.count(KEY) == 1
+    finally:
+        read_only.close()
+        writable.close()
