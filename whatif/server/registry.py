@@ -34,8 +34,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from whatif import threadsafe_ast
 from whatif.config import default_store
 from whatif.schema import FeatureSchema
+
+# Loading a model parses numpy headers with ast.literal_eval in worker threads; on Python 3.11
+# that is not safe beside another thread's parse (Streamlit's, another load's): see the module.
+threadsafe_ast.install()
 
 DESCRIPTOR_FORMAT = "whatif-model/1"
 # Types a saved model may contain: scikit-learn's own, numpy's and scipy's. Anything else
