@@ -197,6 +197,9 @@ class SavedModel:
         return self.versions[-1]
 
 
+URL_EXAMPLE = "give it as the platform shows it, e.g. https://api.example.com/api/v1/proxy/pipeline/model/predict."
+
+
 @dataclass(frozen=True)
 class Endpoints:
     """The URLs of one API, derived from the predict URL the platform shows."""
@@ -208,9 +211,16 @@ class Endpoints:
     @classmethod
     def from_url(cls, url: str) -> Endpoints:
         """Accept the predict URL as the platform shows it, or a bare origin."""
-        parts = urlsplit(url.strip())
+        # The URL as typed is never repeated in an error: it may carry a password or a token.
+        try:
+            parts = urlsplit(url.strip())
+            parts.port  # noqa: B018 - raises on a port that is not a number from 0 to 65535
+        except ValueError as exc:
+            raise ValueError(f"The API URL is not a valid URL ({exc}); {URL_EXAMPLE}") from None
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"The API URL {url!r} must start with http:// or https:// and name a host.")
+            raise ValueError(f"The API URL must start with http:// or https:// and name a host; {URL_EXAMPLE}")
+        if any(character.isspace() for character in parts.netloc):
+            raise ValueError(f"The API URL's host name contains a space; {URL_EXAMPLE}")
         if parts.username or parts.password:  # it would be shown and logged with the URL
             raise ValueError("The API URL must not contain a user name or password; the API secret signs the "
                              "requests instead.")

@@ -133,3 +133,22 @@ def test_url_forms(url: str, predict_url: str, models_url: str) -> None:
 def test_bad_url_is_refused_at_once() -> None:
     with pytest.raises(ValueError, match="http:// or https://"):
         ModelClient("ftp://example", secret="s")
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("ftp://admin:hunter2@api.example.com/api/v1/proxy/pipeline/model/predict", "must start with http://"),
+        ("admin:hunter2@api.example.com/predict", "must start with http://"),
+        ("api.example.com/predict?token=hunter2", "must start with http://"),
+        ("http://admin:hunter2@127.0.0.1:9/predict", "must not contain a user name or password"),
+        ("http://exa mple.com/predict?hunter2", "host name contains a space"),
+        ("http://127.0.0.1:99999/predict?key=hunter2", r"not a valid URL \(Port out of range 0-65535\)"),
+        ("http://[::1/predict?key=hunter2", r"not a valid URL \(Invalid IPv6 URL\)"),
+    ],
+)
+def test_a_bad_url_gets_its_reason_without_being_repeated(url: str, reason: str) -> None:
+    """The URL may carry a password or a token: the sentence says what is wrong, never the URL."""
+    with pytest.raises(ValueError, match=reason) as refused:
+        Endpoints.from_url(url)
+    assert "hunter2" not in str(refused.value)
