@@ -5,7 +5,13 @@ import streamlit as st
 from components.connection import SESSION_PROFILE_KEY, SIDEBAR_KEY, client_for
 from components.frame import app_connection
 from whatif.diagnostics import check_connection
-from whatif.profiles import MAX_TOKEN_LIFETIME_S, edited_profile
+from whatif.profiles import (
+    MAX_POLL_DEADLINE_S,
+    MAX_TOKEN_LIFETIME_S,
+    MIN_POLL_DEADLINE_S,
+    MIN_TOKEN_LIFETIME_S,
+    edited_profile,
+)
 
 connection = app_connection()
 profile = connection.profile
@@ -48,10 +54,11 @@ with st.form("settings_form", border=True):
         source = "the environment" if profile.secret_source == "environment" else profile.secret_source
         st.caption(f":material/lock: The current secret comes from {source} and is never shown.")
     left, right = st.columns(2)
-    left.number_input("Token lifetime (s)", min_value=10, max_value=int(MAX_TOKEN_LIFETIME_S),
-                      value=min(int(profile.token_lifetime_s), int(MAX_TOKEN_LIFETIME_S)),
+    left.number_input("Token lifetime (s)", min_value=int(MIN_TOKEN_LIFETIME_S), max_value=int(MAX_TOKEN_LIFETIME_S),
+                      value=int(profile.token_lifetime_s),
                       key="settings_token_lifetime")
-    right.number_input("Poll deadline (s)", min_value=1, max_value=3600, value=int(profile.poll_deadline_s),
+    right.number_input("Poll deadline (s)", min_value=int(MIN_POLL_DEADLINE_S), max_value=int(MAX_POLL_DEADLINE_S),
+                       value=int(profile.poll_deadline_s),
                        key="settings_poll_deadline")
     st.form_submit_button("Use these settings", type="primary", icon=":material/check:", on_click=use_settings,
                           key="settings_use")

@@ -8,6 +8,7 @@ reference server) is always one of them. The secret is kept out of every ``repr`
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -44,11 +45,13 @@ class Profile:
         return replace(self, **changes)
 
 
-def _float(value: Any, default: float) -> float:
+def _seconds(value: Any, default: float, low: float, high: float) -> float:
+    """A duration from secrets, kept within what the Settings page offers (missing or NaN: the default)."""
     try:
-        return float(value)
+        seconds = float(value)
     except (TypeError, ValueError):
         return default
+    return min(max(seconds, low), high) if math.isfinite(seconds) else default
 
 
 def load_profiles(secrets: Mapping[str, Any], environ: Mapping[str, str]) -> list[Profile]:
@@ -62,8 +65,9 @@ def load_profiles(secrets: Mapping[str, Any], environ: Mapping[str, str]) -> lis
         profiles.append(Profile(
             name=str(name), url=str(entry["url"]), secret=str(entry.get("secret", "")),
             user_id=str(entry.get("user_id", DEMO_USER_ID)), email=str(entry.get("email", DEMO_EMAIL)),
-            token_lifetime_s=_float(entry.get("token_lifetime_s"), 300.0),
-            poll_deadline_s=_float(entry.get("poll_deadline_s"), 60.0),
+            token_lifetime_s=_seconds(entry.get("token_lifetime_s"), 300.0, MIN_TOKEN_LIFETIME_S,
+                                      MAX_TOKEN_LIFETIME_S),
+            poll_deadline_s=_seconds(entry.get("poll_deadline_s"), 60.0, MIN_POLL_DEADLINE_S, MAX_POLL_DEADLINE_S),
             secret_source="secrets.toml" if entry.get("secret") else "",
         ))
     if environ.get("WHATIF_API_URL"):
@@ -84,7 +88,8 @@ def default_profile_name(profiles: list[Profile], secrets: Mapping[str, Any]) ->
     return str(wanted) if wanted in names else names[0]
 
 
-MAX_TOKEN_LIFETIME_S = 3600.0
+MIN_TOKEN_LIFETIME_S, MAX_TOKEN_LIFETIME_S = 10.0, 3600.0
+MIN_POLL_DEADLINE_S, MAX_POLL_DEADLINE_S = 1.0, 3600.0
 CUSTOM_PROFILE = "Custom (this session)"
 
 
@@ -100,8 +105,9 @@ def edited_profile(current: Profile, *, url: str, user_id: str, email: str, type
     same_identity = (url, user_id, email) == (current.url, current.user_id, current.email)
     if not typed_secret and not same_identity:
         raise ValueError("Type the API secret: the current one is kept only for the same URL, user id and e-mail.")
-    if not 0 < token_lifetime_s <= MAX_TOKEN_LIFETIME_S:
-        raise ValueError(f"The token lifetime must be between 1 and {MAX_TOKEN_LIFETIME_S:.0f} seconds.")
+    if not MIN_TOKEN_LIFETIME_S <= token_lifetime_s <= MAX_TOKEN_LIFETIME_S:
+        raise ValueError(f"The token lifetime must be between {MIN_TOKEN_LIFETIME_S:.0f} and "
+                         f"{MAX_TOKEN_LIFETIME_S:.0f} seconds.")
     return current.with_changes(
         name=CUSTOM_PROFILE, url=url, user_id=user_id, email=email,
         secret=typed_secret or current.secret,

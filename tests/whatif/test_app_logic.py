@@ -107,6 +107,19 @@ def test_profiles_from_secrets_and_environment_never_show_the_secret() -> None:
     assert profiles[0].fingerprint != profiles[0].with_changes(secret="other").fingerprint
 
 
+@pytest.mark.parametrize(("configured", "lifetime_s", "deadline_s"), [
+    ({"token_lifetime_s": 0, "poll_deadline_s": 0.5}, 10.0, 1.0),
+    ({"token_lifetime_s": 7200, "poll_deadline_s": 7200}, 3600.0, 3600.0),
+    ({"token_lifetime_s": "nan", "poll_deadline_s": "soon"}, 300.0, 60.0),
+    ({"token_lifetime_s": 120, "poll_deadline_s": 30}, 120.0, 30.0),
+])
+def test_profile_durations_are_kept_within_what_settings_offers(configured: dict, lifetime_s: float,
+                                                                deadline_s: float) -> None:
+    secrets = {"whatif": {"profiles": {"prod": {"url": "http://h/p", "secret": "s", **configured}}}}
+    [prod, _demo] = load_profiles(secrets, {})
+    assert (prod.token_lifetime_s, prod.poll_deadline_s) == (lifetime_s, deadline_s)
+
+
 def test_connection_check_reports_what_it_found(server: EmbeddedServer) -> None:
     with ModelClient(server.predict_url, secret=server.secret, user_id="1", email="demo@example.com") as good:
         assert [(f.check, f.ok) for f in check_connection(good)] == [
