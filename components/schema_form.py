@@ -31,12 +31,23 @@ def _widget_key(choice: ModelChoice, feature: str) -> str:
 
 
 def current_values(choice: ModelChoice) -> dict[str, Any]:
-    """The form's values for this model (defaults the first time)."""
+    """The form's values for this model: defaults the first time; kept per feature name when the
+    schema changes (a target left out, another schema file), features that are gone dropped."""
     key = _values_key(choice)
-    if key not in st.session_state:
-        st.session_state[key] = choice.schema.defaults()
-    values: dict[str, Any] = st.session_state[key]
+    values: dict[str, Any] | None = st.session_state.get(key)
+    if values is None or values.keys() != {f.name for f in choice.schema.features}:
+        earlier, defaults = values or {}, choice.schema.defaults()
+        values = {f.name: _still_fitting(f, earlier.get(f.name), defaults[f.name]) for f in choice.schema.features}
+        st.session_state[key] = values
     return values
+
+
+def _still_fitting(feature: Feature, value: Any, default: Any) -> Any:
+    """``value`` if it still fits the feature, else ``default``."""
+    try:
+        return default if value is None else feature.coerce(value)
+    except ValueError:
+        return default
 
 
 def set_values(choice: ModelChoice, values: Mapping[str, Any]) -> None:
