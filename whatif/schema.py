@@ -17,6 +17,7 @@ import functools
 import io
 import json
 import math
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -177,13 +178,18 @@ class Feature:
         columns = {str(k): str(v) for k, v in dict(data.get("columns") or {}).items()}
         if kind == "one_hot" and not columns:
             raise SchemaError(f"one-hot feature {name!r} lists no columns")
+        labels = {_code_key(k): str(v) for k, v in dict(data.get("labels") or {}).items()}
+        not_codes = [code for code in labels if not re.fullmatch(r"-?\d+", code)]
+        if not_codes:
+            raise SchemaError(f"feature {name!r} labels codes that are not whole numbers ({not_codes[0]!r}); the "
+                              "labels of a label-encoded feature map its codes, such as 0 and 1, to names")
         return cls(
             name=name,
             type=kind,  # type: ignore[arg-type]
             min=_opt_float(data.get("min")),
             max=_opt_float(data.get("max")),
             default=data.get("default"),
-            labels={_code_key(k): str(v) for k, v in dict(data.get("labels") or {}).items()},
+            labels=labels,
             description=str(data.get("description") or ""),
             columns=columns,
             none_label=(None if data.get("none_label") is None else str(data["none_label"])),
@@ -444,10 +450,15 @@ class FeatureSchema:
 
 # ---- helpers ---------------------------------------------------------------------------------
 def _code_key(code: Any) -> str:
-    """Codes are JSON object keys: 1, 1.0 and "1" are the same code."""
+    """Codes are JSON object keys: 1, 1.0, "1" and "1.0" are the same code."""
     if isinstance(code, float) and code.is_integer():
         code = int(code)
+    if isinstance(code, str) and _WHOLE_DECIMAL.fullmatch(code):
+        code = code.split(".")[0]
     return str(code)
+
+
+_WHOLE_DECIMAL = re.compile(r"-?\d+\.0+")
 
 
 def _fmt(x: float) -> str:

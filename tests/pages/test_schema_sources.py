@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from streamlit.testing.v1 import AppTest
 
 from tests.pages.support import model_key, run
@@ -17,16 +19,22 @@ def form_fields(at: AppTest) -> dict[str, float]:
     return {w.key[len(prefix):]: w.value for w in at.number_input if w.key and w.key.startswith(prefix)}
 
 
-def csv_schema(at: AppTest) -> AppTest:
+def uploaded_schema(at: AppTest, kind: str, name: str, data: bytes) -> AppTest:
+    """Enter the model by hand with its schema from an uploaded file (kind: "csv" or "json")."""
+    source = {"csv": "Upload a CSV of training data", "json": "Upload a datrics-json model file"}[kind]
     run(at)
     at.toggle(key="whatif_model_by_hand").set_value(True)
     run(at)
     at.text_input(key="whatif_path").input(PATH)
     at.text_input(key="whatif_bucket").input(BUCKET)
-    at.radio(key="whatif_schema_source").set_value("Upload a CSV of training data")
+    at.radio(key="whatif_schema_source").set_value(source)
     run(at)
-    at.file_uploader(key="whatif_schema_upload_csv").set_value(("train.csv", TRAINING_CSV, "text/csv"))
+    at.file_uploader(key=f"whatif_schema_upload_{kind}").set_value((name, data, "application/octet-stream"))
     return run(at)
+
+
+def csv_schema(at: AppTest) -> AppTest:
+    return uploaded_schema(at, "csv", "train.csv", TRAINING_CSV)
 
 
 def test_leaving_out_the_target_drops_its_field_and_keeps_the_values_typed(app: AppTest) -> None:
@@ -41,3 +49,12 @@ def test_leaving_out_the_target_drops_its_field_and_keeps_the_values_typed(app: 
     assert not app.error  # no "survived is not a feature of this model"
     assert app.button(key="whatif_predict").disabled is False
     assert "survived" not in app.query_params and app.query_params["age"] == "61"
+
+
+def test_a_schema_file_with_text_codes_is_one_sentence(app: AppTest) -> None:
+    schema = {"features": [{"name": "sex", "type": "integer", "labels": {"female": "Female", "male": "Male"}}]}
+    uploaded_schema(app, "json", "schema.json", json.dumps(schema).encode())
+    assert [e.value for e in app.error] == [
+        "The schema could not be read: feature 'sex' labels codes that are not whole numbers ('female'); the labels "
+        "of a label-encoded feature map its codes, such as 0 and 1, to names."]
+    assert not form_fields(app)

@@ -1,0 +1,32 @@
+"""A schema source that makes no sense is refused with one sentence naming what is wrong."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from whatif.schema import FeatureSchema, SchemaError
+
+
+@pytest.mark.parametrize(("source", "said"), [
+    ({"features": [{"name": "sex", "type": "integer", "labels": {"female": "Female", "male": "Male"}}]},
+     "feature 'sex' labels codes that are not whole numbers ('female')"),
+    ({"features": [{"name": "age", "type": "date"}]}, "feature 'age' has unknown type 'date'"),
+    ({"features": [{"type": "number"}]}, "a feature has no name"),
+    ({"features": [{"name": "job", "type": "one_hot"}]}, "one-hot feature 'job' lists no columns"),
+])
+def test_a_schema_file_that_makes_no_sense_says_why(source: dict, said: str) -> None:
+    with pytest.raises(SchemaError, match=f"^{said.replace('(', '[(]').replace(')', '[)]')}"):
+        FeatureSchema.from_json(json.dumps(source))
+
+
+def test_labels_may_use_any_whole_number_code() -> None:
+    schema = FeatureSchema.from_json(json.dumps(
+        {"features": [{"name": "grade", "type": "integer", "labels": {"-1": "none", "0": "low", 1.0: "high"}}]}))
+    assert schema.features[0].labels == {"-1": "none", "0": "low", "1": "high"}
+
+
+def test_a_file_that_is_not_text_is_named_as_such() -> None:
+    with pytest.raises(SchemaError, match="not UTF-8 text"):
+        FeatureSchema.from_json(b"\xff\xfe\x00binary")
