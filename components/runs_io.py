@@ -12,7 +12,7 @@ from components.store import history_problem_sentence
 from components.task_progress import predict_with_progress
 from whatif.client import ModelClient
 from whatif.history import HistoryKey, HistoryUnavailable, RunStore, parse_runs_csv
-from whatif.runs import run_fields
+from whatif.runs import checked_runs, describe_problems, rows_to_predict, run_fields
 from whatif.schema import RowValidationError
 
 IMPORTED_KEY = "whatif_imported_files"
@@ -38,30 +38,31 @@ def import_uploader(store: RunStore, key: HistoryKey, choice: ModelChoice, clien
     done.add(upload.file_id)
     schema = choice.schema
     try:
-        kind, records = _parse(upload.getvalue(), choice)
+        kind, records, as_columns = _parse(upload.getvalue(), choice)
+        if kind == "runs":
+            runs = checked_runs(schema, records)
+        else:
+            values, rows = rows_to_predict(schema, records, as_columns=as_columns)
+    except RowValidationError as invalid:
+        return f":red[Nothing was imported: {upload.name} has values that do not fit the model: " \
+               f"{describe_problems(invalid)}.]"
     except ValueError as error:
         return f":red[{error}]"
     if kind == "runs":
-        for record in records:
-            record.setdefault("model_name", choice.name)
-            record.setdefault("model_version", choice.version)
+        for run in runs:
+            run["model_name"] = run.get("model_name") or choice.name
+            run["model_version"] = run.get("model_version") or choice.version
         try:
-            count = store.add_many(key, records)
+            count = store.add_many(key, runs)
         except HistoryUnavailable as problem:
             return f":red[Nothing was imported from {upload.name}. {history_problem_sentence(problem)}]"
         return f"Imported {count} run(s) from {upload.name}."
-    try:
-        rows = [schema.to_row(values) for values in records]
-    except RowValidationError as invalid:
-        return f":red[The file has values that do not fit the model: {invalid}.]"
     result, error = predict_with_progress(client, rows, choice.path, choice.bucket)
     if result is None:
         return f":red[{error}]"
-    runs = []
-    for values, row, record in zip(records, rows, result.predictions.to_dict("records"), strict=True):
-        runs.append({**run_fields(schema, values, row, record), "task_id": result.task_id,
-                     "elapsed_ms": result.elapsed_s * 1000, "model_name": choice.name,
-                     "model_version": choice.version, "source": "import"})
+    runs = [{**run_fields(schema, form, row, record), "task_id": result.task_id, "elapsed_ms": result.elapsed_s * 1000,
+             "model_name": choice.name, "model_version": choice.version, "source": "import"}
+            for form, row, record in zip(values, rows, result.predictions.to_dict("records"), strict=True)]
     try:
         store.add_many(key, runs)
     except HistoryUnavailable as problem:
@@ -69,15 +70,14 @@ def import_uploader(store: RunStore, key: HistoryKey, choice: ModelChoice, clien
     return f"Predicted and saved {len(runs)} row(s) from {upload.name} in one task."
 
 
-def _parse(data: bytes, choice: ModelChoice) -> tuple[str, list[dict[str, Any]]]:
-    """Runs or rows; rows may name the features or the request's one-hot columns."""
+def _parse(data: bytes, choice: ModelChoice) -> tuple[str, list[dict[str, Any]], bool]:
+    """Runs or rows, and whether the rows name the request's one-hot columns instead of the features."""
     schema = choice.schema
+    names = [f.name for f in schema.features]
     try:
-        return parse_runs_csv(data, [f.name for f in schema.features])
+        return (*parse_runs_csv(data, names), False)
     except ValueError:
-        if schema.input_columns == [f.name for f in schema.features]:
+        if schema.input_columns == names:
             raise
         kind, records = parse_runs_csv(data, schema.input_columns)
-        if kind == "rows":
-            return kind, [schema.from_row(r) for r in records]
-        return kind, records
+        return kind, records, kind == "rows"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 from pandas.api.types import is_bool_dtype, is_numeric_dtype
 
-from whatif.schema import FeatureSchema
+from whatif.schema import FeatureSchema, RowValidationError
 
 PROBABILITY_PREFIX = "probability_"
 
@@ -95,3 +95,52 @@ def changed_names(mask: pd.DataFrame) -> list[str]:
     """Per run, the names of its changed inputs joined by commas ("" when none)."""
     names = np.asarray(mask.columns, dtype=object)
     return [", ".join(names[row]) for row in mask.to_numpy(dtype=bool)]
+
+
+# ---- imports: every bad value of a file named with its row -----------------------------------------
+NAMED_PROBLEMS = 5  # a file wrong on every row would otherwise make a page-long sentence
+
+
+def rows_to_predict(schema: FeatureSchema, records: Sequence[Mapping[str, Any]], *,
+                    as_columns: bool = False) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Form values and request rows for a file of inputs (features, or the request's one-hot columns).
+
+    Raises RowValidationError whose fields read "row N, feature", rows counted after the header.
+    """
+    values, rows, errors = [], [], {}
+    for number, record in enumerate(records, 1):
+        try:
+            form = schema.coerce_values(schema.from_row(record) if as_columns else record)
+            rows.append(schema.to_row(form))
+            values.append(form)
+        except RowValidationError as invalid:
+            errors.update({f"row {number}, {field}": problem for field, problem in invalid.errors.items()})
+    if errors:
+        raise RowValidationError(errors)
+    return values, rows
+
+
+def checked_runs(schema: FeatureSchema, records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Runs from an export, their inputs coerced to this model's features and their scores finite.
+
+    A run that does not fit (another model's export, a hand-edited value) would chart and
+    restore wrongly, so the whole file is refused: RowValidationError naming row and field.
+    """
+    runs, errors = [], {}
+    for number, record in enumerate(records, 1):
+        try:
+            runs.append({**record, "inputs": schema.coerce_values(record["inputs"])})
+        except RowValidationError as invalid:
+            errors.update({f"row {number}, {field}": problem for field, problem in invalid.errors.items()})
+        if not math.isfinite(record["score"]):
+            errors[f"row {number}, score"] = "is not a finite number"
+    if errors:
+        raise RowValidationError(errors)
+    return runs
+
+
+def describe_problems(invalid: RowValidationError) -> str:
+    """The first few problems of a file, and how many more there are."""
+    named = [f"{field}: {problem}" for field, problem in list(invalid.errors.items())[:NAMED_PROBLEMS]]
+    more = len(invalid.errors) - len(named)
+    return "; ".join(named) + (f" (and {more} more)" if more else "")

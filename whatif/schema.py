@@ -127,7 +127,15 @@ class Feature:
             return self._coerce_choice(value)
         if self.type == "boolean":
             return _coerce_bool(value)
-        number = _coerce_number(value)
+        if self.is_categorical and isinstance(value, str) and (code := self._code_of_label(value)) is not None:
+            return code
+        try:
+            number = _coerce_number(value)
+        except ValueError:
+            if not (self.is_categorical and isinstance(value, str) and value.strip()):
+                raise
+            raise ValueError(f"{value!r} is none of the labels {', '.join(self.labels.values())} "
+                             f"(codes {', '.join(self.labels)})") from None
         if self.type == "integer":
             if number != int(number):
                 raise ValueError(f"expected a whole number, got {_fmt(number)}")
@@ -138,6 +146,14 @@ class Feature:
                 )
             return code
         return number
+
+    def _code_of_label(self, text: str) -> int | None:
+        """The code whose label is ``text`` (any case), when ``text`` is a label rather than a code."""
+        wanted = text.strip().casefold()
+        if wanted in self.labels:  # a code written as text: "1"
+            return None
+        codes = [code for code, label in self.labels.items() if label.casefold() == wanted]
+        return int(codes[0]) if len(codes) == 1 else None
 
     def _coerce_choice(self, value: Any) -> str:
         text = "" if value is None else str(value).strip()

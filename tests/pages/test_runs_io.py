@@ -123,3 +123,38 @@ def test_a_csv_without_the_model_features_is_refused_with_a_sentence(app: AppTes
     assert len(refused) == 1 and "lacks the columns" in refused[0] and "pclass" in refused[0]
     assert run_store.count(demo_history(TITANIC_PATH)) == 0
     assert not app.error
+
+
+def test_rows_may_give_categories_by_their_labels(app: AppTest) -> None:
+    run(app)
+    rows = "pclass,sex,age,sibsp,parch,fare,embarked\n1st,Female,30,0,0,80,cherbourg\n3rd,male,40,0,0,8,Southampton\n"
+    upload(app, TITANIC_PATH, "labels.csv", rows.encode())
+    assert "Predicted and saved 2 row(s) from labels.csv in one task." in messages(app)
+    table = runs_table(show_every_input(app))
+    assert list(table["pclass"]) == ["3rd", "1st"] and list(table["embarked"]) == ["Southampton", "Cherbourg"]
+
+
+def test_a_file_with_bad_values_names_each_row_and_imports_nothing(app: AppTest, run_store: RunStore) -> None:
+    run(app)
+    good = "0,0,30,0,0,80,0\n"
+    rows = "pclass,sex,age,sibsp,parch,fare,embarked\n" + good * 299 + "0,0,abc,0,0,80,Paris\n"
+    upload(app, TITANIC_PATH, "passengers.csv", rows.encode())
+    assert (":red[Nothing was imported: passengers.csv has values that do not fit the model: row 300, age: expected "
+            "a number, got 'abc'; row 300, embarked: 'Paris' is none of the labels Cherbourg, Queenstown, "
+            "Southampton (codes 0, 1, 2).]") in messages(app)
+    many = "pclass,sex,age,sibsp,parch,fare,embarked\n" + "0,0,old,0,0,80,0\n" * 8
+    upload(app, TITANIC_PATH, "many.csv", many.encode())
+    [said] = [m for m in messages(app) if "many.csv" in m]
+    assert said.count("expected a number") == 5 and said.endswith("(and 3 more).]")
+    assert run_store.count(demo_history(TITANIC_PATH)) == 0
+
+
+def test_exported_runs_that_do_not_fit_the_model_are_refused(app: AppTest, run_store: RunStore) -> None:
+    run(app)
+    header = ("run,created_at,name,baseline,model,version,prediction,label,score,"
+              "pclass,sex,age,sibsp,parch,fare,embarked\n")
+    runs = header + "1,,,False,T,1,1,survived,0.9,0,0,30,0,0,80,0\n2,,,False,T,1,1,survived,inf,9,0,30,0,0,80,0\n"
+    upload(app, TITANIC_PATH, "edited.csv", runs.encode())
+    assert any("edited.csv has values that do not fit the model: row 2, pclass: 9 is not one of the allowed codes "
+               "0, 1, 2; row 2, score: is not a finite number" in m for m in messages(app))
+    assert run_store.count(demo_history(TITANIC_PATH)) == 0

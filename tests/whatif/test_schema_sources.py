@@ -30,3 +30,14 @@ def test_labels_may_use_any_whole_number_code() -> None:
 def test_a_file_that_is_not_text_is_named_as_such() -> None:
     with pytest.raises(SchemaError, match="not UTF-8 text"):
         FeatureSchema.from_json(b"\xff\xfe\x00binary")
+
+
+def test_a_label_encoded_value_may_be_given_by_its_label_in_any_case() -> None:
+    schema = FeatureSchema.from_json(json.dumps({"features": [
+        {"name": "embarked", "type": "integer", "labels": {"0": "Cherbourg", "1": "Queenstown", "2": "Southampton"}},
+        {"name": "grade", "type": "integer", "labels": {"0": "2", "1": "1"}}]}))
+    embarked, grade = schema.features
+    assert [embarked.coerce(v) for v in ("southampton", " Queenstown ", "0", 2)] == [2, 1, 0, 2]
+    assert grade.coerce("1") == 1  # a code written as text stays that code, even when a label reads "1"
+    with pytest.raises(ValueError, match="'Paris' is none of the labels Cherbourg, Queenstown, Southampton"):
+        embarked.coerce("Paris")
