@@ -40,6 +40,8 @@ from sqlalchemy.engine.interfaces import DBAPIConnection, Dialect
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.schema import CreateIndex, CreateTable
 
+from whatif.csvtext import read_lines
+
 __all__ = [
     "PROBABILITY_PREFIX",
     "HistoryKey",
@@ -736,11 +738,8 @@ def _read_csv(text: str | bytes) -> tuple[list[str], list[list[str]]]:
     text = text.lstrip("\ufeff")
     if not text.strip():
         raise ValueError("The CSV is empty; it must have a header row with the model's features as columns.")
-    first_line = text.lstrip().partition("\n")[0]
-    delimiter = max(",;\t", key=first_line.count) if any(d in first_line for d in ",;\t") else ","
     try:
-        lines = [line for line in csv.reader(io.StringIO(text.lstrip()), delimiter=delimiter)
-                 if any(cell.strip() for cell in line)]
+        lines = read_lines(text)
     except csv.Error:
         raise ValueError("The file is not a readable CSV text file.") from None
     if not lines:

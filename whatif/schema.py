@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TypeVar, cast
 
+from whatif.csvtext import read_lines
+
 FeatureType = Literal["number", "integer", "boolean", "one_hot"]
 FEATURE_TYPES: frozenset[str] = frozenset({"number", "integer", "boolean", "one_hot"})
 TaskType = Literal["classification", "regression"]
@@ -638,4 +640,5 @@ def _read_csv_rows(source: str | Path | bytes | io.IOBase) -> list[dict[str, str
     else:
         raw = source.read()
         text = raw.decode("utf-8-sig") if isinstance(raw, bytes) else str(raw)
-    return list(csv.DictReader(io.StringIO(text)))
+    header, *lines = read_lines(text) or [[]]
+    return [dict(zip(header, line, strict=False)) for line in lines]

@@ -327,7 +327,8 @@ def test_a_broken_import_adds_nothing(store: RunStore) -> None:
     "age,fare,sex,pclass\n29,211.3375,female,1st\n30.0,7.25,male,3rd\n",
     "\ufeffage;fare;sex;pclass\r\n29;211.3375;female;1st\r\n30.0;7.25;male;3rd\r\n",  # Excel, European locale
     b"pclass,sex,age,fare,ticket\n1st,female,29,211.3375,A/5\n3rd,male,30,7.25,PC 17599\n",
-], ids=["comma", "semicolon-with-bom", "bytes-extra-column"])
+    "age;fare;sex;pclass\n29;211,3375;female;1st\n30,0;7,25;male;3rd\n",  # decimal commas
+], ids=["comma", "semicolon-with-bom", "bytes-extra-column", "semicolon-decimal-commas"])
 def test_a_csv_of_inputs_gives_rows_to_predict(text: str | bytes) -> None:
     kind, rows = parse_runs_csv(text, FEATURES)
     assert kind == "rows"

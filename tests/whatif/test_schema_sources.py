@@ -41,3 +41,12 @@ def test_a_label_encoded_value_may_be_given_by_its_label_in_any_case() -> None:
     assert grade.coerce("1") == 1  # a code written as text stays that code, even when a label reads "1"
     with pytest.raises(ValueError, match="'Paris' is none of the labels Cherbourg, Queenstown, Southampton"):
         embarked.coerce("Paris")
+
+
+def test_a_semicolon_csv_with_decimal_commas_is_read_as_a_spreadsheet_wrote_it() -> None:
+    schema = FeatureSchema.from_csv(b"pclass;sex;age;fare\n1;male;30,5;7,25\n3;female;22;80\n2;male;40;12,5\n")
+    assert [(f.name, f.type) for f in schema.features] == [
+        ("pclass", "integer"), ("sex", "integer"), ("age", "number"), ("fare", "number")]
+    age, fare = schema.feature("age"), schema.feature("fare")
+    assert (age.min, age.max, fare.min, fare.max) == (22.0, 40.0, 7.25, 80.0)
+    assert schema.feature("sex").labels == {"0": "female", "1": "male"}
