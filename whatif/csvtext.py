@@ -23,6 +23,8 @@ def delimiter_of(text: str) -> str:
 
 def read_lines(text: str) -> list[list[str]]:
     """The file's non-blank lines as lists of cells (header first). Raises csv.Error on broken quoting."""
+    if "\x00" in text:  # an Excel workbook or another binary file given a .csv name
+        raise csv.Error("it is a binary file, not CSV text (a spreadsheet must be saved as CSV first)")
     text = text.lstrip("\ufeff").lstrip()
     delimiter = delimiter_of(text)
     lines = [line for line in csv.reader(io.StringIO(text), delimiter=delimiter) if any(c.strip() for c in line)]

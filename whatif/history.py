@@ -740,8 +740,8 @@ def _read_csv(text: str | bytes) -> tuple[list[str], list[list[str]]]:
         raise ValueError("The CSV is empty; it must have a header row with the model's features as columns.")
     try:
         lines = read_lines(text)
-    except csv.Error:
-        raise ValueError("The file is not a readable CSV text file.") from None
+    except csv.Error as exc:
+        raise ValueError(f"The file is not a readable CSV text file: {exc}.") from None
     if not lines:
         raise ValueError("The CSV is empty; it must have a header row with the model's features as columns.")
     header = [name.strip() for name in lines[0]]

@@ -353,6 +353,7 @@ def test_a_csv_without_the_features_is_refused_naming_them() -> None:
     ("\n  \n", "The CSV is empty"),
     ("pclass,sex,age,fare\n", "has a header but no rows"),
     (b"\x89PNG\r\n\x1a\n\x00\x00\xff\xd8", "not a CSV text file"),
+    (b"PK\x03\x04\x14\x00\x00\x00\x08\x00[Content_Types].xml\x00", "it is a binary file, not CSV text"),  # xlsx
 ])
 def test_an_empty_or_non_csv_file_is_refused_in_one_sentence(text: str | bytes, message: str) -> None:
     with pytest.raises(ValueError, match=message):

@@ -91,8 +91,12 @@ def check_location(bucket: str, path: str) -> tuple[str, list[str]]:
     if not path or path.startswith(("/", "\\")) or "\\" in path or ":" in path:
         raise InvalidLocation(f"path {path!r} must be a relative path like 1/4/model-groups/1/1.json")
     segments = path.split("/")
-    if any(s in ("", ".", "..") or not _SEGMENT.match(s) for s in segments):
+    if any(s in ("", ".", "..") for s in segments):
         raise InvalidLocation(f"path {path!r} may not contain empty, '.' or '..' parts")
+    odd = next((s for s in segments if not _SEGMENT.match(s)), None)
+    if odd is not None:
+        raise InvalidLocation(f"path {path!r} has the part {odd!r}; parts may use only letters, digits, '_', '-' "
+                              "and '.', and may not start with '.' or '-'")
     if not path.endswith(".json"):
         raise InvalidLocation(f"path {path!r} must name a model descriptor ending in .json")
     return bucket, segments

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -18,7 +19,14 @@ import skops.io as sio
 from sklearn.linear_model import LogisticRegression
 
 from whatif.schema import Feature, FeatureSchema
-from whatif.server.registry import ModelNotFound, ModelRegistry, main, predict_frame
+from whatif.server.registry import (
+    InvalidLocation,
+    ModelNotFound,
+    ModelRegistry,
+    check_location,
+    main,
+    predict_frame,
+)
 from whatif.server.samples import (
     CREDIT_PATHS,
     DEMO_BUCKET,
@@ -224,3 +232,17 @@ def test_sample_models_cover_both_tasks(fresh_sample_stores: list[tuple[ModelReg
     assert list(prediction.columns) == ["prediction"] and 25 <= prediction["prediction"][0] <= 346
     titanic = registry.load(DEMO_BUCKET, TITANIC_PATH)
     assert titanic.schema.task == "classification" and titanic.descriptor["metrics"]["accuracy"] > 0.7
+
+
+@pytest.mark.parametrize(("bucket", "path", "said"), [
+    ("storage", "1/4/model groups/1/1.json", "has the part 'model groups'; parts may use only letters"),
+    ("storage", "1/4/-x/1/1.json", "has the part '-x'"),
+    ("storage", "1/4/../1/1.json", "may not contain empty, '.' or '..' parts"),
+    ("storage", "1//1.json", "may not contain empty"),
+    ("storage", "/etc/passwd.json", "must be a relative path"),
+    ("storage", "1/4/model-groups/1/1.txt", "must name a model descriptor ending in .json"),
+    ("my bucket", "1/1.json", "bucket 'my bucket' is not a valid bucket name"),
+])
+def test_a_location_that_is_not_plain_names_gets_its_reason(bucket: str, path: str, said: str) -> None:
+    with pytest.raises(InvalidLocation, match=re.escape(said)):
+        check_location(bucket, path)
