@@ -11,7 +11,7 @@ import streamlit as st
 
 from components.connection import app_secrets
 from whatif.config import home_dir
-from whatif.history import HistoryUnavailable, RunStore
+from whatif.history import HistoryUnavailable, RunStore, database_name, first_line
 
 HISTORY_PROBLEM_KEY = "whatif_history_problem"
 WHERE_TO_FIX = ("check `[connections.whatif_db]` in .streamlit/secrets.toml or set WHATIF_HOME to a writable "
@@ -40,7 +40,11 @@ def run_store() -> RunStore:
         # handed over explicitly (the same settings st.connection reads from secrets), as a hashable cache key
         return _store_for(json.dumps(dict(configured), sort_keys=True, default=str))
     except (sa.exc.ArgumentError, ModuleNotFoundError) as exc:  # a malformed URL, an unknown or missing driver
-        raise HistoryUnavailable(_described(configured), _first_line(exc)) from exc
+        raise HistoryUnavailable(database_name(str(configured.get("url", ""))), first_line(exc)) from exc
+    except ValueError as exc:  # its text may quote a piece of the URL (a port that is part of a password)
+        raise HistoryUnavailable("configured in [connections.whatif_db]",
+                                 "its URL cannot be read (check the port, and quote special characters "
+                                 "in the password)") from exc
 
 
 def history_problem_sentence(problem: HistoryUnavailable) -> str:
@@ -67,15 +71,3 @@ def show_history_problem() -> None:
     if sentence:
         st.error(sentence, icon=":material/database:")
 
-
-def _described(configured: Mapping[str, Any]) -> str:
-    """The configured database without its password, for the error sentence."""
-    try:
-        return sa.make_url(str(configured["url"])).render_as_string(hide_password=True)
-    except (KeyError, sa.exc.ArgumentError):
-        return "configured in [connections.whatif_db]"
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0].rstrip(".") if text else type(exc).__name__

@@ -67,8 +67,28 @@ class HistoryUnavailable(Exception):
         self.reason = reason
 
 
-# What a database that is down, locked for too long, full, read-only or missing raises.
-_UNAVAILABLE = (sa.exc.OperationalError, sa.exc.InterfaceError)
+def database_name(url: sa.URL | str) -> str:
+    """A database URL fit to show: without its password, and without its query (which may carry one)."""
+    try:
+        parsed = sa.make_url(url) if isinstance(url, str) else url
+        return parsed.set(query={}).render_as_string(hide_password=True)
+    except (sa.exc.ArgumentError, ValueError):
+        return "(its URL cannot be read)"
+
+
+def first_line(error: BaseException) -> str:
+    """The first line of an error's text (drivers add SQL and links below it), else its type."""
+    text = str(error).strip()
+    return text.splitlines()[0].rstrip(".") if text else type(error).__name__
+
+
+def _is_unavailable(exc: sa.exc.DBAPIError) -> bool:
+    """Down, locked for too long, full, read-only, not a database, no permission: a setup problem.
+
+    A refused value (IntegrityError, DataError) is a bug of ours and stays a traceback.
+    """
+    return isinstance(exc, sa.exc.DatabaseError | sa.exc.InterfaceError) and not isinstance(
+        exc, sa.exc.IntegrityError | sa.exc.DataError)
 SOURCES: frozenset[str] = frozenset({"form", "import"})
 
 # Column names of frame() and export_csv() that are not inputs. A feature with one of these
@@ -222,10 +242,8 @@ class RunStore:
         self._owns_engine = False
         if engine.dialect.name == "sqlite":
             _prepare_sqlite(engine)
-        try:
+        with self._reporting_unavailable():
             _create_schema(engine)
-        except _UNAVAILABLE as exc:
-            raise self._unavailable(exc) from exc
 
     @classmethod
     def from_url(cls, url: str) -> RunStore:
@@ -247,20 +265,23 @@ class RunStore:
             self.engine.dispose()
 
     def __repr__(self) -> str:
-        return f"RunStore({self.engine.url.render_as_string(hide_password=True)!r})"
+        return f"RunStore({database_name(self.engine.url)!r})"
 
     @contextmanager
     def _database(self, write: bool = True) -> Iterator[sa.Connection]:
         """A connection (in a transaction when writing); a database that fails says so in a sentence."""
-        try:
-            with self.engine.begin() if write else self.engine.connect() as conn:
-                yield conn
-        except _UNAVAILABLE as exc:
-            raise self._unavailable(exc) from exc
+        with self._reporting_unavailable(), self.engine.begin() if write else self.engine.connect() as conn:
+            yield conn
 
-    def _unavailable(self, exc: sa.exc.DBAPIError) -> HistoryUnavailable:
-        reason = str(exc.orig).strip().splitlines()[0] if str(exc.orig).strip() else type(exc.orig).__name__
-        return HistoryUnavailable(self.engine.url.render_as_string(hide_password=True), reason)
+    @contextmanager
+    def _reporting_unavailable(self) -> Iterator[None]:
+        """A database that cannot be used raises HistoryUnavailable (a sentence) instead of a driver error."""
+        try:
+            yield
+        except sa.exc.DBAPIError as exc:
+            if not _is_unavailable(exc):
+                raise
+            raise HistoryUnavailable(database_name(self.engine.url), first_line(exc.orig or exc)) from exc
 
     # -- writing ---------------------------------------------------------------------------------
     def add(self, key: HistoryKey, *, inputs: Mapping[str, Any], row: Mapping[str, Any], prediction: Any,

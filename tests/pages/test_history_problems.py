@@ -46,13 +46,37 @@ def test_a_history_that_cannot_be_opened_is_one_sentence_and_other_pages_still_w
     assert any("Titanic" in h.value for h in app.subheader)
 
 
-def test_a_database_driver_that_is_missing_is_named_without_the_password(app: AppTest) -> None:
-    app.secrets["connections"] = {"whatif_db": {"url": "postgresql://analyst:hunter2@127.0.0.1:1/runs"}}
+@pytest.mark.parametrize(("url", "shown"), [
+    ("postgresql://analyst:hunter2@127.0.0.1:1/runs", "postgresql://analyst:***@127.0.0.1:1/runs"),
+    ("postgresql:///runs?host=127.0.0.1&user=analyst&password=hunter2", "postgresql:///runs"),
+])
+def test_a_database_driver_that_is_missing_is_named_without_the_password(app: AppTest, url: str, shown: str) -> None:
+    app.secrets["connections"] = {"whatif_db": {"url": url}}
     run(app)
     [sentence] = errors(app)
-    assert sentence.startswith("The run history database postgresql://analyst:***@127.0.0.1:1/runs cannot be used: ")
+    assert sentence.startswith(f"The run history database {shown} cannot be used: ")
     assert "No module named" in sentence and FIX_HINT in sentence
     assert "hunter2" not in sentence
+
+
+def test_a_database_url_that_cannot_be_read_is_not_repeated(app: AppTest) -> None:
+    app.secrets["connections"] = {"whatif_db": {"url": "postgresql://analyst:hun/ter2@db:54x2/runs"}}
+    run(app)
+    [sentence] = errors(app)
+    assert sentence.startswith("The run history database configured in [connections.whatif_db] cannot be used: "
+                               "its URL cannot be read")
+    assert "ter2" not in sentence and "54x2" not in sentence and "analyst" not in sentence
+
+
+def test_a_file_that_is_not_a_database_is_one_sentence(app: AppTest, tmp_path: Path) -> None:
+    not_a_database = tmp_path / "notes.sqlite"
+    not_a_database.write_text("these are my notes, not a database\n" * 200)
+    app.secrets["connections"] = {"whatif_db": {"url": f"sqlite:///{not_a_database}"}}
+    run(app)
+    [sentence] = errors(app)
+    assert sentence.startswith(f"The run history database sqlite:///{not_a_database} cannot be used: file is not a "
+                               "database; ")
+    assert not_a_database.read_text().startswith("these are my notes")  # left as it was
 
 
 def test_a_prediction_that_cannot_be_saved_says_so_and_keeps_the_saved_runs(read_only_history: AppTest) -> None:
