@@ -215,8 +215,9 @@ class Endpoints:
         try:
             parts = urlsplit(url.strip())
             parts.port  # noqa: B018 - raises on a port that is not a number from 0 to 65535
-        except ValueError as exc:
-            raise ValueError(f"The API URL is not a valid URL ({exc}); {URL_EXAMPLE}") from None
+        except ValueError as exc:  # its text quotes the port, which may be a piece of a password
+            what = "its port is not a number from 0 to 65535" if "Port" in str(exc) else "its host cannot be read"
+            raise ValueError(f"The API URL is not a valid URL: {what}; {URL_EXAMPLE}") from None
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"The API URL must start with http:// or https:// and name a host; {URL_EXAMPLE}")
         if any(character.isspace() for character in parts.netloc):
