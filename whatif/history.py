@@ -756,9 +756,6 @@ def _read_csv(text: str | bytes) -> tuple[list[str], list[list[str]]]:
             text = text.decode("utf-8-sig")
         except UnicodeDecodeError:
             raise ValueError("The file is not a CSV text file (it is not UTF-8 text).") from None
-    text = text.lstrip("\ufeff")
-    if not text.strip():
-        raise ValueError("The CSV is empty; it must have a header row with the model's features as columns.")
     try:
         lines = read_lines(text)
     except csv.Error as exc:

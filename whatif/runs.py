@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -98,6 +98,7 @@ def changed_names(mask: pd.DataFrame) -> list[str]:
 
 
 # ---- imports: every bad value of a file named with its row -----------------------------------------
+_T = TypeVar("_T")
 NAMED_PROBLEMS = 5  # a file wrong on every row would otherwise make a page-long sentence
 
 
@@ -107,17 +108,12 @@ def rows_to_predict(schema: FeatureSchema, records: Sequence[Mapping[str, Any]],
 
     Raises RowValidationError whose fields read "row N, feature", rows counted after the header.
     """
-    values, rows, errors = [], [], {}
-    for number, record in enumerate(records, 1):
-        try:
-            form = schema.coerce_values(schema.from_row(record) if as_columns else record)
-            rows.append(schema.to_row(form))
-            values.append(form)
-        except RowValidationError as invalid:
-            errors.update({f"row {number}, {field}": problem for field, problem in invalid.errors.items()})
-    if errors:
-        raise RowValidationError(errors)
-    return values, rows
+    def checked(record: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+        form = schema.coerce_values(schema.from_row(record) if as_columns else record)
+        return form, schema.to_row(form)
+
+    pairs = _each_row(records, checked)
+    return [form for form, _ in pairs], [row for _, row in pairs]
 
 
 def checked_runs(schema: FeatureSchema, records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -126,17 +122,33 @@ def checked_runs(schema: FeatureSchema, records: Sequence[Mapping[str, Any]]) ->
     A run that does not fit (another model's export, a hand-edited value) would chart and
     restore wrongly, so the whole file is refused: RowValidationError naming row and field.
     """
-    runs, errors = [], {}
+    def checked(record: Mapping[str, Any]) -> dict[str, Any]:
+        errors: dict[str, str] = {}
+        try:
+            inputs = schema.coerce_values(record["inputs"])
+        except RowValidationError as invalid:
+            errors.update(invalid.errors)
+        if not math.isfinite(record["score"]):
+            errors["score"] = "is not a finite number"
+        if errors:
+            raise RowValidationError(errors)
+        return {**record, "inputs": inputs}
+
+    return _each_row(records, checked)
+
+
+def _each_row(records: Sequence[Mapping[str, Any]], check: Callable[[Mapping[str, Any]], _T]) -> list[_T]:
+    """``check`` of every record; the problems of all rows raised together, named "row N, field"."""
+    results: list[_T] = []
+    errors: dict[str, str] = {}
     for number, record in enumerate(records, 1):
         try:
-            runs.append({**record, "inputs": schema.coerce_values(record["inputs"])})
+            results.append(check(record))
         except RowValidationError as invalid:
             errors.update({f"row {number}, {field}": problem for field, problem in invalid.errors.items()})
-        if not math.isfinite(record["score"]):
-            errors[f"row {number}, score"] = "is not a finite number"
     if errors:
         raise RowValidationError(errors)
-    return runs
+    return results
 
 
 def describe_problems(invalid: RowValidationError) -> str:

@@ -448,7 +448,11 @@ class FeatureSchema:
             if missing:
                 errors[f.name] = f"column {missing[0]} is missing"
                 continue
-            hot = [label for label, column in f.columns.items() if _truthy(row[column])]
+            not_flags = [c for c in f.columns.values() if not _is_flag(row[c])]
+            if not_flags:
+                errors[f.name] = f"column {not_flags[0]} has {row[not_flags[0]]!r}, which is not 0 or 1"
+                continue
+            hot = [label for label, column in f.columns.items() if _coerce_bool(row[column])]
             if len(hot) > 1:
                 errors[f.name] = f"more than one column is set ({', '.join(hot)})"
             elif hot:
@@ -514,6 +518,15 @@ def _coerce_number(value: Any) -> float:
     if math.isnan(number) or math.isinf(number):
         raise ValueError("must be a finite number (not NaN or infinity)")
     return int(number) if number.is_integer() and not isinstance(value, float) else number
+
+
+def _is_flag(value: Any) -> bool:
+    """True for what a one-hot column may hold: 0 or 1 (or true/false, yes/no)."""
+    try:
+        _coerce_bool(value)
+    except ValueError:
+        return False
+    return True
 
 
 def _coerce_bool(value: Any) -> bool:

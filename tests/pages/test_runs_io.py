@@ -158,3 +158,19 @@ def test_exported_runs_that_do_not_fit_the_model_are_refused(app: AppTest, run_s
     assert any("edited.csv has values that do not fit the model: row 2, pclass: 9 is not one of the allowed codes "
                "0, 1, 2; row 2, score: is not a finite number" in m for m in messages(app))
     assert run_store.count(demo_history(TITANIC_PATH)) == 0
+
+
+def test_one_hot_columns_must_hold_0_or_1(app: AppTest, run_store: RunStore) -> None:
+    path = CREDIT_PATHS[1]
+    run(app)
+    app.selectbox(key="whatif_model").set_value("Credit approval · v2 (latest)")
+    run(app)
+    rows = ("order_amount,average_monthly_income,employment_status_Employed,employment_status_Self-Employed,"
+            "employment_status_Contract\n"
+            "500,4000,1,0,0\n"
+            "9000,0,x,0,0\n"
+            "700,100,1,1,0\n")
+    upload(app, path, "requests.csv", rows.encode())
+    assert any("row 2, employment_status: column employment_status_Employed has 'x', which is not 0 or 1; row 3, "
+               "employment_status: more than one column is set (Employed, Self-Employed)" in m for m in messages(app))
+    assert run_store.count(demo_history(path)) == 0
