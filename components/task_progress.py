@@ -57,5 +57,6 @@ def predict_and_record(client: ModelClient, store: RunStore, key: HistoryKey, ch
                       model_name=choice.name, model_version=choice.version)
         except HistoryUnavailable as problem:
             unsaved = f"The model predicted {fields['label']} but the run was not saved"
-            return f"{unsaved}: {history_problem_sentence(problem)}"
+            sentence = history_problem_sentence(problem)
+            return f"{unsaved}: {sentence[0].lower()}{sentence[1:]}"
     return error

@@ -65,7 +65,7 @@ with result_side:
         result_card(choice.schema, newest[-1], baseline)
         frame = runs_window(store, key, choice, baseline)
         runs_chart_section(choice, frame, baseline, total)
-    else:
+    elif not st.session_state.get(error_key):  # beside an error, "press Predict" would mislead
         st.info("No runs of this model yet: change the inputs and press **Predict**.", icon=":material/science:")
 
 with load_slot.container():

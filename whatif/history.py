@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 import pandas as pd
 import sqlalchemy as sa
@@ -71,7 +71,7 @@ def database_name(url: sa.URL | str) -> str:
     """A database URL fit to show: without its password, and without its query (which may carry one)."""
     try:
         parsed = sa.make_url(url) if isinstance(url, str) else url
-        return parsed.set(query={}).render_as_string(hide_password=True)
+        return unquote(parsed.set(query={}).render_as_string(hide_password=True))  # file%3A -> file:
     except (sa.exc.ArgumentError, ValueError):
         return "(its URL cannot be read)"
 

@@ -84,7 +84,8 @@ def test_a_prediction_that_cannot_be_saved_says_so_and_keeps_the_saved_runs(read
     assert len(runs_table(at)) == 1
     predict(at)
     [sentence] = errors(at)
-    assert sentence.startswith("The model predicted died but the run was not saved: The run history database ")
+    assert sentence.startswith("The model predicted died but the run was not saved: the run history database "
+                               "sqlite:///file:")  # the URI as written, not file%3A
     assert "attempt to write a readonly database" in sentence and FIX_HINT in sentence
     assert len(runs_table(at)) == 1
 

@@ -101,19 +101,25 @@ def test_input_rows_are_predicted_in_one_task(app: AppTest, run_store: RunStore)
     assert {r.source for r in runs} == {"import"}
 
 
+CREDIT_REQUEST_HEADER = ("order_amount,average_monthly_income,employment_status_Employed,"
+                         "employment_status_Self-Employed,employment_status_Contract\n")
+
+
+def upload_credit_requests(at: AppTest, *lines: str) -> AppTest:
+    """Open Credit approval v2 and import rows named by the request's one-hot columns."""
+    run(at)
+    at.selectbox(key="whatif_model").set_value("Credit approval · v2 (latest)")
+    run(at)
+    rows = CREDIT_REQUEST_HEADER + "".join(line + "\n" for line in lines)
+    return upload(at, CREDIT_PATHS[1], "requests.csv", rows.encode())
+
+
 def test_rows_may_name_the_one_hot_request_columns(app: AppTest, run_store: RunStore) -> None:
-    path = CREDIT_PATHS[1]
-    run(app)
-    app.selectbox(key="whatif_model").set_value("Credit approval · v2 (latest)")
-    run(app)
-    rows = ("order_amount,average_monthly_income,employment_status_Employed,employment_status_Self-Employed,"
-            "employment_status_Contract\n"
-            "500,4000,1,0,0\n"
-            "9000,0,0,0,0\n")
-    upload(app, path, "requests.csv", rows.encode())
+    upload_credit_requests(app, "500,4000,1,0,0", "9000,0,0,0,0")
     assert "Predicted and saved 2 row(s) from requests.csv in one task." in messages(app)
     assert list(runs_table(app)["employment_status"]) == ["Other", "Employed"]
-    assert [r.inputs["employment_status"] for r in run_store.runs(demo_history(path))] == ["Employed", "Other"]
+    runs = run_store.runs(demo_history(CREDIT_PATHS[1]))
+    assert [r.inputs["employment_status"] for r in runs] == ["Employed", "Other"]
 
 
 def test_a_csv_without_the_model_features_is_refused_with_a_sentence(app: AppTest, run_store: RunStore) -> None:
@@ -161,16 +167,7 @@ def test_exported_runs_that_do_not_fit_the_model_are_refused(app: AppTest, run_s
 
 
 def test_one_hot_columns_must_hold_0_or_1(app: AppTest, run_store: RunStore) -> None:
-    path = CREDIT_PATHS[1]
-    run(app)
-    app.selectbox(key="whatif_model").set_value("Credit approval · v2 (latest)")
-    run(app)
-    rows = ("order_amount,average_monthly_income,employment_status_Employed,employment_status_Self-Employed,"
-            "employment_status_Contract\n"
-            "500,4000,1,0,0\n"
-            "9000,0,x,0,0\n"
-            "700,100,1,1,0\n")
-    upload(app, path, "requests.csv", rows.encode())
+    upload_credit_requests(app, "500,4000,1,0,0", "9000,0,x,0,0", "700,100,1,1,0")
     assert any("row 2, employment_status: column employment_status_Employed has 'x', which is not 0 or 1; row 3, "
                "employment_status: more than one column is set (Employed, Self-Employed)" in m for m in messages(app))
-    assert run_store.count(demo_history(path)) == 0
+    assert run_store.count(demo_history(CREDIT_PATHS[1])) == 0
