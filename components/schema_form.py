@@ -20,6 +20,8 @@ COLUMNS = 3
 FILTER_FROM = 13          # a filter box from this many features on
 LABEL_DESCRIPTION_MAX = 24  # characters of a description shown in a field's label
 GROUP_SIZE = 24           # features per page of the form when there are many
+DRAWN_KEY = "whatif_form_drawn"          # widget keys drawn in this script run
+DRAWN_BEFORE_KEY = "whatif_form_drawn_before"  # ...and in the run before it
 
 
 def _values_key(choice: ModelChoice) -> str:
@@ -67,10 +69,35 @@ def reset_to_defaults(choice: ModelChoice) -> None:
     set_values(choice, choice.schema.defaults())
 
 
+def start_form_run() -> None:
+    """Call at the top of the page, every run: what the last run drew is known to ``schema_form``.
+
+    A run that stops before the form (a model typed by hand, not complete yet) then counts as
+    one that drew no field.
+    """
+    st.session_state[DRAWN_BEFORE_KEY] = st.session_state.pop(DRAWN_KEY, set())
+
+
+def _forget_widgets_not_drawn_last_run(choice: ModelChoice) -> None:
+    """Drop the widget state of fields that were not on the page in the previous run.
+
+    Streamlit keeps a value put into session state for a widget even while the widget is not
+    drawn, but when the widget comes back the browser shows its empty default (0, the first
+    category) and sends that: a model picked by hand after a listed one, a filtered field,
+    another page of fields. Without the key, the widget starts again from the form's values.
+    """
+    before: set[str] = st.session_state.get(DRAWN_BEFORE_KEY, set())
+    for feature in choice.schema.features:
+        key = _widget_key(choice, feature.name)
+        if key not in before:
+            st.session_state.pop(key, None)
+
+
 def schema_form(choice: ModelChoice) -> dict[str, Any]:
     """Draw the form; return the values it holds now."""
     schema = choice.schema
     values = current_values(choice)
+    _forget_widgets_not_drawn_last_run(choice)
     features = list(schema.features)
     if len(features) >= FILTER_FROM:
         needle = st.text_input("Filter features", key=f"whatif_filter_{choice.key}",
@@ -100,6 +127,7 @@ def _feature_grid(choice: ModelChoice, features: list[Feature], values: dict[str
 
 def _feature_widget(choice: ModelChoice, feature: Feature, value: Any) -> Any:
     key = _widget_key(choice, feature.name)
+    st.session_state.setdefault(DRAWN_KEY, set()).add(key)
     # a short description reads well beside the name; a long one would wrap and stays in the help
     short = feature.description if len(feature.description) <= LABEL_DESCRIPTION_MAX else ""
     label = f"{feature.name} :gray[· {short}]" if short else feature.name

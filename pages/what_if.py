@@ -8,7 +8,7 @@ from components.history_view import load_run_popover, run_actions, runs_chart_se
 from components.model_picker import choose_model
 from components.result_card import result_card
 from components.runs_io import export_button, import_uploader
-from components.schema_form import reset_to_defaults, schema_form
+from components.schema_form import reset_to_defaults, schema_form, start_form_run
 from components.share_link import apply_link_values, read_link_once, sync_link
 from components.store import run_store, show_history_problem
 from components.task_progress import predict_and_record
@@ -16,6 +16,7 @@ from whatif.history import HistoryKey
 from whatif.schema import RowValidationError
 
 connection = app_connection()
+start_form_run()
 
 st.title("What-if")
 if connection.profile.is_demo:
