@@ -11,12 +11,13 @@ import streamlit as st
 from components.connection import Connection
 from whatif.client import ModelClient, SavedModel
 from whatif.errors import APIError, ExtensionUnavailable
-from whatif.schema import FeatureSchema, SchemaError
+from whatif.schema import FeatureSchema, SchemaError, csv_columns, guess_target
 
 OPEN_REQUEST_KEY = "whatif_open_model"  # (path, bucket) set by the Saved models page or a share link
 KEPT_KEYS = ("whatif_model", "whatif_model_by_hand", "whatif_path", "whatif_bucket", "whatif_schema_source")
 SCHEMA_SOURCES = ("From the server", "Upload a datrics-json model file", "Upload a CSV of training data",
                   "Paste an example request body")
+NO_TARGET = "(none: every column is an input)"
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,7 @@ class ModelChoice:
     name: str
     version: int | None
     schema: FeatureSchema
+    schema_key: str = ""  # "" for the saved model's schema, else the fingerprint of the one entered by hand
 
     @property
     def key(self) -> str:
@@ -137,17 +139,37 @@ def _pick_by_hand(connection: Connection, requested: Any) -> ModelChoice | None:
     path = left.text_input("Model path", key="whatif_path", placeholder="1/4/model-groups/1/1.json").strip()
     bucket = right.text_input("Bucket", key="whatif_bucket", placeholder="storage.datrics.ai").strip()
     source = st.radio("Feature schema", SCHEMA_SOURCES, key="whatif_schema_source", horizontal=True)
-    schema = _schema_from_source(connection, source, path, bucket)
+    saved = _saved_schema(connection, path, bucket) if path and bucket and source != SCHEMA_SOURCES[0] else None
+    schema = _schema_from_source(connection, source, path, bucket, saved)
     if not (path and bucket):
         st.info("Enter the model's path and bucket, as the platform's model info shows them.",
                 icon=":material/edit:")
         return None
     if schema is None:
         return None
-    return ModelChoice(path, bucket, schema.name or path, schema.version, schema)
+    schema_key = "" if source == SCHEMA_SOURCES[0] else _history_of(schema, saved)
+    if schema_key:
+        where = "differs from the saved model's" if saved is not None else "was entered by hand"
+        st.caption(f":material/call_split: This schema {where}, so its runs are kept in a history of their own "
+                   "(runs are only compared under one schema).")
+    return ModelChoice(path, bucket, schema.name or path, schema.version, schema, schema_key)
 
 
-def _schema_from_source(connection: Connection, source: str, path: str, bucket: str) -> FeatureSchema | None:
+def _saved_schema(connection: Connection, path: str, bucket: str) -> FeatureSchema | None:
+    """The server's schema of a typed path, quietly: None where the server cannot say."""
+    try:
+        return FeatureSchema.from_dict(server_schema(connection.profile.fingerprint, path, bucket, connection.client))
+    except (APIError, SchemaError):
+        return None
+
+
+def _history_of(schema: FeatureSchema, saved: FeatureSchema | None) -> str:
+    """"" when ``schema`` compares runs as the saved model's does (same history), else its fingerprint."""
+    return "" if saved is not None and saved.fingerprint() == schema.fingerprint() else schema.fingerprint()
+
+
+def _schema_from_source(connection: Connection, source: str, path: str, bucket: str,
+                        saved: FeatureSchema | None) -> FeatureSchema | None:
     try:
         if source == SCHEMA_SOURCES[0]:
             return _schema_from_server(connection, path, bucket) if path and bucket else None
@@ -161,8 +183,25 @@ def _schema_from_source(connection: Connection, source: str, path: str, bucket: 
             return None
         if kind == "json":
             return FeatureSchema.from_json(upload.getvalue())
-        target = st.text_input("Target column to leave out (optional)", key="whatif_schema_target")
-        return FeatureSchema.from_csv(upload.getvalue(), target=target.strip() or None)
+        target = _target_column(upload.getvalue(), upload.file_id, saved.target if saved else "")
+        return FeatureSchema.from_csv(upload.getvalue(), target=target)
     except SchemaError as error:
         st.error(f"The schema could not be read: {error}.", icon=":material/error:")
         return None
+
+
+def _target_column(data: bytes, file_id: str, model_target: str) -> str | None:
+    """The training CSV's target column: guessed once per file and said so, the choice editable."""
+    try:
+        columns = csv_columns(data)
+        guess, why = guess_target(data, model_target)
+    except (UnicodeDecodeError, ValueError):
+        return None  # from_csv says what is wrong with the file
+    key, guessed_for = "whatif_schema_target", "whatif_schema_target_file"
+    if st.session_state.get(guessed_for) != file_id or st.session_state.get(key) not in [NO_TARGET, *columns]:
+        st.session_state[key] = guess or NO_TARGET
+        st.session_state[guessed_for] = file_id
+    target = st.selectbox("Target column (left out of the inputs)", [NO_TARGET, *columns], key=key)
+    if guess and target == guess:
+        st.caption(f"`{guess}` was taken as the target: {why}. Choose another column if that is wrong.")
+    return None if target == NO_TARGET else target

@@ -26,8 +26,9 @@ def export_button(store: RunStore, key: HistoryKey, choice: ModelChoice) -> None
                        width="stretch")
 
 
-def import_uploader(store: RunStore, key: HistoryKey, choice: ModelChoice, client: ModelClient) -> str | None:
-    """Import an uploaded CSV once; return a sentence saying what happened."""
+def import_uploader(store: RunStore, key: HistoryKey, choice: ModelChoice, client: ModelClient,
+                    session_id: str) -> str | None:
+    """Import an uploaded CSV once, as this session's; return a sentence saying what happened."""
     upload = st.file_uploader("Import a CSV of runs (an export) or of input rows", type=["csv"],
                               key=f"whatif_import_{choice.key}")
     if upload is None:
@@ -52,16 +53,21 @@ def import_uploader(store: RunStore, key: HistoryKey, choice: ModelChoice, clien
         for run in runs:
             run["model_name"] = run.get("model_name") or choice.name
             run["model_version"] = run.get("model_version") or choice.version
+            run["session_id"] = session_id
         try:
-            count = store.add_many(key, runs)
+            count, skipped = store.add_new(key, runs)
         except HistoryUnavailable as problem:
             return f":red[Nothing was imported from {upload.name}. {history_problem_sentence(problem)}]"
+        if skipped:
+            already = "1 run was already here" if skipped == 1 else f"{skipped} runs were already here"
+            return f"Imported {count} run(s) from {upload.name}; {already} (same inputs, answer and time), skipped."
         return f"Imported {count} run(s) from {upload.name}."
     result, error = predict_with_progress(client, rows, choice.path, choice.bucket)
     if result is None:
         return f":red[{error}]"
     runs = [{**run_fields(schema, form, row, record), "task_id": result.task_id, "elapsed_ms": result.elapsed_s * 1000,
-             "model_name": choice.name, "model_version": choice.version, "source": "import"}
+             "model_name": choice.name, "model_version": choice.version, "source": "import",
+             "session_id": session_id}
             for form, row, record in zip(values, rows, result.predictions.to_dict("records"), strict=True)]
     try:
         store.add_many(key, runs)

@@ -11,7 +11,7 @@ from components.model_picker import ModelChoice
 from components.store import history_problem_sentence
 from whatif.client import ModelClient, PredictionResult, TaskStatus
 from whatif.errors import APIError
-from whatif.history import HistoryKey, HistoryUnavailable, RunStore
+from whatif.history import HistoryKey, HistoryUnavailable, Run, RunStore
 from whatif.runs import run_fields
 from whatif.schema import RowValidationError
 
@@ -47,16 +47,18 @@ def predict_with_progress(client: ModelClient, rows: Sequence[Mapping[str, Any]]
 
 
 def predict_and_record(client: ModelClient, store: RunStore, key: HistoryKey, choice: ModelChoice,
-                       values: Mapping[str, Any], row: Mapping[str, Any]) -> str | None:
-    """Predict the form's row with progress, and store the run; return the error sentence, if any."""
+                       values: Mapping[str, Any], row: Mapping[str, Any],
+                       session_id: str) -> tuple[Run | None, str | None]:
+    """Predict the form's row with progress and store the run as this session's: (run, None) or (None, sentence)."""
     result, error = predict_with_progress(client, [row], choice.path, choice.bucket)
-    if result is not None:
-        fields = run_fields(choice.schema, values, row, result.predictions.to_dict("records")[0])
-        try:
-            store.add(key, **fields, task_id=result.task_id, elapsed_ms=result.elapsed_s * 1000,
-                      model_name=choice.name, model_version=choice.version)
-        except HistoryUnavailable as problem:
-            unsaved = f"The model predicted {fields['label']} but the run was not saved"
-            sentence = history_problem_sentence(problem)
-            return f"{unsaved}: {sentence[0].lower()}{sentence[1:]}"
-    return error
+    if result is None:
+        return None, error
+    fields = run_fields(choice.schema, values, row, result.predictions.to_dict("records")[0])
+    try:
+        run = store.add(key, **fields, task_id=result.task_id, elapsed_ms=result.elapsed_s * 1000,
+                        model_name=choice.name, model_version=choice.version, session_id=session_id)
+    except HistoryUnavailable as problem:
+        unsaved = f"The model predicted {fields['label']} but the run was not saved"
+        sentence = history_problem_sentence(problem)
+        return None, f"{unsaved}: {sentence[0].lower()}{sentence[1:]}"
+    return run, None

@@ -4,19 +4,32 @@ import streamlit as st
 
 from components.code_snippet import code_snippet
 from components.frame import app_connection
-from components.history_view import load_run_popover, run_actions, runs_chart_section, runs_table, runs_window
+from components.history_view import (
+    announce_runs_of_others,
+    card_run,
+    load_run_popover,
+    only_mine_toggle,
+    remember_card,
+    run_actions,
+    runs_chart_section,
+    runs_table,
+    runs_window,
+)
 from components.model_picker import choose_model
 from components.result_card import result_card
 from components.runs_io import export_button, import_uploader
 from components.schema_form import reset_to_defaults, schema_form, start_form_run
+from components.session import session_id
 from components.share_link import apply_link_values, read_link_once, sync_link
 from components.store import run_store, show_history_problem
 from components.task_progress import predict_and_record
 from whatif.history import HistoryKey
+from whatif.runs import inputs_differ
 from whatif.schema import RowValidationError
 
 connection = app_connection()
 start_form_run()
+me = session_id()
 
 st.title("What-if")
 if connection.profile.is_demo:
@@ -30,7 +43,7 @@ read_link_once()
 choice = choose_model(connection)
 if choice is None:
     st.stop()
-key = HistoryKey(connection.history_key, connection.profile.user_id, choice.bucket, choice.path)
+key = HistoryKey(connection.history_key, connection.profile.user_id, choice.bucket, choice.path, choice.schema_key)
 error_key = f"whatif_error_{choice.key}"  # an error belongs to the model it happened with
 apply_link_values(choice)
 
@@ -53,36 +66,51 @@ with form_side:
 
 with result_side:
     if predict and row is not None:
-        st.session_state[error_key] = predict_and_record(connection.client, store, key, choice, values, row)
+        made, st.session_state[error_key] = predict_and_record(connection.client, store, key, choice, values, row, me)
+        if made is not None:
+            remember_card(key, made.id)
     if st.session_state.get(error_key):
         st.error(st.session_state[error_key], icon=":material/error:")
     baseline = store.baseline(key)
     total = store.count(key)
-    newest = store.runs(key, limit=1)
-    if newest:
-        if row is not None and newest[-1].row and newest[-1].row != row:
+    mine = store.count(key, me)
+    shown, restored = card_run(store, key, me)
+    announce_runs_of_others(store, key, me)
+    if shown is not None:
+        if row is not None and inputs_differ(choice.schema, shown, row):
             st.caption(":orange[:material/edit: The inputs differ from this prediction's; press **Predict** "
                        "to see what the model says now.]")
-        result_card(choice.schema, newest[-1], baseline)
-        frame = runs_window(store, key, choice, baseline)
-        runs_chart_section(choice, frame, baseline, total)
+        result_card(choice.schema, shown, baseline, restored=restored)
     elif not st.session_state.get(error_key):  # beside an error, "press Predict" would mislead
-        st.info("No runs of this model yet: change the inputs and press **Predict**.", icon=":material/science:")
+        if total:
+            st.info(f"No runs of yours with this model yet: change the inputs and press **Predict**. "
+                    f"{total:,} run(s) by other sessions are in the history.", icon=":material/science:")
+        else:
+            st.info("No runs of this model yet: change the inputs and press **Predict**.", icon=":material/science:")
+    frame = None
+    if total:
+        only_mine = only_mine_toggle(choice, total, mine)
+        if only_mine and not mine:
+            st.caption("Your runs will appear here; turn off *Only my runs* to see the others.")
+        else:
+            frame = runs_window(store, key, choice, baseline, me if only_mine else None)
+            ringed = shown.id if shown is not None and shown.id in set(frame["id"]) else None
+            runs_chart_section(choice, frame, baseline, mine if only_mine else total, ringed)
 
 with load_slot.container():
-    load_run_popover(store, choice, frame if newest else None, baseline)
+    load_run_popover(store, key, choice, frame, baseline)
 
-if newest:
+if frame is not None:
     st.subheader("Runs compared")
-    runs_table(choice, frame, baseline)
-    run_actions(store, key, choice, frame, baseline, total)
+    runs_table(choice, frame, baseline, me)
+    run_actions(store, key, choice, frame, baseline, total, shown.id if shown is not None else None)
 
 with st.expander("Import and export runs", icon=":material/swap_vert:"):
-    if newest:
+    if total:
         export_button(store, key, choice)
     if st.session_state.get("whatif_import_message"):
         st.markdown(st.session_state.pop("whatif_import_message"))
-    message = import_uploader(store, key, choice, connection.client)
+    message = import_uploader(store, key, choice, connection.client, me)
     if message:
         st.session_state["whatif_import_message"] = message
         st.rerun()

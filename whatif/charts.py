@@ -17,9 +17,17 @@ CLASS_COLORS = ["#d6604d", "#1f6fb2", "#f4a582", "#4daf4a", "#984ea3", "#ff7f00"
 BASELINE_COLOR = "#888888"
 
 
+def class_color(label: str, class_order: Sequence[str]) -> str:
+    """The colour of a predicted class in the runs chart's legend (the same on the result card)."""
+    order = list(class_order)
+    if label in order and len(order) <= len(CLASS_COLORS):
+        return CLASS_COLORS[order.index(label)]
+    return PREDICTED_COLOR
+
+
 def probability_chart(probabilities: Mapping[str, float], class_labels: Mapping[str, str],
-                      predicted: str | None = None) -> alt.Chart:
-    """Horizontal bars of the class probabilities, the predicted class emphasised."""
+                      predicted: str | None = None, predicted_color: str = PREDICTED_COLOR) -> alt.Chart:
+    """Horizontal bars of the class probabilities, the predicted class emphasised in its legend colour."""
     data = pd.DataFrame({
         "class": [class_labels.get(code, code) for code in probabilities],
         "probability": [float(p) for p in probabilities.values()],
@@ -29,7 +37,7 @@ def probability_chart(probabilities: Mapping[str, float], class_labels: Mapping[
         x=alt.X("probability:Q", title="Probability", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%")),
         y=alt.Y("class:N", title=None, sort=None),
         # one hue: the predicted class strong, the others grey (per-class hues made a faded winner look weak)
-        color=alt.condition(alt.datum.predicted, alt.value(PREDICTED_COLOR), alt.value(OTHER_COLOR)),
+        color=alt.condition(alt.datum.predicted, alt.value(predicted_color), alt.value(OTHER_COLOR)),
         tooltip=[alt.Tooltip("class:N", title="Class"), alt.Tooltip("probability:Q", format=".1%")],
     )
     text = bars.mark_text(align="left", dx=4).encode(text=alt.Text("probability:Q", format=".1%"),

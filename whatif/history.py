@@ -11,7 +11,10 @@ SQLAlchemy URL by setting); from a notebook, ``RunStore.from_url(...)``.
     store.add(key, inputs={...}, row={...}, prediction=1, label="survived", score=0.93, ...)
     store.frame(key, limit=500)   # the newest 500 runs for the chart and the table
 
-History is kept per connection, user and model version (``HistoryKey``). The store holds no
+History is kept per connection, user and model version (``HistoryKey``), and, for a schema
+entered by hand that differs from the saved model's, per schema fingerprint. A team shares a
+history; each run records the session that made it (``session_id``, a random id of one browser
+session, never a user's name), so a page can show its own runs first. The store holds no
 secret: the connection is a URL with any credentials stripped, and there is no column for a
 token (a test checks it).
 """
@@ -94,7 +97,8 @@ SOURCES: frozenset[str] = frozenset({"form", "import"})
 # Column names of frame() and export_csv() that are not inputs. A feature with one of these
 # names (a credit model's "score", a "name") gets the column "input_<feature>" instead, so
 # the run's own fields and the inputs never share a column.
-FRAME_COLUMNS = ("id", "seq", "created_at", "name", "is_baseline", "label", "prediction", "score")
+FRAME_COLUMNS = ("id", "seq", "created_at", "name", "is_baseline", "label", "prediction", "score", "session_id",
+                 "source")
 EXPORT_COLUMNS = ("run", "created_at", "name", "baseline", "model", "version", "prediction", "label", "score")
 RESERVED_COLUMNS: frozenset[str] = frozenset(FRAME_COLUMNS) | frozenset(EXPORT_COLUMNS)
 
@@ -110,18 +114,22 @@ class HistoryKey:
 
     ``connection`` is the API's predict URL (or a stable name such as the demo's); any user
     name, password or token-like query parameter in it is removed, so no secret is stored.
+    ``schema`` is empty for the saved model's own schema, else a fingerprint of the schema the
+    runs were made with (one entered by hand that differs), so runs are compared under one schema.
     """
 
     connection: str
     user_id: str
     bucket: str
     path: str
+    schema: str = ""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "connection", _without_credentials(str(self.connection)))
         object.__setattr__(self, "user_id", str(self.user_id))
         object.__setattr__(self, "bucket", str(self.bucket))
         object.__setattr__(self, "path", str(self.path))
+        object.__setattr__(self, "schema", str(self.schema))
 
 
 @dataclass(frozen=True)
@@ -144,6 +152,7 @@ class Run:
     name: str = ""
     is_baseline: bool = False
     source: str = "form"
+    session_id: str = ""
 
 
 # ---- column types --------------------------------------------------------------------------------
@@ -203,6 +212,9 @@ runs_table = sa.Table(
     sa.Column("name", sa.Text, nullable=False, default=""),
     sa.Column("is_baseline", sa.Boolean, nullable=False, default=False),
     sa.Column("source", sa.String(16), nullable=False, default="form"),
+    # Added after the first release: _create_schema adds them to older tables.
+    sa.Column("session_id", sa.String(64), nullable=False, default="", server_default=""),
+    sa.Column("schema_fingerprint", sa.String(64), nullable=False, default="", server_default=""),
     # Never reuse the id of a deleted run: a stale page renaming "run 812" must not hit a newer one.
     sqlite_autoincrement=True,
 )
@@ -225,7 +237,8 @@ def _raw(column: sa.Column[Any]) -> sa.ColumnElement[Any]:
 _RUN_SELECT = tuple(_raw(c) for c in runs_table.c)
 # frame()'s columns; the first four are the ones that can change and are re-read every time.
 _FRAME_SELECT = tuple(_raw(runs_table.c[name]) for name in (
-    "id", "created_at", "name", "is_baseline", "label", "prediction", "score", "inputs", "probabilities"))
+    "id", "created_at", "name", "is_baseline", "label", "prediction", "score", "session_id", "source", "inputs",
+    "probabilities"))
 
 
 # ---- the store -----------------------------------------------------------------------------------
@@ -287,12 +300,13 @@ class RunStore:
     def add(self, key: HistoryKey, *, inputs: Mapping[str, Any], row: Mapping[str, Any], prediction: Any,
             label: str, score: float, probabilities: Mapping[Any, float], task_id: str,
             elapsed_ms: float | None, model_name: str, model_version: int | None, name: str = "",
-            source: str = "form") -> Run:
+            source: str = "form", session_id: str = "") -> Run:
         """Save one run and return it as it will be read back (JSON-normalised values)."""
         values = _insert_values(key, {
             "inputs": inputs, "row": row, "prediction": prediction, "label": label, "score": score,
             "probabilities": probabilities, "task_id": task_id, "elapsed_ms": elapsed_ms,
             "model_name": model_name, "model_version": model_version, "name": name, "source": source,
+            "session_id": session_id,
         }, default_source="form")
         with self._database() as conn:
             result = conn.execute(sa.insert(runs_table).values(values))
@@ -315,6 +329,34 @@ class RunStore:
         with self._database() as conn:
             conn.execute(sa.insert(runs_table), rows)
         return len(rows)
+
+    def add_new(self, key: HistoryKey, runs: Sequence[Mapping[str, Any]]) -> tuple[int, int]:
+        """``add_many`` of the runs that are not here yet; returns (added, skipped).
+
+        A run is here already when this history has one with the same inputs, the same answer
+        (prediction, label, score) and the same time: importing an export twice adds nothing.
+        Runs without a time (rows predicted now) are always new. Duplicates within ``runs``
+        count once.
+        """
+        stmt = sa.select(_raw(runs_table.c.created_at), _raw(runs_table.c.inputs), _raw(runs_table.c.prediction),
+                         runs_table.c.label, runs_table.c.score).where(_key_filter(key))
+        with self._database(write=False) as conn:
+            stored = conn.execute(stmt).all()
+        seen = set()
+        if stored:
+            columns = _columns(stored)
+            seen = {_identity(t, i, p, lbl, s) for t, i, p, lbl, s in zip(*columns.values(), strict=True)}
+        fresh: list[Mapping[str, Any]] = []
+        for run in runs:
+            created = run.get("created_at")
+            when = _parse_time(created) if isinstance(created, str) else created
+            if isinstance(when, datetime):
+                identity = _identity(when, run["inputs"], run["prediction"], run["label"], run["score"])
+                if identity in seen:
+                    continue
+                seen.add(identity)
+            fresh.append(run)
+        return self.add_many(key, fresh), len(runs) - len(fresh)
 
     def set_baseline(self, key: HistoryKey, run_id: int) -> None:
         """Pin ``run_id`` as this history's baseline, unpinning any other; no-op if it is not here.
@@ -359,10 +401,27 @@ class RunStore:
             found = _decoded_runs(conn.execute(stmt).all(), key)
         return found if limit is None else found[::-1]
 
-    def count(self, key: HistoryKey) -> int:
-        """How many runs this key has."""
+    def count(self, key: HistoryKey, session_id: str | None = None) -> int:
+        """How many runs this key has (with ``session_id``: made by that session)."""
         with self._database(write=False) as conn:
-            return int(conn.execute(sa.select(sa.func.count()).where(_key_filter(key))).scalar_one())
+            return int(conn.execute(sa.select(sa.func.count()).where(_key_filter(key, session_id))).scalar_one())
+
+    def newest_of_session(self, key: HistoryKey, session_id: str) -> Run | None:
+        """The newest run that ``session_id`` made in this history, or None."""
+        stmt = (sa.select(*_RUN_SELECT).where(_key_filter(key, session_id))
+                .order_by(runs_table.c.id.desc()).limit(1))
+        with self._database(write=False) as conn:
+            found = _decoded_runs(conn.execute(stmt).all(), key)
+        return found[0] if found else None
+
+    def others_since(self, key: HistoryKey, session_id: str, after_id: int) -> tuple[int, int]:
+        """(how many runs other sessions added after run ``after_id``, the newest id of this history)."""
+        t = runs_table
+        others = sa.func.count().filter(t.c.id > after_id, t.c.session_id != session_id)
+        stmt = sa.select(others, sa.func.max(t.c.id)).where(_key_filter(key))
+        with self._database(write=False) as conn:
+            count, newest = conn.execute(stmt).one()
+        return int(count or 0), int(newest or 0)
 
     def get(self, run_id: int) -> Run | None:
         """One run by id, or None when it does not exist (deleted in another session)."""
@@ -380,28 +439,37 @@ class RunStore:
             found = _decoded_runs(conn.execute(stmt).all(), key)
         return found[0] if found else None
 
-    def frame(self, key: HistoryKey, limit: int | None = None) -> pd.DataFrame:
+    def frame(self, key: HistoryKey, limit: int | None = None, session_id: str | None = None) -> pd.DataFrame:
         """This key's runs as a table for charts, oldest first (with ``limit``: the newest N).
 
-        Columns: id, seq, created_at, name, is_baseline, label, prediction, score, one column
-        per input feature (``input_<feature>`` when a feature's name is one of the columns
-        before), then ``probability_<class>``. ``seq`` is the run's position in the whole
-        history, so run 9,501 is called 9,501 in a window of the newest 500.
+        Columns: id, seq, created_at, name, is_baseline, label, prediction, score, session_id,
+        source, one column per input feature (``input_<feature>`` when a feature's name is one
+        of the columns before), then ``probability_<class>``. ``seq`` is the run's position in
+        the whole history, so run 9,501 is called 9,501 in a window of the newest 500, and a
+        session's own runs keep the numbers everybody sees (with ``session_id``: only its runs).
 
         One statement, ordered and limited in SQL: the page reads only the window it draws.
         """
         if limit is not None and limit <= 0:
-            return _runs_frame([], 1)
-        total = sa.select(sa.func.count()).where(_key_filter(key)).scalar_subquery().label("total")
-        stmt = sa.select(*_FRAME_SELECT, total).where(_key_filter(key)).order_by(runs_table.c.id.desc())
+            return _runs_frame([], [])
+        if session_id is None:
+            total = sa.select(sa.func.count()).where(_key_filter(key)).scalar_subquery().label("total")
+            stmt = sa.select(*_FRAME_SELECT, total).where(_key_filter(key)).order_by(runs_table.c.id.desc())
+        else:  # the numbers in the whole history, counted in SQL over the key's index
+            numbered = sa.select(*_FRAME_SELECT, sa.func.row_number().over(order_by=runs_table.c.id).label("seq"),
+                                 runs_table.c.session_id.label("owner")).where(_key_filter(key)).subquery()
+            stmt = (sa.select(*(c for c in numbered.c if c.name != "owner"))
+                    .where(numbered.c.owner == session_id).order_by(numbered.c.id.desc()))
         if limit is not None:
             stmt = stmt.limit(limit)
         with self._database(write=False) as conn:
             rows = list(conn.execute(stmt).all())
         rows.reverse()
+        if session_id is not None:
+            return _runs_frame(rows, [int(r.seq) for r in rows])
         # One statement, so the count and the rows agree even while others write.
         first_seq = (int(rows[0].total) - len(rows) + 1) if rows else 1
-        return _runs_frame(rows, first_seq)
+        return _runs_frame(rows, list(range(first_seq, first_seq + len(rows))))
 
     def export_csv(self, key: HistoryKey) -> str:
         """This key's runs as CSV text for a download; ``parse_runs_csv`` reads it back.
@@ -524,7 +592,11 @@ def _switch_to_wal(cursor: Any) -> None:
 
 
 def _create_schema(engine: sa.Engine) -> None:
-    """CREATE TABLE/INDEX IF NOT EXISTS: idempotent, and two processes may run it at once."""
+    """CREATE TABLE/INDEX IF NOT EXISTS: idempotent, and two processes may run it at once.
+
+    A table made by an earlier version gets the columns added since (runs already saved keep
+    everything; their new columns read as empty).
+    """
     try:
         with engine.begin() as conn:
             conn.execute(CreateTable(runs_table, if_not_exists=True))
@@ -536,12 +608,43 @@ def _create_schema(engine: sa.Engine) -> None:
         if not inspector.has_table(runs_table.name) or key_index.name not in {
                 ix["name"] for ix in inspector.get_indexes(runs_table.name)}:
             raise
+    _add_missing_columns(engine)
 
 
-def _key_filter(key: HistoryKey) -> sa.ColumnElement[bool]:
+def _add_missing_columns(engine: sa.Engine) -> None:
+    """ALTER TABLE ... ADD COLUMN for columns an older table lacks (another process may add them too)."""
+    present = {c["name"] for c in sa.inspect(engine).get_columns(runs_table.name)}
+    for column in runs_table.c:
+        if column.name in present:
+            continue
+        kind = column.type.compile(dialect=engine.dialect)
+        try:
+            with engine.begin() as conn:
+                conn.execute(sa.text(f'ALTER TABLE {runs_table.name} ADD COLUMN {column.name} {kind} '
+                                     "NOT NULL DEFAULT ''"))
+        except sa.exc.DBAPIError:
+            if column.name not in {c["name"] for c in sa.inspect(engine).get_columns(runs_table.name)}:
+                raise
+
+
+def _key_filter(key: HistoryKey, session_id: str | None = None) -> sa.ColumnElement[bool]:
     t = runs_table
-    return sa.and_(t.c.connection == key.connection, t.c.user_id == key.user_id,
-                   t.c.bucket == key.bucket, t.c.path == key.path)
+    where = sa.and_(t.c.connection == key.connection, t.c.user_id == key.user_id,
+                    t.c.bucket == key.bucket, t.c.path == key.path, t.c.schema_fingerprint == key.schema)
+    return where if session_id is None else sa.and_(where, t.c.session_id == session_id)
+
+
+def _identity(created_at: datetime, inputs: Mapping[str, Any], prediction: Any, label: Any,
+              score: Any) -> str:
+    """What makes two runs the same run: time, inputs and answer (numbers as numbers: 1 == 1.0)."""
+    def plain(value: Any) -> Any:
+        value = _normalised(value)
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        return value
+    score_value = None if score is None or (isinstance(score, float) and math.isnan(score)) else float(score)
+    return _dumps([_as_utc(created_at).isoformat(), {str(k): plain(v) for k, v in sorted(inputs.items())},
+                   plain(prediction), str(label), score_value])
 
 
 def _without_credentials(connection: str) -> str:
@@ -574,6 +677,7 @@ def _insert_values(key: HistoryKey, run: Mapping[str, Any], *, default_source: s
     as_stored = _normalised if normalise else _unchanged
     return {
         "connection": key.connection, "user_id": key.user_id, "bucket": key.bucket, "path": key.path,
+        "schema_fingerprint": key.schema, "session_id": str(run.get("session_id") or ""),
         "created_at": _as_utc(created_at) if isinstance(created_at, datetime) else datetime.now(UTC),
         "model_name": str(run.get("model_name") or ""),
         "model_version": None if version is None else int(version),
@@ -625,7 +729,7 @@ def _run_from(r: Mapping[str, Any], key: HistoryKey | None = None) -> Run:
     score = r["score"]
     return Run(
         id=int(r["id"]),
-        key=key or HistoryKey(r["connection"], r["user_id"], r["bucket"], r["path"]),
+        key=key or HistoryKey(r["connection"], r["user_id"], r["bucket"], r["path"], r["schema_fingerprint"]),
         created_at=r["created_at"],
         model_name=r["model_name"],
         model_version=r["model_version"],
@@ -640,17 +744,19 @@ def _run_from(r: Mapping[str, Any], key: HistoryKey | None = None) -> Run:
         name=r["name"],
         is_baseline=bool(r["is_baseline"]),
         source=r["source"],
+        session_id=r["session_id"],
     )
 
 
-def _runs_frame(rows: Sequence[Any], first_seq: int) -> pd.DataFrame:
+def _runs_frame(rows: Sequence[Any], seqs: Sequence[int]) -> pd.DataFrame:
     """frame()'s table, built column by column with bulk decoding (10,000 runs in tens of ms)."""
-    names = [*(c.name for c in _FRAME_SELECT), "total"]
-    columns = dict(zip(names, zip(*rows, strict=True), strict=True)) if rows else dict.fromkeys(names, ())
+    names = [c.name for c in _FRAME_SELECT]
+    # rows end with one more column (the count, or the numbers), which zip leaves out
+    columns = dict(zip(names, zip(*rows))) if rows else dict.fromkeys(names, ())  # noqa: B905
     times = list(columns["created_at"])
     data: dict[str, Any] = {
         "id": pd.array(columns["id"], dtype="int64"),
-        "seq": pd.array(range(first_seq, first_seq + len(rows)), dtype="int64"),
+        "seq": pd.array(list(seqs), dtype="int64"),
         # SQLite gives ISO text, parsed in one vectorised call; other databases give datetimes.
         "created_at": pd.to_datetime(times, utc=True, format="ISO8601").as_unit("us"),
         "name": pd.array(columns["name"], dtype="str"),
@@ -658,6 +764,8 @@ def _runs_frame(rows: Sequence[Any], first_seq: int) -> pd.DataFrame:
         "label": pd.array(columns["label"], dtype="str"),
         "prediction": pd.Series(_json_values(columns["prediction"]), dtype=object),
         "score": pd.array([math.nan if v is None else v for v in columns["score"]], dtype="float64"),
+        "session_id": pd.array(columns["session_id"], dtype="str"),
+        "source": pd.array(columns["source"], dtype="str"),
     }
     frame = pd.DataFrame(data)
     inputs = pd.DataFrame(_json_values(columns["inputs"]), index=frame.index)

@@ -71,6 +71,20 @@ def run_fields(schema: FeatureSchema, values: Mapping[str, Any], row: Mapping[st
 _MISSING = object()
 
 
+def inputs_differ(schema: FeatureSchema, run: Any, row: Mapping[str, Any]) -> bool:
+    """Whether the form's request ``row`` differs from the one ``run`` (a history Run) was made with.
+
+    An imported run has no request row: it is rebuilt from its inputs.
+    """
+    made_with = run.row
+    if not made_with:
+        try:
+            made_with = schema.to_row(run.inputs)
+        except RowValidationError:
+            return True
+    return dict(made_with) != dict(row)
+
+
 def changed_mask(values: pd.DataFrame, baseline: Mapping[str, Any]) -> pd.DataFrame:
     """True where a run's input differs from the baseline's; numbers compare as numbers (1 == 1.0).
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import csv
 import functools
+import hashlib
 import io
 import json
 import math
@@ -465,6 +466,15 @@ class FeatureSchema:
             raise RowValidationError(errors)
         return values
 
+    def fingerprint(self) -> str:
+        """What runs are compared under: the task, the classes and their labels, each feature's name,
+        kind, codes and columns (not its range or default). Two schemas whose runs chart alike share it."""
+        essence = {
+            "task": self.task, "classes": [str(c) for c in self.classes], "class_labels": self.class_labels,
+            "features": [[f.name, f.type, f.labels, f.columns, f.none_label] for f in self.features],
+        }
+        return hashlib.sha1(json.dumps(essence, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
     def class_label(self, value: Any) -> str:
         """The readable label of a predicted class."""
         return self.class_labels.get(_code_key(value), str(value))
@@ -641,6 +651,36 @@ def _column_layout_rows(data: Any) -> list[dict[str, Any]]:
             index.extend(k for k in column if k not in index)
     return [{name: (col.get(i) if isinstance(col, Mapping) else None) for name, col in data.items()}
             for i in index]
+
+
+TARGET_NAMES = ("target", "label", "y")
+
+
+def guess_target(source: str | bytes, model_target: str = "") -> tuple[str | None, str]:
+    """The column of a training CSV that is probably the target, and why: (None, "") when none is.
+
+    In order: a column named like the model's target, one called target, label or y (any case),
+    else the last column when it holds only 0 and 1 (a binary outcome, as most exports put it last).
+    """
+    rows = _read_csv_rows(source if isinstance(source, bytes) else source.encode())
+    columns = [c for c in (rows[0] if rows else {}) if c]
+    by_lower = {c.lower(): c for c in columns}
+    if model_target and model_target.lower() in by_lower:
+        return by_lower[model_target.lower()], "it is named like the model's target"
+    for name in TARGET_NAMES:
+        if name in by_lower:
+            return by_lower[name], f"a column called {name!r} is usually the target"
+    if columns:
+        last = {str(r.get(columns[-1], "")).strip() for r in rows} - {""}
+        if last and last <= {"0", "1", "0.0", "1.0"}:
+            return columns[-1], "the last column holds only 0 and 1, like a binary outcome"
+    return None, ""
+
+
+def csv_columns(source: str | bytes) -> list[str]:
+    """The header of a CSV (comma, semicolon or tab separated)."""
+    rows = _read_csv_rows(source if isinstance(source, bytes) else source.encode())
+    return [c for c in (rows[0] if rows else {}) if c]
 
 
 def _read_csv_rows(source: str | Path | bytes | io.IOBase) -> list[dict[str, str]]:

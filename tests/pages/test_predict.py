@@ -66,13 +66,16 @@ def test_predict_then_change_inputs_and_predict_again(app: AppTest, run_store: R
     assert len(run_store.runs(demo_history(TITANIC_PATH))) == 2
 
 
-def test_runs_are_still_there_in_a_new_session(app: AppTest) -> None:
+def test_runs_are_still_there_after_a_reload(app: AppTest) -> None:
     predict(run(app))
     predict(app)
 
-    reopened = run(AppTest.from_file(APP, default_timeout=TIMEOUT_S))
-    assert list(runs_table(reopened)["Run"]) == [2, 1]
-    assert metric(reopened)[:2] == ("Prediction", "died")
+    reloaded = AppTest.from_file(APP, default_timeout=TIMEOUT_S)
+    for name in app.query_params:  # a reload opens the same URL
+        reloaded.query_params[name] = app.query_params[name]
+    run(reloaded)
+    assert list(runs_table(reloaded)["Run"]) == [2, 1]
+    assert metric(reloaded)[:2] == ("Prediction", "died")
 
 
 def test_out_of_range_value_is_flagged_and_still_predicted(app: AppTest, run_store: RunStore) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from streamlit.testing.v1 import AppTest
 from streamlit.testing.v1.element_tree import Selectbox
 
-from tests.pages.support import form_key, form_widgets, metric, model_key, predict, run, runs_table
+from tests.pages.support import captions, form_key, form_widgets, metric, model_key, predict, run, runs_table
 from whatif.server.samples import TITANIC_PATH
 
 PICK = f"whatif_run_pick_{model_key(TITANIC_PATH)}"
@@ -109,10 +109,12 @@ def test_load_run_popover_loads_a_run_into_the_form(app: AppTest) -> None:
     picker = loader(app)
     assert len(picker.options) == 2
     picker.select_index(picker.options.index(next(o for o in picker.options if "· died" in o)))
-    app.button(key="whatif_load").click()
-    run(app)
+    run(app)  # one pick loads: no second button to press
     widgets = form_widgets(app, TITANIC_PATH)
     assert (widgets["sex"].value, widgets["pclass"].value, widgets["age"].value) == (1, 2, 28.0)
+    assert metric(app)[:2] == ("Prediction", "died")  # ...and its answer is on the card, marked as restored
+    assert any(c.startswith(":material/undo: Restored run") for c in captions(app))
+    assert loader(app).value is None  # ready for the next pick
 
 
 def test_load_run_popover_lists_the_run_just_made(app: AppTest) -> None:

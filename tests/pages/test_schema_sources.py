@@ -37,13 +37,19 @@ def csv_schema(at: AppTest) -> AppTest:
     return uploaded_schema(at, "csv", "train.csv", TRAINING_CSV)
 
 
-def test_leaving_out_the_target_drops_its_field_and_keeps_the_values_typed(app: AppTest) -> None:
+def test_the_target_of_a_training_csv_is_guessed_said_and_editable(app: AppTest) -> None:
     csv_schema(app)
-    assert set(form_fields(app)) == {"age", "fare", "survived"}
+    assert set(form_fields(app)) == {"age", "fare"}  # "survived" (0/1, last) is the target, not an input
+    assert app.selectbox(key="whatif_schema_target").value == "survived"
+    assert any("`survived` was taken as the target" in c.value for c in app.caption)
     app.number_input(key=f"whatif_form_{KEY}_age").set_value(61.0)
     run(app)
 
-    app.text_input(key="whatif_schema_target").input("survived")
+    app.selectbox(key="whatif_schema_target").set_value("(none: every column is an input)")
+    run(app)
+    assert set(form_fields(app)) == {"age", "fare", "survived"}
+    assert form_fields(app)["age"] == 61.0  # the value typed is kept when the schema changes
+    app.selectbox(key="whatif_schema_target").set_value("survived")
     run(app)
     assert form_fields(app) == {"age": 61.0, "fare": form_fields(app)["fare"]}
     assert not app.error  # no "survived is not a feature of this model"

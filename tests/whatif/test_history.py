@@ -233,7 +233,8 @@ def test_the_frame_has_run_fields_then_features_then_class_probabilities(store: 
     run = store.add(KEY, **run_values(3))
     frame = store.frame(KEY)
     assert list(frame.columns) == ["id", "seq", "created_at", "name", "is_baseline", "label", "prediction", "score",
-                                   "pclass", "sex", "age", "fare", "probability_0", "probability_1"]
+                                   "session_id", "source", "pclass", "sex", "age", "fare", "probability_0",
+                                   "probability_1"]
     first = frame.iloc[0]
     assert (first["id"], first["seq"], first["label"], first["prediction"]) == (run.id, 1, run.label, run.prediction)
     assert first["score"] == pytest.approx(run.score)
