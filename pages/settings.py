@@ -11,6 +11,8 @@ from whatif.profiles import (
     MIN_POLL_DEADLINE_S,
     MIN_TOKEN_LIFETIME_S,
     edited_profile,
+    secret_source_sentence,
+    short_secret_warning,
 )
 
 connection = app_connection()
@@ -48,11 +50,10 @@ with st.form("settings_form", border=True):
     right.text_input("E-mail", value=profile.email, key="settings_email")
     st.text_input("API secret", type="password", key="settings_secret",
                   placeholder="Leave empty to keep the current secret (same URL, user and e-mail only)")
-    if profile.secret_source == "generated":
-        st.caption(":material/lock: The demo API's secret is generated at start and never shown.")
-    elif profile.secret_source:
-        source = "the environment" if profile.secret_source == "environment" else profile.secret_source
-        st.caption(f":material/lock: The current secret comes from {source} and is never shown.")
+    lock = ":material/lock:" if profile.secret else ":material/key_off:"
+    st.caption(f"{lock} {secret_source_sentence(profile.secret_source)}")
+    if too_short := short_secret_warning(profile.secret):
+        st.warning(too_short, icon=":material/warning:")
     left, right = st.columns(2)
     left.number_input("Token lifetime (s)", min_value=int(MIN_TOKEN_LIFETIME_S), max_value=int(MAX_TOKEN_LIFETIME_S),
                       value=int(profile.token_lifetime_s),

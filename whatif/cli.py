@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,6 +18,7 @@ import pandas as pd
 
 from whatif.client import ModelClient
 from whatif.errors import APIError
+from whatif.profiles import short_secret_warning
 from whatif.schema import RowValidationError, SchemaError
 
 
@@ -70,7 +72,10 @@ def read_rows(data: str | None, file: Path | None) -> list[dict[str, Any]]:
 
 
 def make_client(args: argparse.Namespace) -> ModelClient:
-    """A client from flags, falling back to the WHATIF_* variables."""
+    """A client from flags, falling back to the WHATIF_* variables; warns once on stderr if the secret is short."""
+    secret = args.secret if args.secret is not None else os.environ.get("WHATIF_API_SECRET", "")
+    if too_short := short_secret_warning(secret):
+        print(f"warning: {too_short}", file=sys.stderr)
     return ModelClient.from_env(url=args.url, secret=args.secret, user_id=args.user_id, email=args.email,
                                 poll_deadline_s=args.timeout)
 

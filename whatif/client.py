@@ -31,6 +31,7 @@ import jwt
 import numpy as np
 import pandas as pd
 import requests
+from jwt.algorithms import HMACAlgorithm
 from requests.adapters import HTTPAdapter
 from requests.auth import AuthBase
 from urllib3.util.retry import Retry
@@ -63,6 +64,22 @@ Rows: TypeAlias = Sequence[Mapping[str, Any]] | pd.DataFrame
 
 
 # ---- authentication ---------------------------------------------------------------------------
+class _QuietHS256(HMACAlgorithm):
+    """HS256 without PyJWT's InsecureKeyLengthWarning on every token signed with a short secret.
+
+    The CLI and the Settings page say it once instead (``whatif.profiles.short_secret_warning``);
+    a warnings filter would be process-wide, and ``catch_warnings`` is not thread-safe.
+    """
+
+    def check_key_length(self, key: bytes) -> str | None:
+        return None
+
+
+_TOKEN_SIGNER = jwt.PyJWS()
+_TOKEN_SIGNER.unregister_algorithm("HS256")
+_TOKEN_SIGNER.register_algorithm("HS256", _QuietHS256(HMACAlgorithm.SHA256))
+
+
 class JWTAuth(AuthBase):
     """Signs each request with a short-lived HS256 token carrying ``userId`` and ``email``.
 
@@ -90,7 +107,8 @@ class JWTAuth(AuthBase):
                 self._token_exp = issued + self.lifetime_s
                 claims = {"userId": self.user_id, "email": self.email,
                           "iat": issued, "exp": int(math.ceil(self._token_exp))}
-                self._token = jwt.encode(claims, self._secret, algorithm="HS256")
+                payload = json.dumps(claims, separators=(",", ":")).encode()  # as jwt.encode writes it
+                self._token = _TOKEN_SIGNER.encode(payload, self._secret, algorithm="HS256")
             return self._token
 
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
@@ -197,6 +215,26 @@ class SavedModel:
         return self.versions[-1]
 
 
+@dataclass(frozen=True)
+class SampleRows:
+    """Real rows of a model's held-out data, to start a what-if from.
+
+    ``rows`` are request rows, sendable as they are (one-hot groups as their 0/1 columns;
+    ``FeatureSchema.from_row`` turns one into form values); ``targets[i]`` is the true value
+    of ``rows[i]``, None where unknown.
+    """
+
+    rows: list[dict[str, Any]]
+    targets: list[Any]
+    target: str = ""  # what the model predicts ("" when unknown)
+    available: int = 0  # how many sample rows the server holds for the model
+
+    @property
+    def frame(self) -> pd.DataFrame:
+        """The rows as a DataFrame, with the true values in a column named after the target."""
+        return pd.DataFrame.from_records(self.rows).assign(**{self.target or "target": self.targets})
+
+
 URL_EXAMPLE = "give it as the platform shows it, e.g. https://api.example.com/api/v1/proxy/pipeline/model/predict."
 
 
@@ -244,6 +282,11 @@ class Endpoints:
     def models_url(self) -> str:
         """The saved-models extension."""
         return self.api_root + "/models"
+
+    @property
+    def sample_url(self) -> str:
+        """The sample-rows extension, beside the predict route."""
+        return self.predict_url.rsplit("/", 1)[0] + "/sample"
 
     def info_url(self, task_id: str) -> str:
         """The task-info route of one task."""
@@ -441,6 +484,30 @@ class ModelClient:
         except SchemaError as bad:
             raise APIResponseError(f"The server's schema of model {path!r} cannot be used: {bad}.") from None
 
+    def sample_rows(self, path: str, bucket: str, n: int = 5) -> SampleRows:
+        """A few real held-out rows of one saved model, with their true targets (extension ``GET .../model/sample``).
+
+        ``n`` is from 1 to 50 (our server's bound); a model saved without sample rows raises
+        NotFoundError with code ``no_sample_rows``, a server without the route ExtensionUnavailable.
+        """
+        response = self._request("GET", self.endpoints.sample_url,
+                                 params={"path": path, "bucket": bucket, "n": str(n)},
+                                 what=f"Reading sample rows of model {path!r}")
+        answer = self._json(response, f"The sample rows of model {path!r}", extension="sample rows of models",
+                            instead="fill the form by hand or from a file of rows instead")
+        rows = answer.get("rows") if isinstance(answer, dict) else None
+        if not isinstance(rows, list) or not all(isinstance(row, dict) for row in rows):
+            raise APIResponseError(
+                f"The sample rows of model {path!r} are not a list of rows ({_snippet(response.text)}); "
+                "the server may not be a compatible API."
+            )
+        targets = answer.get("targets")
+        if not isinstance(targets, list) or len(targets) != len(rows):
+            targets = [None] * len(rows)  # rows without their true values are still real rows
+        available = answer.get("available")
+        return SampleRows(rows=rows, targets=targets, target=str(answer.get("target") or ""),
+                          available=available if type(available) is int else len(rows))
+
     # ---- plumbing ----
     def _request(self, method: str, url: str, *, what: str, extra_read_s: float = 0.0,
                  **kwargs: Any) -> requests.Response:
@@ -471,17 +538,22 @@ class ModelClient:
         logger.debug("%s %s -> %s in %.3f s", method, url, response.status_code, time.monotonic() - started)
         return response
 
-    def _json(self, response: requests.Response, what: str, extension: str | None = None) -> Any:
-        """The JSON body of a good answer; every other answer becomes one APIError."""
+    def _json(self, response: requests.Response, what: str, extension: str | None = None,
+              instead: str = "enter the model path and bucket and load the schema from a file instead") -> Any:
+        """The JSON body of a good answer; every other answer becomes one APIError.
+
+        ``extension`` names an optional route: a 404/405/501 that is not one of our server's
+        own "not found" answers means the server lacks it, and ``instead`` says what to do.
+        """
         try:
             body = response.json() if response.content else None
         except ValueError:
             body = None
         status = response.status_code
-        if extension and status in (404, 405, 501) and not _is_our_error(body, "model_not_found"):
+        if extension and status in (404, 405, 501) and not (
+                isinstance(body, dict) and body.get("code") in _ROUTE_FOUND_CODES):
             raise ExtensionUnavailable(
-                f"This API does not offer {extension} ({status} at {response.url.split('?')[0]}); "
-                "enter the model path and bucket and load the schema from a file instead."
+                f"This API does not offer {extension} ({status} at {response.url.split('?')[0]}); {instead}."
             )
         if status >= 400:
             raise _status_error(response, body)
@@ -603,8 +675,8 @@ def _native(value: Any) -> Any:
     return value.item() if hasattr(value, "item") and not isinstance(value, str | bytes) else value
 
 
-def _is_our_error(body: Any, code: str) -> bool:
-    return isinstance(body, dict) and body.get("code") == code
+# 404 codes of a route that exists but found no model (or no sample rows): not a missing extension
+_ROUTE_FOUND_CODES = frozenset({"model_not_found", "no_sample_rows"})
 
 
 def _snippet(text: str, limit: int = 80) -> str:
@@ -671,5 +743,5 @@ def _saved_model(item: Mapping[str, Any]) -> SavedModel:
 
 __all__ = [
     "APIError", "Endpoints", "JWTAuth", "ModelClient", "ModelVersion", "PredictionResult",
-    "SavedModel", "TaskStatus", "failure_detail", "parse_predictions",
+    "SampleRows", "SavedModel", "TaskStatus", "failure_detail", "parse_predictions",
 ]

@@ -88,6 +88,35 @@ def default_profile_name(profiles: list[Profile], secrets: Mapping[str, Any]) ->
     return str(wanted) if wanted in names else names[0]
 
 
+MIN_SECRET_BYTES = 32  # RFC 7518 section 3.2: an HS256 key as long as the hash (256 bits)
+
+_SECRET_SOURCE_SENTENCES = {
+    "generated": "The demo API's secret is generated at start and never shown.",
+    "secrets.toml": "The current secret comes from secrets.toml and is never shown.",
+    "environment": "The current secret comes from the environment (WHATIF_API_SECRET) and is never shown.",
+    "entered": "The current secret was typed on this page, is kept for this browser session only and is never shown.",
+    "": "No API secret is set for this connection: type it above.",
+}
+
+
+def secret_source_sentence(secret_source: str) -> str:
+    """Where the active secret comes from (a ``Profile.secret_source``), as one sentence for the Settings page."""
+    return _SECRET_SOURCE_SENTENCES.get(secret_source, "The current secret is never shown.")
+
+
+def short_secret_warning(secret: str) -> str | None:
+    """One sentence when an HS256 secret is shorter than 32 bytes, else None (an empty one is another problem).
+
+    PyJWT warns about such a secret on every token it signs or checks; the CLI and the Settings
+    page say it once with this instead. The sentence never contains the secret or its length.
+    """
+    if not secret or len(secret.encode()) >= MIN_SECRET_BYTES:
+        return None
+    return (f"This secret is shorter than {MIN_SECRET_BYTES} bytes, the least RFC 7518 advises for HS256, so tokens "
+            "signed with it are easier to forge: ask your system administrator to set a longer random one on the "
+            "API (e.g. from `python3 -c 'import secrets; print(secrets.token_urlsafe(32))'`) and use it here.")
+
+
 MIN_TOKEN_LIFETIME_S, MAX_TOKEN_LIFETIME_S = 10.0, 3600.0
 MIN_POLL_DEADLINE_S, MAX_POLL_DEADLINE_S = 1.0, 3600.0
 CUSTOM_PROFILE = "Custom (this session)"

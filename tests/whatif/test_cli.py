@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import subprocess
 import sys
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
+import jwt
+import pytest
+
 from tests.conftest import DEMO_BUCKET, SEED_TITANIC_ROW, TITANIC_PATH
-from whatif.server.embedded import EmbeddedServer
+from whatif.client import JWTAuth
+from whatif.profiles import short_secret_warning
+from whatif.server.embedded import EmbeddedServer, start_server
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -59,3 +67,65 @@ def test_wrong_secret_is_one_line_and_exit_1(server: EmbeddedServer) -> None:
 def test_missing_settings_say_what_to_set() -> None:
     done = run_cli("models")
     assert done.returncode == 1 and "WHATIF_API_URL" in done.stderr
+
+
+# ---- a short secret: said once, never a warning per token -------------------------------------
+SHORT_SECRET = "short-secret"  # 12 bytes; HS256 wants 32
+
+
+@pytest.fixture(scope="module")
+def short_secret_server(server: EmbeddedServer) -> Iterator[EmbeddedServer]:
+    """A reference server on the sample store whose API secret is too short."""
+    running = start_server(server.store, secret=SHORT_SECRET, workers=1)
+    yield running
+    running.stop()
+
+
+# the server runs in this process, where pytest has reset auth.py's filter of PyJWT's warning on each token checked
+@pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning")
+def test_a_short_secret_is_said_once_on_stderr_and_the_prediction_still_runs(
+        short_secret_server: EmbeddedServer) -> None:
+    done = run_cli("predict", "--path", TITANIC_PATH, "--bucket", DEMO_BUCKET, "--data",
+                   json.dumps([SEED_TITANIC_ROW]), "--format", "json", server=short_secret_server)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)[0]["prediction"] in (0, 1)
+    assert done.stderr.count("shorter than 32 bytes") == 1, done.stderr
+    assert done.stderr.startswith("warning: This secret is shorter than 32 bytes")
+    assert "InsecureKeyLengthWarning" not in done.stderr  # PyJWT's own, once per token
+    assert SHORT_SECRET not in done.stdout + done.stderr
+
+
+def test_a_long_secret_gets_no_warning(server: EmbeddedServer) -> None:
+    done = run_cli("models", server=server)
+    assert done.returncode == 0, done.stderr
+    assert "shorter than" not in done.stderr and "warning" not in done.stderr.lower(), done.stderr
+
+
+def test_the_short_secret_sentence_says_what_to_do_and_spares_long_secrets() -> None:
+    sentence = short_secret_warning(SHORT_SECRET)
+    assert sentence is not None and "shorter than 32 bytes" in sentence and "system administrator" in sentence
+    assert SHORT_SECRET not in sentence and str(len(SHORT_SECRET)) not in sentence
+    assert short_secret_warning(secrets.token_urlsafe(32)) is None  # the demo API's kind of secret
+    assert short_secret_warning("x" * 32) is None and short_secret_warning("") is None
+
+
+def test_signing_with_a_short_secret_raises_no_warning() -> None:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        token = JWTAuth(SHORT_SECRET, "1", "demo@example.com").token()
+    assert [str(w.message) for w in caught] == []
+    with warnings.catch_warnings():  # checking it with PyJWT would warn in turn
+        warnings.simplefilter("ignore", jwt.InsecureKeyLengthWarning)
+        claims = jwt.decode(token, SHORT_SECRET, algorithms=["HS256"])  # still a valid HS256 token
+    assert claims["userId"] == "1" and claims["email"] == "demo@example.com" and claims["exp"] > claims["iat"]
+
+
+def test_the_server_checks_tokens_of_a_short_secret_without_a_warning_per_request() -> None:
+    # in a process of its own: pytest resets warning filters set at import (auth.py's) around each test
+    check = (f"from whatif.client import JWTAuth; from whatif.server.auth import authenticate\n"
+             f"token = JWTAuth({SHORT_SECRET!r}, '1', 'demo@example.com').token()\n"
+             f"for _ in range(3): assert authenticate('Bearer ' + token, {SHORT_SECRET!r}).id == '1'\n")
+    done = subprocess.run([sys.executable, "-W", "always", "-c", check], cwd=ROOT, capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "InsecureKeyLengthWarning" not in done.stderr, done.stderr

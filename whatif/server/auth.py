@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,6 +13,11 @@ from whatif.server.problems import Problem
 
 _USER_ID = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
 LEEWAY_S = 10
+
+# PyJWT would warn about a short secret on every token it checks, in the log of every request (and of
+# the app, which runs this server in-process). A secret's length is a setting to mention once, where it
+# is set (whatif.profiles.short_secret_warning), not a fault of each caller.
+warnings.filterwarnings("ignore", category=jwt.InsecureKeyLengthWarning)
 
 
 @dataclass(frozen=True)

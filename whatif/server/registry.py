@@ -4,8 +4,12 @@ Layout under the store root (one folder per bucket)::
 
     {bucket}/{user}/{project}/model-groups/{group}/{version}.json    the descriptor
     {bucket}/{user}/{project}/model-groups/{group}/{version}.skops   the fitted model
+    {bucket}/{user}/{project}/model-groups/{group}/{version}.samples.jsonl   optional: real rows
 
 The descriptor carries the model's name, feature schema (PROTOCOL.md section 3) and metrics.
+The optional sample rows are a few real rows the model did not train on (its test split), one
+JSON object a line: ``{"row": {<request column>: value}, "target": <true value or null>}``,
+each row in request form (one-hot groups as their 0/1 columns), so it can be sent as it is.
 Fitted models are saved with skops and loaded with an allow-list of types, never unpickled.
 
 On the command line::
@@ -14,6 +18,7 @@ On the command line::
     python -m whatif.server.registry save --store DIR --bucket B --user 1 --project 4 \\
         --model fitted.skops --schema schema.json --name "My model"      # a new model
     python -m whatif.server.registry save ... --group 2                 # a new version of group 2
+    python -m whatif.server.registry save ... --sample-rows test.csv    # with real held-out rows
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ import re
 import sys
 import tempfile
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -36,7 +41,7 @@ import pandas as pd
 
 from whatif import threadsafe_ast
 from whatif.config import default_store
-from whatif.schema import FeatureSchema
+from whatif.schema import FeatureSchema, RowValidationError
 
 # Loading a model parses numpy headers with ast.literal_eval in worker threads; on Python 3.11
 # that is not safe beside another thread's parse (Streamlit's, another load's): see the module.
@@ -46,6 +51,8 @@ DESCRIPTOR_FORMAT = "whatif-model/1"
 # Types a saved model may contain: scikit-learn's own, numpy's and scipy's. Anything else
 # (a custom class, a builtin like eval) makes the model refuse to load.
 SAFE_TYPE_PREFIXES = ("sklearn.", "numpy.", "scipy.", "builtins.slice", "collections.OrderedDict")
+SAMPLE_ROWS_SUFFIX = ".samples.jsonl"  # not .json: the store's descriptors are its only .json files
+MAX_SAVED_SAMPLE_ROWS = 100  # a model keeps at most this many sample rows (the first ones given)
 _SEGMENT = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$")
 
 
@@ -73,6 +80,12 @@ class UnsafeModel(StoreError):
     code = "unsafe_model"
 
 
+class NoSampleRows(StoreError):
+    """The model exists but was saved without sample rows."""
+
+    code = "no_sample_rows"
+
+
 @dataclass(frozen=True)
 class LoadedModel:
     """A model ready to predict: its descriptor, schema and fitted estimator."""
@@ -82,6 +95,15 @@ class LoadedModel:
     descriptor: dict[str, Any]
     schema: FeatureSchema
     estimator: Any
+
+
+@dataclass(frozen=True)
+class SampleRows:
+    """A model's saved sample rows: request rows and, in the same order, their true targets."""
+
+    rows: list[dict[str, Any]]
+    targets: list[Any]  # None where the true value is not known
+    target: str  # the target's name, from the model's schema ("" when it names none)
 
 
 def check_location(bucket: str, path: str) -> tuple[str, list[str]]:
@@ -165,6 +187,34 @@ class ModelRegistry:
             self._cache[key] = (mtime, loaded)
         return loaded
 
+    def sample_rows_file(self, bucket: str, path: str) -> Path:
+        """Where the sample rows of the model at ``path`` are (or would be) kept."""
+        file = self.resolve(bucket, path)
+        return file.with_name(file.stem + SAMPLE_ROWS_SUFFIX)
+
+    def has_sample_rows(self, bucket: str, path: str) -> bool:
+        """True when the model at ``path`` has a sample-rows file (a stat, nothing read)."""
+        return self.sample_rows_file(bucket, path).is_file()
+
+    def sample_rows(self, bucket: str, path: str) -> SampleRows:
+        """The model's saved sample rows; ModelNotFound without the model, NoSampleRows without rows."""
+        descriptor = self.descriptor(bucket, path)
+        file = self.sample_rows_file(bucket, path)
+        if not file.is_file():
+            raise NoSampleRows(f"model {path!r} has no sample rows saved")
+        if not file.resolve().is_relative_to((self.root / bucket).resolve()):
+            raise InvalidLocation(f"the sample rows of {path!r} point outside the model store")
+        rows, targets = [], []
+        try:
+            for line in file.read_text().splitlines():
+                if line.strip():
+                    record = json.loads(line)
+                    rows.append(dict(record["row"]))
+                    targets.append(record.get("target"))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise StoreError(f"the sample rows of {path!r} cannot be read ({type(exc).__name__})") from None
+        return SampleRows(rows, targets, str(descriptor.get("schema", {}).get("target") or ""))
+
     def list_models(self, user: str | None = None) -> list[dict[str, Any]]:
         """Saved models (groups) with their versions, for one user or for all."""
         groups: dict[tuple[str, str, str, str], list[dict[str, Any]]] = {}
@@ -217,14 +267,18 @@ class ModelRegistry:
         description: str = "",
         version: int | None = None,
         keep_loaded: bool = False,
+        sample_rows: pd.DataFrame | Sequence[Mapping[str, Any]] | None = None,
     ) -> dict[str, Any]:
         """Save a fitted model as a new model (``group=None``) or a new version of ``group``.
 
         Returns the new version's entry (path, bucket, version...). Files are written to a
         temporary name and renamed, so a reader never sees half a model. ``keep_loaded`` keeps
         the estimator in memory as the loaded model (for models built by the server itself;
-        everything else is read back through the allow-list check).
+        everything else is read back through the allow-list check). ``sample_rows`` are a few
+        real rows the model did not train on, in request form, with the schema's target column
+        when known (see ``sample_records``); without them the model has no sample rows.
         """
+        samples = None if sample_rows is None else sample_records(schema, sample_rows)
         groups_dir = self.root / bucket / str(user) / str(project) / "model-groups"
         check_location(bucket, f"{user}/{project}/model-groups/1/1.json")
         groups_dir.mkdir(parents=True, exist_ok=True)
@@ -259,14 +313,63 @@ class ModelRegistry:
         import skops.io as sio  # imported when used: it pulls in all of scikit-learn (~1.5 s)
 
         _atomic_write(group_dir / f"{version}.skops", sio.dumps(estimator))
+        samples_file = group_dir / f"{version}{SAMPLE_ROWS_SUFFIX}"
+        if samples is None:  # a version saved again without rows must not keep the old model's rows
+            samples_file.unlink(missing_ok=True)
+        else:
+            _atomic_write(samples_file, _jsonl(samples))
         descriptor_file = group_dir / f"{version}.json"
         _atomic_write(descriptor_file, json.dumps(descriptor, indent=2).encode())
         path = f"{user}/{project}/model-groups/{group}/{version}.json"
         if keep_loaded:  # the caller's own fitted model (sample models): no need to read it back from disk
             with self._lock:
-                    self._cache[(bucket, path)] = (descriptor_file.stat().st_mtime, LoadedModel(
+                self._cache[(bucket, path)] = (descriptor_file.stat().st_mtime, LoadedModel(
                     bucket, path, descriptor, FeatureSchema.from_dict(schema_dict), estimator))
         return {"bucket": bucket, "path": path, "group": str(group), "version": version, "name": name}
+
+    def save_sample_rows(self, bucket: str, path: str,
+                         rows: pd.DataFrame | Sequence[Mapping[str, Any]]) -> int:
+        """Give the saved model at ``path`` sample rows (replacing any it had); return how many were kept.
+
+        For models saved before sample rows existed: checked against the model's own schema.
+        """
+        schema = FeatureSchema.from_dict(self.descriptor(bucket, path)["schema"])
+        samples = sample_records(schema, rows)
+        _atomic_write(self.sample_rows_file(bucket, path), _jsonl(samples))
+        return len(samples)
+
+
+def sample_records(schema: FeatureSchema, rows: pd.DataFrame | Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Sample rows as saved: ``{"row": <request row>, "target": <value or None>}``, the first 100 kept.
+
+    Each row must hold the schema's request columns (one-hot groups as 0/1 columns) and may
+    hold its target column; values are checked and coerced as a form's would be, so a saved
+    row can always be sent as it is. Raises ValueError (a sentence) for a row that does not fit.
+    """
+    records = rows.to_dict("records") if isinstance(rows, pd.DataFrame) else [dict(r) for r in rows]
+    if not records:
+        raise ValueError("The sample rows are empty; give at least one row, or none at all.")
+    columns = set(schema.input_columns)
+    out = []
+    for i, record in enumerate(records[:MAX_SAVED_SAMPLE_ROWS]):
+        record = {str(k): _native(v) for k, v in record.items()}
+        target = record.pop(schema.target, None) if schema.target else None
+        unknown = next((k for k in record if k not in columns), None)
+        if unknown is not None:
+            raise ValueError(f"Sample row {i} has the column {unknown!r}, which is neither an input of the model "
+                             f"nor its target {schema.target!r}.")
+        try:
+            row = schema.to_row(schema.from_row(record))
+        except RowValidationError as exc:
+            raise ValueError(f"Sample row {i} does not fit the model's schema ({exc}).") from None
+        if isinstance(target, float) and not np.isfinite(target):
+            target = None  # an unknown true value is kept as unknown, not as NaN
+        out.append({"row": row, "target": target})
+    return out
+
+
+def _jsonl(records: Sequence[Mapping[str, Any]]) -> bytes:
+    return "".join(json.dumps(record, allow_nan=False) + "\n" for record in records).encode()
 
 
 def load_safely(model_file: Path) -> Any:
@@ -314,6 +417,16 @@ def _atomic_write(target: Path, data: bytes) -> None:
 
 
 # ---- command line ---------------------------------------------------------------------------
+def _read_sample_rows(file: Path) -> pd.DataFrame | list[dict[str, Any]]:
+    """Sample rows from a CSV file or a JSON list of row objects (as a predict request body)."""
+    if file.suffix.lower() == ".csv":
+        return pd.read_csv(file)
+    rows = json.loads(file.read_text())
+    if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+        raise ValueError(f"{file} must hold a JSON list of row objects, like a predict request body")
+    return rows
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """``list`` and ``save`` saved models on the command line."""
     parser = argparse.ArgumentParser(prog="python -m whatif.server.registry", description=__doc__.split("\n")[0])
@@ -334,6 +447,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     target.add_argument("--group", help="save as a new VERSION of this model group")
     saver.add_argument("--metrics", type=Path, help="JSON file of metrics")
     saver.add_argument("--description", default="")
+    saver.add_argument("--sample-rows", type=Path,
+                       help="CSV or JSON list of a few real held-out rows (request columns, target optional)")
     args = parser.parse_args(argv)
     registry = ModelRegistry(args.store)
     try:
@@ -356,8 +471,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             schema = FeatureSchema.from_json(args.schema.read_text())
         estimator = load_safely(args.model)
         metrics = json.loads(args.metrics.read_text()) if args.metrics else {}
+        sample_rows = _read_sample_rows(args.sample_rows) if args.sample_rows else None
         saved = registry.save(estimator, schema, bucket=args.bucket, user=args.user, project=args.project,
-                              name=args.name, group=args.group, metrics=metrics, description=args.description)
+                              name=args.name, group=args.group, metrics=metrics, description=args.description,
+                              sample_rows=sample_rows)
         print(f"Saved {saved['name']!r} version {saved['version']}: path={saved['path']} bucket={saved['bucket']}")
         return 0
     except (StoreError, ValueError, OSError) as exc:

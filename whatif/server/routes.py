@@ -1,4 +1,4 @@
-"""The API's routes: the documented submit and poll, and the models and schema extensions."""
+"""The API's routes: the documented submit and poll, and the models, schema and sample-rows extensions."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Header, Query, Request
+from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from whatif.server.auth import User, authenticate
@@ -15,6 +16,7 @@ from whatif.server.registry import (
     LoadedModel,
     ModelNotFound,
     ModelRegistry,
+    NoSampleRows,
     StoreError,
     check_location,
 )
@@ -26,6 +28,8 @@ from whatif.server.work import prediction_work
 T = TypeVar("T")
 PREDICT_PATH = "/api/v1/proxy/pipeline/model/predict"
 SCHEMA_PATH = "/api/v1/proxy/pipeline/model/schema"
+SAMPLE_PATH = "/api/v1/proxy/pipeline/model/sample"
+MAX_SAMPLE_ROWS = 50
 MODELS_PATH = "/api/v1/models"
 
 
@@ -86,6 +90,9 @@ def _owned(read: Callable[[str, str], T], user: User, bucket: str, path: str) ->
         raise Problem(400, exc.code, f"Invalid model location: {exc}.") from None
     except ModelNotFound as exc:
         raise Problem(404, exc.code, f"Model not found: {exc}.") from None
+    except NoSampleRows as exc:
+        raise Problem(404, exc.code, f"Model '{path}' has no sample rows saved (it was saved without them); "
+                                     "start from its defaults instead.") from None
     except StoreError as exc:
         raise Problem(500, exc.code, f"The model cannot be used: {exc}.") from None
 
@@ -153,6 +160,31 @@ def model_schema(user: CurrentUser, registry: Registry, path: ModelPath, bucket:
     schema.update({"metrics": descriptor.get("metrics", {}), "description": descriptor.get("description", ""),
                    "created": descriptor.get("created", ""), "path": path, "bucket": bucket})
     return schema
+
+
+class SampleRowsAnswer(BaseModel):
+    """A few real rows of a model's held-out data, each a request row, with their true targets."""
+
+    path: str = Field(description="the model's descriptor path, as asked")
+    bucket: str = Field(description="the model's bucket, as asked")
+    target: str = Field(description="the name of what the model predicts ('' when its schema names none)")
+    available: int = Field(description="how many sample rows the model has saved (at most this many are answered)")
+    rows: list[dict[str, int | float | bool]] = Field(
+        description="request rows, exactly as a predict request sends them: every input column of the schema, "
+                    "one-hot groups as their 0/1 columns (all 0 = the group's 'none' choice)")
+    targets: list[int | float | str | None] = Field(
+        description="the true target of each row, in the same order (null where not known)")
+
+
+@router.get(SAMPLE_PATH, summary="A few real held-out rows of a saved model, with their true targets (extension)")
+def model_sample_rows(
+    user: CurrentUser, registry: Registry, path: ModelPath, bucket: Bucket,
+    n: Annotated[int, Query(ge=1, le=MAX_SAMPLE_ROWS, description="how many rows, from 1 to 50")] = 5,
+) -> SampleRowsAnswer:
+    """The first ``n`` saved sample rows (the same ones each time); 404 for a model saved without any."""
+    samples = _owned(registry.sample_rows, user, bucket, path)
+    return SampleRowsAnswer(path=path, bucket=bucket, target=samples.target, available=len(samples.rows),
+                            rows=samples.rows[:n], targets=samples.targets[:n])
 
 
 @router.get(MODELS_PATH, summary="The caller's saved models and their versions (extension)")

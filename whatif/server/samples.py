@@ -6,6 +6,9 @@
 2. Credit approval (classification), two versions, on a SYNTHETIC table generated here, with
    the seed's one-hot inputs ``employment_status_Employed/Self-Employed/Contract``.
 3. Diabetes progression (regression) on scikit-learn's bundled diabetes data.
+
+Each is saved with ``SAMPLE_ROW_COUNT`` real rows of its test split (the rows it did not train
+on) and their true targets, for "start from a real row".
 """
 
 from __future__ import annotations
@@ -35,31 +38,86 @@ CREDIT_PATHS = (f"{DEMO_USER}/{DEMO_PROJECT}/model-groups/2/1.json",
 DIABETES_PATH = f"{DEMO_USER}/{DEMO_PROJECT}/model-groups/3/1.json"
 SAMPLE_PATHS = (TITANIC_PATH, *CREDIT_PATHS, DIABETES_PATH)
 SEED = 20261126
+SAMPLE_ROW_COUNT = 20  # held-out rows saved with each sample model
+TEST_SIZE = 0.25
 TITANIC_CSV = Path(__file__).parent / "data" / "titanic3.csv"
 
 
 def ensure_sample_models(registry: ModelRegistry) -> list[str]:
-    """Build the sample models that are missing from the store; return the paths built."""
+    """Build the sample models that are missing from the store; return the paths built.
+
+    A store built before sample rows existed gets their files added (about a second, once);
+    a complete store costs a few file checks.
+    """
     missing = [p for p in SAMPLE_PATHS if not registry.resolve(DEMO_BUCKET, p).is_file()]
+    without_rows = [p for p in SAMPLE_PATHS if p not in missing and not registry.has_sample_rows(DEMO_BUCKET, p)]
+    if without_rows:
+        add_sample_rows(registry, without_rows)
     if not missing:
         return []
     started = time.perf_counter()
     if TITANIC_PATH in missing:
-        _save(registry, *titanic_model(), group="1", version=1)
+        _save(registry, *titanic_model(), titanic_sample_rows(), group="1", version=1)
     for version, path in enumerate(CREDIT_PATHS, start=1):
         if path in missing:
-            _save(registry, *credit_model(version), group="2", version=version)
+            _save(registry, *credit_model(version), credit_sample_rows(), group="2", version=version)
     if DIABETES_PATH in missing:
-        _save(registry, *diabetes_model(), group="3", version=1)
+        _save(registry, *diabetes_model(), diabetes_sample_rows(), group="3", version=1)
     logger.info("built %d sample model(s) in %.1f s", len(missing), time.perf_counter() - started)
     return missing
 
 
+def add_sample_rows(registry: ModelRegistry, paths: list[str]) -> list[str]:
+    """Save the held-out rows of sample models that were built without them; return the paths given rows.
+
+    The rows come from the same split with the same seed as the model's training, so they are
+    rows it did not train on. A model at a sample's path that is not that sample (another name
+    or other inputs) is left alone.
+    """
+    builders = {TITANIC_PATH: ("Titanic survival", titanic_sample_rows),
+                DIABETES_PATH: ("Diabetes progression", diabetes_sample_rows),
+                **dict.fromkeys(CREDIT_PATHS, ("Credit approval", credit_sample_rows))}
+    computed: dict[str, pd.DataFrame] = {}  # the two credit versions share their rows
+    given = []
+    for path in paths:
+        name, build = builders[path]
+        if registry.descriptor(DEMO_BUCKET, path).get("name") != name:
+            logger.warning("not adding sample rows to %s: it is not the sample model %r", path, name)
+            continue
+        if name not in computed:
+            computed[name] = build()
+        try:  # checked against the saved model's own schema: other inputs are refused
+            registry.save_sample_rows(DEMO_BUCKET, path, computed[name])
+        except ValueError as exc:
+            logger.warning("not adding sample rows to %s: %s", path, exc)
+            continue
+        given.append(path)
+    if given:
+        logger.info("added sample rows to %d sample model(s) built without them", len(given))
+    return given
+
+
 def _save(registry: ModelRegistry, estimator: Any, schema: FeatureSchema, metrics: dict[str, float],
-          description: str, *, group: str, version: int) -> None:
+          description: str, sample_rows: pd.DataFrame, *, group: str, version: int) -> None:
     registry.save(estimator, schema, bucket=DEMO_BUCKET, user=DEMO_USER, project=DEMO_PROJECT,
                   name=schema.name, group=group, version=version, metrics=metrics, description=description,
-                  keep_loaded=True)
+                  keep_loaded=True, sample_rows=sample_rows)
+
+
+def _split(x: pd.DataFrame, y: pd.Series, *, stratify: bool) -> tuple[pd.DataFrame, pd.DataFrame, pd.Series,
+                                                                      pd.Series]:
+    """The train/test split every sample model uses: a quarter held out, fixed seed."""
+    from sklearn.model_selection import train_test_split
+
+    x_train, x_test, y_train, y_test = train_test_split(x, y, test_size=TEST_SIZE, random_state=SEED,
+                                                        stratify=y if stratify else None)
+    return x_train, x_test, y_train, y_test
+
+
+def _held_out(x: pd.DataFrame, y: pd.Series, target: str, *, stratify: bool) -> pd.DataFrame:
+    """The first ``SAMPLE_ROW_COUNT`` rows of the test split, with the true target as column ``target``."""
+    _, x_test, _, y_test = _split(x, y, stratify=stratify)
+    return x_test.head(SAMPLE_ROW_COUNT).assign(**{target: y_test.head(SAMPLE_ROW_COUNT)}).reset_index(drop=True)
 
 
 def _range(series: pd.Series, integer: bool = False) -> dict[str, Any]:
@@ -91,15 +149,20 @@ def titanic_frame() -> pd.DataFrame:
     return frame
 
 
+def titanic_sample_rows() -> pd.DataFrame:
+    """Held-out passengers of the Titanic model: request columns and ``survived``."""
+    frame = titanic_frame()
+    return _held_out(frame.drop(columns="survived"), frame["survived"], "survived", stratify=True)
+
+
 def titanic_model() -> tuple[Any, FeatureSchema, dict[str, float], str]:
     """A gradient-boosting survival classifier and its schema."""
     from sklearn.ensemble import HistGradientBoostingClassifier
     from sklearn.metrics import accuracy_score, roc_auc_score
-    from sklearn.model_selection import train_test_split
 
     frame = titanic_frame()
     x, y = frame.drop(columns="survived"), frame["survived"]
-    x_train, x_test, y_train, y_test = train_test_split(x, y, test_size=0.25, random_state=SEED, stratify=y)
+    x_train, x_test, y_train, y_test = _split(x, y, stratify=True)
     # histogram boosting: fits and saves in a third of the time of GradientBoosting (first start < 8 s)
     model = HistGradientBoostingClassifier(max_iter=150, max_depth=3, learning_rate=0.05, random_state=SEED)
     model.fit(x_train, y_train)
@@ -145,18 +208,23 @@ def credit_frame(rows: int = 4000) -> pd.DataFrame:
     return frame
 
 
+def credit_sample_rows() -> pd.DataFrame:
+    """Held-out applications of both credit versions: request columns (one-hot as 0/1) and ``approved``."""
+    frame = credit_frame()
+    return _held_out(frame.drop(columns="approved"), frame["approved"], "approved", stratify=True)
+
+
 def credit_model(version: int) -> tuple[Any, FeatureSchema, dict[str, float], str]:
     """Version 1: logistic regression; version 2: gradient boosting. Same inputs."""
     from sklearn.ensemble import HistGradientBoostingClassifier
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import accuracy_score, roc_auc_score
-    from sklearn.model_selection import train_test_split
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
     frame = credit_frame()
     x, y = frame.drop(columns="approved"), frame["approved"]
-    x_train, x_test, y_train, y_test = train_test_split(x, y, test_size=0.25, random_state=SEED, stratify=y)
+    x_train, x_test, y_train, y_test = _split(x, y, stratify=True)
     if version == 1:
         model: Any = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
         kind = "Logistic regression"
@@ -192,16 +260,26 @@ DIABETES_DESCRIPTIONS = {
 }
 
 
-def diabetes_model() -> tuple[Any, FeatureSchema, dict[str, float], str]:
-    """Gradient-boosting regression of disease progression one year after baseline."""
+def diabetes_data() -> tuple[pd.DataFrame, pd.Series]:
+    """scikit-learn's diabetes data, unscaled: the inputs and the progression one year later."""
     from sklearn.datasets import load_diabetes
-    from sklearn.ensemble import HistGradientBoostingRegressor
-    from sklearn.metrics import mean_absolute_error, r2_score
-    from sklearn.model_selection import train_test_split
 
     data = load_diabetes(as_frame=True, scaled=False)
-    x, y = data.data, data.target
-    x_train, x_test, y_train, y_test = train_test_split(x, y, test_size=0.25, random_state=SEED)
+    return data.data, data.target
+
+
+def diabetes_sample_rows() -> pd.DataFrame:
+    """Held-out patients of the diabetes model: request columns and ``progression``."""
+    return _held_out(*diabetes_data(), "progression", stratify=False)
+
+
+def diabetes_model() -> tuple[Any, FeatureSchema, dict[str, float], str]:
+    """Gradient-boosting regression of disease progression one year after baseline."""
+    from sklearn.ensemble import HistGradientBoostingRegressor
+    from sklearn.metrics import mean_absolute_error, r2_score
+
+    x, y = diabetes_data()
+    x_train, x_test, y_train, y_test = _split(x, y, stratify=False)
     model = HistGradientBoostingRegressor(max_iter=150, max_depth=2, learning_rate=0.05, random_state=SEED)
     model.fit(x_train, y_train)
     predicted = model.predict(x_test)
