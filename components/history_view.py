@@ -61,7 +61,7 @@ def only_mine_toggle(choice: ModelChoice, total: int, mine: int) -> bool:
     if total == mine:
         return False
     others = total - mine
-    return st.toggle(f"Only my runs ({others:,} by other sessions hidden)", value=True,
+    return st.toggle(f"Only my runs ({others:,} by other sessions)", value=True,
                      key=f"whatif_only_mine_{choice.key}",
                      help="This model's history is shared by everyone on this API and user: colleagues' "
                           "browsers and your other tabs. Off shows their runs too.")

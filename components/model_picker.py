@@ -18,6 +18,7 @@ KEPT_KEYS = ("whatif_model", "whatif_model_by_hand", "whatif_path", "whatif_buck
 SCHEMA_SOURCES = ("From the server", "Upload a datrics-json model file", "Upload a CSV of training data",
                   "Paste an example request body")
 NO_TARGET = "(none: every column is an input)"
+REFILL_FORM_KEY = "whatif_form_refill"  # set when a schema brings values of its own (a pasted example)
 
 
 @dataclass(frozen=True)
@@ -176,6 +177,9 @@ def _schema_from_source(connection: Connection, source: str, path: str, bucket: 
         if source == SCHEMA_SOURCES[3]:
             text = st.text_area("Example request body (a JSON list of rows)", key="whatif_schema_paste",
                                 placeholder='[{"order_amount": 700, "employment_status_Employed": 0}]')
+            if text.strip() and text != st.session_state.get("whatif_schema_paste_used"):
+                st.session_state["whatif_schema_paste_used"] = text
+                st.session_state[REFILL_FORM_KEY] = True  # the example's values are what the form shows
             return FeatureSchema.from_json(text) if text.strip() else None
         kind = "json" if source == SCHEMA_SOURCES[1] else "csv"
         upload = st.file_uploader(source, type=[kind], key=f"whatif_schema_upload_{kind}")

@@ -13,7 +13,7 @@ from typing import Any
 
 import streamlit as st
 
-from components.model_picker import ModelChoice
+from components.model_picker import REFILL_FORM_KEY, ModelChoice
 from whatif.schema import Feature
 
 COLUMNS = 3
@@ -96,6 +96,8 @@ def _forget_widgets_not_drawn_last_run(choice: ModelChoice) -> None:
 def schema_form(choice: ModelChoice) -> dict[str, Any]:
     """Draw the form; return the values it holds now."""
     schema = choice.schema
+    if st.session_state.pop(REFILL_FORM_KEY, False):
+        reset_to_defaults(choice)
     values = current_values(choice)
     _forget_widgets_not_drawn_last_run(choice)
     features = list(schema.features)

@@ -16,6 +16,7 @@ from components.history_view import (
     runs_window,
 )
 from components.model_picker import choose_model
+from components.real_rows import real_row_button, real_row_note
 from components.result_card import result_card
 from components.runs_io import export_button, import_uploader
 from components.schema_form import reset_to_defaults, schema_form, start_form_run
@@ -50,12 +51,15 @@ apply_link_values(choice)
 form_side, result_side = st.columns([11, 9], gap="large")
 
 with form_side:
-    head, reset, load = st.columns([2, 3, 2], vertical_alignment="bottom")
-    head.subheader("Inputs")
+    st.subheader("Inputs")
+    reset, real, load = st.columns(3)
     reset.button("Reset to defaults", key="whatif_reset", icon=":material/restart_alt:", width="stretch",
                  on_click=reset_to_defaults, args=(choice,))
+    with real:
+        real_row_button(connection, choice)
     load_slot = load.empty()  # filled once this run's prediction is stored, so it lists that run too
     values = schema_form(choice)
+    real_row_note(choice, values)
     try:
         row = choice.schema.to_row(values)
     except RowValidationError as invalid:
