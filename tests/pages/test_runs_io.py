@@ -171,3 +171,31 @@ def test_one_hot_columns_must_hold_0_or_1(app: AppTest, run_store: RunStore) -> 
     assert any("row 2, employment_status: column employment_status_Employed has 'x', which is not 0 or 1; row 3, "
                "employment_status: more than one column is set (Employed, Self-Employed)" in m for m in messages(app))
     assert run_store.count(demo_history(CREDIT_PATHS[1])) == 0
+
+
+def test_importing_the_same_export_again_skips_the_runs_already_here(app: AppTest, downloads: list[dict[str, Any]],
+                                                                     run_store: RunStore) -> None:
+    predict(run(app))
+    app.selectbox(key=form_key(TITANIC_PATH, "sex")).set_value(0)
+    predict(app)
+    name, _, text = exported_csv(downloads)
+
+    upload(app, TITANIC_PATH, name, text.encode())
+    assert (f"Imported 0 run(s) from {name}; 2 runs were already here (same inputs, answer and time), skipped."
+            in messages(app))
+    assert len(run_store.runs(demo_history(TITANIC_PATH))) == 2
+
+
+def test_an_imported_run_on_the_card_says_when_it_was_made_not_a_task_time(
+        app: AppTest, downloads: list[dict[str, Any]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        server: EmbeddedServer) -> None:
+    predict(run(app))
+    predict(app)  # the same inputs twice: the second run's change against the baseline is none
+    name, _, text = exported_csv(downloads)
+
+    new_home(tmp_path / "other", server.store, monkeypatch)
+    other = upload(run(AppTest.from_file(APP, default_timeout=TIMEOUT_S)), TITANIC_PATH, name, text.encode())
+    made = [c.value for c in other.caption if c.value.startswith("Imported run, made ")]
+    assert made and " ms · task" not in " ".join(c.value for c in other.caption)
+    assert metric(other)[2] == "0.0 pts"  # no "+0.0 pts": nothing changed
+    assert list(runs_table(other)["By"]) == ["imported", "imported"]
