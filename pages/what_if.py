@@ -8,7 +8,7 @@ from components.history_view import load_run_popover, run_actions, runs_chart_se
 from components.model_picker import choose_model
 from components.result_card import result_card
 from components.runs_io import export_button, import_uploader
-from components.schema_form import reset_to_defaults, schema_form, start_form_run
+from components.schema_form import form_problems_note, reset_to_defaults, schema_form, start_form_run
 from components.share_link import apply_link_values, read_link_once, sync_link
 from components.store import run_store, show_history_problem
 from components.task_progress import predict_and_record
@@ -43,13 +43,16 @@ with form_side:
                  on_click=reset_to_defaults, args=(choice,))
     load_slot = load.empty()  # filled once this run's prediction is stored, so it lists that run too
     values = schema_form(choice)
+    to_fix = form_problems_note(choice)  # "Fix age: 'abc' is not a number." while a number field cannot be read
     try:
-        row = choice.schema.to_row(values)
+        row = None if to_fix else choice.schema.to_row(values)
     except RowValidationError as invalid:
         row = None
         st.error(f"Some values are not valid: {invalid}.", icon=":material/error:")
     predict = st.button("Predict", key="whatif_predict", type="primary", icon=":material/play_arrow:",
-                        width="stretch", disabled=row is None)
+                        width="stretch", disabled=row is None, help=to_fix or None)
+    if to_fix:
+        st.caption(f":red[:material/error: {to_fix}]")
 
 with result_side:
     if predict and row is not None:
