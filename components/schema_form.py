@@ -3,17 +3,24 @@
 The form's values live in one dict per model in session state (the source of truth); widgets
 are views of it. That keeps values of features hidden by the filter box, and lets "Reset",
 "Restore a run" and share links set values before the widgets are drawn.
+
+Numbers and integers are text fields read by ``whatif.numbers.parse_number``: the browser's
+number input turns an empty field, letters or 1e309 into 0 without the page knowing. A text
+that is not a number is kept as typed (per model, also while its field is hidden), shown with
+its sentence under the field, and listed by ``form_problems``; the form's value stays the
+last number read, so the values dict (and the share link) only ever holds valid numbers.
 """
 
 from __future__ import annotations
 
-import math
+import re
 from collections.abc import Mapping
 from typing import Any
 
 import streamlit as st
 
 from components.model_picker import REFILL_FORM_KEY, ModelChoice
+from whatif.numbers import format_number, parse_number
 from whatif.schema import Feature
 
 COLUMNS = 3
@@ -30,6 +37,16 @@ def _values_key(choice: ModelChoice) -> str:
 
 def _widget_key(choice: ModelChoice, feature: str) -> str:
     return f"whatif_form_{choice.key}_{feature}"
+
+
+def _unread_texts(choice: ModelChoice) -> dict[str, str]:
+    """Texts typed into number fields of this model that are not numbers, by feature name."""
+    texts: dict[str, str] = st.session_state.setdefault(f"whatif_form_unread_{choice.key}", {})
+    return texts
+
+
+def _is_number_field(feature: Feature) -> bool:
+    return feature.type == "number" or (feature.type == "integer" and not feature.is_categorical)
 
 
 def current_values(choice: ModelChoice) -> dict[str, Any]:
@@ -53,20 +70,51 @@ def _still_fitting(feature: Feature, value: Any, default: Any) -> Any:
 
 
 def set_values(choice: ModelChoice, values: Mapping[str, Any]) -> None:
-    """Put values into the form (reset, restore, share link); unknown or bad values are skipped."""
+    """Put values into the form (reset, restore, share link); unknown or bad values are skipped.
+
+    Call it before the form is drawn (a callback, or the page before ``schema_form``). Each
+    field's widget state is set to the new value, so the browser shows it even where the field
+    is already on the page. A value put into a number field replaces a text that was not a number.
+    """
     stored = current_values(choice)
+    unread = _unread_texts(choice)
     for feature in choice.schema.features:
         if feature.name in values:
             try:
                 stored[feature.name] = feature.coerce(values[feature.name])
             except ValueError:
                 continue
-        st.session_state.pop(_widget_key(choice, feature.name), None)
+            unread.pop(feature.name, None)
+        st.session_state[_widget_key(choice, feature.name)] = _shown(feature, stored[feature.name])
 
 
 def reset_to_defaults(choice: ModelChoice) -> None:
     """Every feature back to its schema default."""
     set_values(choice, choice.schema.defaults())
+
+
+def form_problems(choice: ModelChoice) -> dict[str, str]:
+    """Number fields whose text is not a number, by feature name: one sentence each, such as
+    "'abc' is not a number". Predict must wait until there is none; fields hidden by the
+    filter box or on another page of the form count too."""
+    unread = _unread_texts(choice)
+    problems: dict[str, str] = {}
+    for feature in choice.schema.features:
+        if feature.name in unread and _is_number_field(feature):
+            try:
+                parse_number(unread[feature.name], integer=feature.type == "integer")
+            except ValueError as problem:
+                problems[feature.name] = str(problem)
+    return problems
+
+
+def form_problems_note(choice: ModelChoice) -> str:
+    """What to fix before Predict, as markdown ("Fix age: 'abc' is not a number."); "" when nothing."""
+    problems = form_problems(choice)
+    if not problems:
+        return ""
+    return "Fix " + "; ".join(f"{_markdown_text(name)}: {_markdown_text(sentence)}"
+                              for name, sentence in problems.items()) + "."
 
 
 def start_form_run() -> None:
@@ -103,7 +151,8 @@ def schema_form(choice: ModelChoice) -> dict[str, Any]:
     features = list(schema.features)
     if len(features) >= FILTER_FROM:
         needle = st.text_input("Filter features", key=f"whatif_filter_{choice.key}",
-                               placeholder=f"Type to find one of {len(features)} features").strip().lower()
+                               placeholder=f"Type to find one of {len(features)} features")
+        needle = needle.replace("\u200b", "").strip().lower()  # a name copied from a label has zero-width spaces
         if needle:
             features = [f for f in features if needle in f.name.lower() or needle in f.description.lower()]
             st.caption(f"{len(features)} of {len(schema.features)} features shown; hidden ones keep their values.")
@@ -127,47 +176,83 @@ def _feature_grid(choice: ModelChoice, features: list[Feature], values: dict[str
             values[feature.name] = _feature_widget(choice, feature, values.get(feature.name))
 
 
-def _feature_widget(choice: ModelChoice, feature: Feature, value: Any) -> Any:
-    key = _widget_key(choice, feature.name)
-    st.session_state.setdefault(DRAWN_KEY, set()).add(key)
-    # a short description reads well beside the name; a long one would wrap and stays in the help
-    short = feature.description if len(feature.description) <= LABEL_DESCRIPTION_MAX else ""
-    label = f"{feature.name} :gray[· {short}]" if short else feature.name
-    help_text = feature.help_text() or None
+def _shown(feature: Feature, value: Any) -> Any:
+    """What a field's widget holds for a form value: the option, the code, the flag, the number's text."""
     if feature.type == "one_hot":
-        options = feature.choices
-        st.session_state.setdefault(key, value if value in options else options[-1])
-        return st.selectbox(label, options, key=key, help=help_text)
+        return value if value in feature.choices else feature.choices[-1]
     if feature.type == "boolean":
-        st.session_state.setdefault(key, bool(value))
-        return st.toggle(label, key=key, help=help_text)
+        return bool(value)
     if feature.is_categorical:
         codes = [int(code) for code in feature.labels]
-        st.session_state.setdefault(key, value if value in codes else codes[0])
-        return st.selectbox(label, codes, key=key, help=help_text, format_func=feature.label_of)
-    if feature.type == "integer":
-        st.session_state.setdefault(key, int(value if value is not None else 0))
-        chosen = st.number_input(label, key=key, step=1, format="%d", help=help_text)
-    else:
-        st.session_state.setdefault(key, float(value if value is not None else 0.0))
-        # %g: whole numbers without decimals (28, not 28.00) and no hidden digits (14.4542, not 14.45)
-        chosen = st.number_input(label, key=key, step=_step(feature), format="%g", help=help_text)
-    if feature.out_of_range(chosen):
+        return value if value in codes else codes[0]
+    integer = feature.type == "integer"
+    return format_number(value, integer=integer) if isinstance(value, int | float) else ""
+
+
+def _feature_widget(choice: ModelChoice, feature: Feature, value: Any) -> Any:
+    """One field. Its initial value is passed to the widget itself (never only through session
+    state): a field that appears shows the form's value even when the browser mounts it afresh."""
+    key = _widget_key(choice, feature.name)
+    st.session_state.setdefault(DRAWN_KEY, set()).add(key)
+    label = _label(feature)
+    help_text = feature.help_text() or None
+    shown = _shown(feature, value)
+    if feature.type == "one_hot":
+        options = feature.choices
+        return st.selectbox(label, options, index=options.index(shown), key=key, help=help_text)
+    if feature.type == "boolean":
+        return st.toggle(label, value=shown, key=key, help=help_text)
+    if feature.is_categorical:
+        codes = [int(code) for code in feature.labels]
+        return st.selectbox(label, codes, index=codes.index(shown), key=key, help=help_text,
+                            format_func=feature.label_of)
+    return _number_field(choice, feature, value, key, label, help_text)
+
+
+def _number_field(choice: ModelChoice, feature: Feature, value: Any, key: str, label: str,
+                  help_text: str | None) -> Any:
+    """A text field for a number: the form's value if it reads as one, else the last number read."""
+    integer = feature.type == "integer"
+    unread = _unread_texts(choice)
+    initial = unread.get(feature.name, _shown(feature, value))
+    text = st.text_input(label, value=initial, key=key, help=help_text, on_change=_tidy_number,
+                         args=(key, integer))
+    try:
+        number = parse_number(text, integer=integer)
+    except ValueError as problem:
+        unread[feature.name] = text
+        st.caption(f":red[:material/error: {_markdown_text(feature.name)}: {_markdown_text(str(problem))}.]")
+        return value
+    unread.pop(feature.name, None)
+    if feature.out_of_range(number):
         st.caption(f":orange[:material/warning: Outside the training range {feature.min:g} to {feature.max:g}]")
-    return chosen
+    return number
 
 
-def _step(feature: Feature) -> float:
-    """The schema's step, else about a hundredth of the training range, rounded to 1, 2 or 5."""
-    if feature.step:
-        return float(feature.step)
-    if feature.min is None or feature.max is None or feature.max <= feature.min:
-        return 1.0
-    raw = (feature.max - feature.min) / 100
-    magnitude = 10 ** math.floor(math.log10(raw))
-    return float(next(m * magnitude for m in (1, 2, 5, 10) if m * magnitude >= raw))
+def _tidy_number(key: str, integer: bool) -> None:
+    """Show a number as read once it is entered: "1,5" becomes "1.5", "+7" becomes "7"."""
+    try:
+        st.session_state[key] = format_number(parse_number(st.session_state[key], integer=integer), integer=integer)
+    except ValueError:
+        pass  # kept as typed, with its sentence under the field
 
 
-def _format(feature: Feature) -> str:
-    """%g: whole numbers without decimals (28, not 28.00) and no hidden digits (14.4542, not 14.45)."""
-    return "%g"
+def _label(feature: Feature) -> str:
+    """The field's label: its name, and a short description after a middle dot (no markup, which
+    screen readers would read out, as the label is the field's accessible name).
+
+    A zero-width space after each underscore lets a long name (average_monthly_income) wrap
+    there, at its word boundaries, instead of running out of its column.
+    """
+    name = feature.name.replace("_", "_\u200b")
+    # a short description reads well beside the name; a long one would wrap and stays in the help
+    short = feature.description if len(feature.description) <= LABEL_DESCRIPTION_MAX else ""
+    return f"{name} · {short}" if short else name
+
+
+def _markdown_text(text: str) -> str:
+    """``text`` shown as written inside a line of markdown: a typed "*" or ":red[" is not markup.
+
+    Only what can start inline markup is escaped, so sentences read the same in the page's source.
+    """
+    return re.sub(r"([\\`*_\[\]<>$~&]|:(?=\S))", r"\\\1", text)

@@ -19,7 +19,7 @@ from components.model_picker import choose_model
 from components.real_rows import real_row_button, real_row_note
 from components.result_card import result_card
 from components.runs_io import export_button, import_uploader
-from components.schema_form import reset_to_defaults, schema_form, start_form_run
+from components.schema_form import form_problems_note, reset_to_defaults, schema_form, start_form_run
 from components.session import session_id
 from components.share_link import apply_link_values, read_link_once, sync_link
 from components.store import run_store, show_history_problem
@@ -60,13 +60,16 @@ with form_side:
     load_slot = load.empty()  # filled once this run's prediction is stored, so it lists that run too
     values = schema_form(choice)
     real_row_note(choice, values)
+    to_fix = form_problems_note(choice)  # "Fix age: 'abc' is not a number." while a number field cannot be read
     try:
-        row = choice.schema.to_row(values)
+        row = None if to_fix else choice.schema.to_row(values)
     except RowValidationError as invalid:
         row = None
         st.error(f"Some values are not valid: {invalid}.", icon=":material/error:")
     predict = st.button("Predict", key="whatif_predict", type="primary", icon=":material/play_arrow:",
-                        width="stretch", disabled=row is None)
+                        width="stretch", disabled=row is None, help=to_fix or None)
+    if to_fix:
+        st.caption(f":red[:material/error: {to_fix}]")
 
 with result_side:
     if predict and row is not None:

@@ -46,8 +46,8 @@ def choose(page: Page, label: str, option: str) -> None:
 
 
 def type_number(page: Page, label: str, value: str, shown: str) -> None:
-    """Type into a number input and press Enter, as Streamlit needs before a button click."""
-    field = page.get_by_role("spinbutton", name=re.compile("^" + re.escape(label) + r"(\s|$)"))
+    """Type into a number field (a text box) and press Enter, as Streamlit needs before a button click."""
+    field = page.get_by_role("textbox", name=re.compile("^" + re.escape(label) + r"(\s|$)"))
     field.fill(value)
     field.press("Enter")
     expect(field).to_have_value(shown)
@@ -121,9 +121,9 @@ def test_two_what_ifs_are_compared_and_kept_after_reload(page: Page, demo_app: S
 def test_share_link_fills_the_form(page: Page, demo_app: StreamlitApp, screenshots: Path) -> None:
     open_app(page, demo_app, SHARE_LINK)
     expect(page.get_by_role("combobox", name="Model")).to_have_value("Titanic survival · v1")
-    expect(page.get_by_role("spinbutton", name="age")).to_have_value("42")
-    expect(page.get_by_role("spinbutton", name="fare")).to_have_value("80")
-    expect(page.get_by_role("spinbutton", name="sibsp")).to_have_value("1")
+    expect(page.get_by_role("textbox", name="age")).to_have_value("42")
+    expect(page.get_by_role("textbox", name="fare")).to_have_value("80")
+    expect(page.get_by_role("textbox", name="sibsp")).to_have_value("1")
     expect(page.get_by_role("combobox", name="pclass")).to_have_value("1st")
     expect(page.get_by_role("combobox", name="sex")).to_have_value("female")
     expect(page.get_by_role("combobox", name="embarked")).to_have_value("Cherbourg")

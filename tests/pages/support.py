@@ -54,8 +54,13 @@ def demo_history(path: str) -> HistoryKey:
 def form_widgets(at: AppTest, path: str) -> dict[str, Any]:
     """The form's widgets of one model by feature name."""
     prefix = f"whatif_form_{model_key(path)}_"
-    widgets = [*at.selectbox, *at.number_input, *at.toggle, *at.text_input]
+    widgets = [*at.selectbox, *at.toggle, *at.text_input]
     return {w.key[len(prefix):]: w for w in widgets if w.key and w.key.startswith(prefix)}
+
+
+def form_values(at: AppTest, path: str) -> dict[str, Any]:
+    """The form's values as a user reads them: a number field's text read as the number it shows."""
+    return {name: float(w.value) if w.type == "text_input" else w.value for name, w in form_widgets(at, path).items()}
 
 
 def metric(at: AppTest) -> tuple[str, str, str]:

@@ -7,7 +7,7 @@ import json
 from streamlit.testing.v1 import AppTest
 
 from tests.conftest import DEMO_BUCKET, SEED_TITANIC_ROW
-from tests.pages.support import captions, chart_spec, charts, demo_history, form_widgets, predict, run, runs_table
+from tests.pages.support import captions, chart_spec, charts, demo_history, form_values, predict, run, runs_table
 from whatif.history import RunStore
 from whatif.server.samples import TITANIC_PATH
 
@@ -28,7 +28,7 @@ def by_hand(at: AppTest, source: str) -> AppTest:
 
 
 def values(at: AppTest) -> dict[str, object]:
-    return {name: w.value for name, w in form_widgets(at, TITANIC_PATH).items()}
+    return form_values(at, TITANIC_PATH)
 
 
 def test_the_saved_models_own_schema_by_hand_fills_its_defaults_and_shares_its_history(

@@ -30,8 +30,11 @@ def with_history(url: str) -> AppTest:
 def read_only_history(app_home: Path, tmp_path: Path) -> AppTest:
     """The app on a history that holds one Titanic run and can no longer be written."""
     database = tmp_path / "team-history.sqlite"
-    predict(run(with_history(f"sqlite:///{database}")))
-    return run(with_history(f"sqlite:///file:{database}?mode=ro&uri=true"))
+    written = predict(run(with_history(f"sqlite:///{database}")))
+    read_only = with_history(f"sqlite:///file:{database}?mode=ro&uri=true")
+    for name in written.query_params:  # the same browser tab (its session), reloaded
+        read_only.query_params[name] = written.query_params[name]
+    return run(read_only)
 
 
 def test_a_history_that_cannot_be_opened_is_one_sentence_and_other_pages_still_work(app: AppTest) -> None:

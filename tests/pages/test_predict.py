@@ -82,7 +82,7 @@ def test_out_of_range_value_is_flagged_and_still_predicted(app: AppTest, run_sto
     run(app)
     assert not [c for c in captions(app) if OUT_OF_RANGE in c]
 
-    app.number_input(key=form_key(TITANIC_PATH, "age")).set_value(200.0)
+    app.text_input(key=form_key(TITANIC_PATH, "age")).input("200")
     run(app)
     flags = [c for c in captions(app) if OUT_OF_RANGE in c]
     assert len(flags) == 1 and flags[0].startswith(":orange[")
@@ -104,7 +104,7 @@ def test_regression_metric_shows_the_value_then_the_change_against_the_baseline(
     assert float(first.replace(",", "")) > 0 and delta == ""
     assert not [f for c in charts(app) for f in chart_data(c) if "probability" in f.columns]  # no class chart
 
-    app.number_input(key=form_key(DIABETES_PATH, "bmi")).set_value(35.0)
+    app.text_input(key=form_key(DIABETES_PATH, "bmi")).input("35")
     predict(app)
     label, second, delta = metric(app)
     assert label == "Predicted progression" and second != first
@@ -122,7 +122,7 @@ def test_credit_one_hot_choice_is_sent_as_its_columns(app: AppTest, run_store: R
     app.selectbox(key="whatif_model").set_value("Credit approval · v2 (latest)")
     run(app)
     app.selectbox(key=form_key(path, "employment_status")).set_value("Other")
-    app.number_input(key=form_key(path, "average_monthly_income")).set_value(0.0)
+    app.text_input(key=form_key(path, "average_monthly_income")).input("0")
     predict(app)
     assert metric(app)[1] in {"approved", "rejected"}
     assert probability_classes(app) == ["approved", "rejected"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from streamlit.testing.v1 import AppTest
 
 from tests.conftest import DEMO_BUCKET
-from tests.pages.support import captions, demo_history, form_widgets, predict, run
+from tests.pages.support import captions, demo_history, form_values, predict, run
 from whatif.client import ModelClient
 from whatif.history import RunStore
 from whatif.server.samples import TITANIC_PATH
@@ -17,7 +17,7 @@ def press_real_row(at: AppTest) -> AppTest:
 
 
 def shown_values(at: AppTest) -> dict[str, object]:
-    return {name: widget.value for name, widget in form_widgets(at, TITANIC_PATH).items()}
+    return form_values(at, TITANIC_PATH)
 
 
 def test_the_form_starts_from_real_rows_one_after_another(app: AppTest, client: ModelClient,

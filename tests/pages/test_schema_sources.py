@@ -14,9 +14,10 @@ KEY = model_key(PATH, BUCKET)
 TRAINING_CSV = b"age,fare,survived\n30,10,1\n40,20,0\n50,35,1\n"
 
 
-def form_fields(at: AppTest) -> dict[str, float]:
+def form_fields(at: AppTest) -> dict[str, str]:
+    """The number fields of the form and the text each shows."""
     prefix = f"whatif_form_{KEY}_"
-    return {w.key[len(prefix):]: w.value for w in at.number_input if w.key and w.key.startswith(prefix)}
+    return {w.key[len(prefix):]: w.value for w in at.text_input if w.key and w.key.startswith(prefix)}
 
 
 def uploaded_schema(at: AppTest, kind: str, name: str, data: bytes) -> AppTest:
@@ -42,16 +43,16 @@ def test_the_target_of_a_training_csv_is_guessed_said_and_editable(app: AppTest)
     assert set(form_fields(app)) == {"age", "fare"}  # "survived" (0/1, last) is the target, not an input
     assert app.selectbox(key="whatif_schema_target").value == "survived"
     assert any("`survived` was taken as the target" in c.value for c in app.caption)
-    app.number_input(key=f"whatif_form_{KEY}_age").set_value(61.0)
+    app.text_input(key=f"whatif_form_{KEY}_age").input("61")
     run(app)
 
     app.selectbox(key="whatif_schema_target").set_value("(none: every column is an input)")
     run(app)
     assert set(form_fields(app)) == {"age", "fare", "survived"}
-    assert form_fields(app)["age"] == 61.0  # the value typed is kept when the schema changes
+    assert form_fields(app)["age"] == "61"  # the value typed is kept when the schema changes
     app.selectbox(key="whatif_schema_target").set_value("survived")
     run(app)
-    assert form_fields(app) == {"age": 61.0, "fare": form_fields(app)["fare"]}
+    assert form_fields(app) == {"age": "61", "fare": form_fields(app)["fare"]}
     assert not app.error  # no "survived is not a feature of this model"
     assert app.button(key="whatif_predict").disabled is False
     assert "survived" not in app.query_params and app.query_params["age"] == "61"

@@ -146,7 +146,7 @@ def test_the_card_colours_the_predicted_class_as_the_chart_legend_does(app: AppT
 
 def test_integer_inputs_show_as_integers_in_the_runs_table(app: AppTest) -> None:
     predict(run(app))
-    app.number_input(key=form_key(TITANIC_PATH, "sibsp")).set_value(3)
+    app.text_input(key=form_key(TITANIC_PATH, "sibsp")).input("3")
     predict(run(app))
     (table,) = [d for d in app.dataframe if "sibsp" in d.value.columns]
     assert '"sibsp"' in table.proto.columns and '"%d"' in table.proto.columns
