@@ -90,8 +90,9 @@ with result_side:
         result_card(choice.schema, shown, baseline, restored=restored)
     elif not st.session_state.get(error_key):  # beside an error, "press Predict" would mislead
         if total:
+            others = "1 run by another session is" if total == 1 else f"{total:,} runs by other sessions are"
             st.info(f"No runs of yours with this model yet: change the inputs and press **Predict**. "
-                    f"{total:,} run(s) by other sessions are in the history.", icon=":material/science:")
+                    f"{others} in the history.", icon=":material/science:")
         else:
             st.info("No runs of this model yet: change the inputs and press **Predict**.", icon=":material/science:")
     frame = None

@@ -56,7 +56,7 @@ def test_each_browser_keeps_its_own_run_on_the_card(app: AppTest) -> None:
     assert metric(app)[:2] == ("Prediction", "died")
     other = another_browser()
     assert not other.metric                          # B's card is empty: A's run is not B's prediction
-    assert "No runs of yours with this model yet" in texts(other) and "1 run(s) by other sessions" in texts(other)
+    assert "No runs of yours with this model yet" in texts(other) and "1 run by another session is in the history" in texts(other)
     predict(first_class_woman(other))                # B: survived
     assert metric(other)[:2] == ("Prediction", "survived")
 
