@@ -341,10 +341,10 @@ class RunStore:
         stmt = sa.select(_raw(runs_table.c.created_at), _raw(runs_table.c.inputs), _raw(runs_table.c.prediction),
                          runs_table.c.label, runs_table.c.score).where(_key_filter(key))
         with self._database(write=False) as conn:
-            stored = conn.execute(stmt).all()
+            stored = list(conn.execute(stmt).all())
         seen = set()
         if stored:
-            columns = _columns(stored)
+            columns = _columns(stored)  # type: ignore[arg-type]  # a typed 5-column row is a row
             seen = {_identity(t, i, p, lbl, s) for t, i, p, lbl, s in zip(*columns.values(), strict=True)}
         fresh: list[Mapping[str, Any]] = []
         for run in runs:
