@@ -344,7 +344,7 @@ class RunStore:
             stored = list(conn.execute(stmt).all())
         seen = set()
         if stored:
-            columns = _columns(stored)  # type: ignore[arg-type]  # a typed 5-column row is a row
+            columns = _columns(stored)
             seen = {_identity(t, i, p, lbl, s) for t, i, p, lbl, s in zip(*columns.values(), strict=True)}
         fresh: list[Mapping[str, Any]] = []
         for run in runs:
@@ -703,7 +703,7 @@ def _decoded_runs(rows: Sequence[sa.Row[Any]], key: HistoryKey | None = None) ->
     return [_run_from(dict(zip(columns, values, strict=True)), key) for values in zip(*columns.values(), strict=True)]
 
 
-def _columns(rows: Sequence[sa.Row[Any]]) -> dict[str, list[Any]]:
+def _columns(rows: Sequence[Any]) -> dict[str, list[Any]]:
     """Rows -> one list per column, with JSON and time columns decoded."""
     names = list(rows[0]._fields)
     columns = {name: list(values) for name, values in zip(names, zip(*rows, strict=True), strict=True)}
