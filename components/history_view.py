@@ -180,8 +180,9 @@ def restore_run(choice: ModelChoice, key: HistoryKey, run: Run) -> None:
 
 
 def run_actions(store: RunStore, key: HistoryKey, choice: ModelChoice, frame: pd.DataFrame,
-                baseline: Run | None, total: int, own_id: int | None) -> None:
-    """Pin, name, restore, delete one run (this session's own by default); clear them all."""
+                baseline: Run | None, total: int, own_id: int | None, mine: int, only_mine: str | None) -> None:
+    """Pin, name, restore, delete one run (this session's own by default); clear them all, or, while
+    only this session's runs are shown (``only_mine`` is its id), only those."""
     labels = run_picker_labels(frame, baseline)
     start = own_id if own_id in labels else next(iter(labels))
     # the key names the run it starts on, so a new run of this session (or deleting it) makes the picker start there
@@ -198,16 +199,26 @@ def run_actions(store: RunStore, key: HistoryKey, choice: ModelChoice, frame: pd
                    on_click=restore_run, args=(choice, key, run), width="stretch")
     delete.button("Delete run", key="whatif_run_delete", icon=":material/delete:",
                   on_click=reporting(store.delete), args=(run.id,), width="stretch")
-    with clear.popover("Clear all", icon=":material/delete_sweep:", width="stretch"):
-        st.write(f"Delete all {total:,} runs of {choice.title}? This cannot be undone.")
-        st.button("Yes, delete them all", key="whatif_runs_clear", type="primary", on_click=reporting(store.clear),
-                  args=(key,))
+    with clear.popover("Clear mine" if only_mine else "Clear all", icon=":material/delete_sweep:", width="stretch"):
+        if only_mine:  # what is shown is what goes: colleagues' runs stay
+            st.write(f"Delete your {_runs(mine)} of {choice.title}? {_runs(total - mine).capitalize()} of other "
+                     "sessions will be kept. This cannot be undone.")
+        else:
+            others = f" ({total - mine:,} of them by other sessions)" if total > mine else ""
+            st.write(f"Delete all {total:,} runs of {choice.title}{others}? This cannot be undone.")
+        st.button("Yes, delete them", key="whatif_runs_clear", type="primary", on_click=reporting(store.clear),
+                  args=(key, only_mine))
     name_col, save_col = st.columns([3, 1], vertical_alignment="bottom")
     name_key = f"whatif_run_name_{run.id}"
     st.session_state.setdefault(name_key, run.name)
     name_col.text_input("Name this run", key=name_key, placeholder="e.g. 'higher income'")
     save_col.button("Save name", key="whatif_run_rename", on_click=reporting(_rename), args=(store, run.id, name_key),
                     width="stretch")
+
+
+def _runs(count: int) -> str:
+    """"1 run", "2 runs"."""
+    return "1 run" if count == 1 else f"{count:,} runs"
 
 
 def _rename(store: RunStore, run_id: int, name_key: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import hashlib
 from dataclasses import dataclass
 from typing import Any
@@ -150,23 +151,33 @@ def _pick_by_hand(connection: Connection, requested: Any) -> ModelChoice | None:
         return None
     schema_key = "" if source == SCHEMA_SOURCES[0] else _history_of(schema, saved)
     if schema_key:
-        where = "differs from the saved model's" if saved is not None else "was entered by hand"
-        st.caption(f":material/call_split: This schema {where}, so its runs are kept in a history of their own "
-                   "(runs are only compared under one schema).")
+        st.caption(":material/call_split: This schema differs from the saved model's, so its runs are kept in a "
+                   "history of their own (runs are only compared under one schema).")
     return ModelChoice(path, bucket, schema.name or path, schema.version, schema, schema_key)
 
 
-def _saved_schema(connection: Connection, path: str, bucket: str) -> FeatureSchema | None:
-    """The server's schema of a typed path, quietly: None where the server cannot say."""
+@st.cache_data(ttl=300, show_spinner=False)
+def _saved_schema_or_none(fingerprint: str, path: str, bucket: str, _client: ModelClient) -> dict[str, Any] | None:
+    """The server's schema of a typed path, or None where it cannot say (cached too: no call per rerun)."""
     try:
-        return FeatureSchema.from_dict(server_schema(connection.profile.fingerprint, path, bucket, connection.client))
-    except (APIError, SchemaError):
+        return _client.schema(path, bucket).to_dict()
+    except APIError:
+        return None
+
+
+def _saved_schema(connection: Connection, path: str, bucket: str) -> FeatureSchema | None:
+    """The saved model's own schema, quietly: None where the server has none (or no schema route)."""
+    saved = _saved_schema_or_none(connection.profile.fingerprint, path, bucket, connection.client)
+    try:
+        return FeatureSchema.from_dict(saved) if saved is not None else None
+    except SchemaError:
         return None
 
 
 def _history_of(schema: FeatureSchema, saved: FeatureSchema | None) -> str:
-    """"" when ``schema`` compares runs as the saved model's does (same history), else its fingerprint."""
-    return "" if saved is not None and saved.fingerprint() == schema.fingerprint() else schema.fingerprint()
+    """The model's own history ("") unless the server's saved schema compares runs differently: then the
+    fingerprint. Where the server has no schema to differ from, a hand-entered schema is the model's own."""
+    return schema.fingerprint() if saved is not None and saved.fingerprint() != schema.fingerprint() else ""
 
 
 def _schema_from_source(connection: Connection, source: str, path: str, bucket: str,
@@ -199,7 +210,7 @@ def _target_column(data: bytes, file_id: str, model_target: str) -> str | None:
     try:
         columns = csv_columns(data)
         guess, why = guess_target(data, model_target)
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, csv.Error):
         return None  # from_csv says what is wrong with the file
     key, guessed_for = "whatif_schema_target", "whatif_schema_target_file"
     if st.session_state.get(guessed_for) != file_id or st.session_state.get(key) not in [NO_TARGET, *columns]:

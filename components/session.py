@@ -1,60 +1,51 @@
-"""Which browser session this is, so a shared history can tell "my runs" from a colleague's.
+"""Which browser this is, so a shared history can tell "my runs" from a colleague's.
 
-The id is random (it names no one) and rides in the page's URL (``?session=...``), so a reload
-of the tab keeps it; the share link leaves it out. A URL copied from the address bar into
-another browser while the first is still open gets a new id: two open pages never share one.
+The id is random (it names no one) and kept in a cookie of this app's own (``whatif_session``,
+30 days), so a reload, another tab or tomorrow's visit from the same browser is the same
+session, while another browser, or a colleague who opens a copied link, gets an id of its own.
+Nothing of it is in the URL or the share link. Streamlit reads cookies when a page connects
+and cannot set them, so a first visit gets a new id and the page stores it with a line of
+JavaScript; without cookies every page load is a new session.
 """
 
 from __future__ import annotations
 
 import re
 import secrets
-import threading
 
 import streamlit as st
-from streamlit.runtime import Runtime
-from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-SESSION_PARAM = "session"
+SESSION_COOKIE = "whatif_session"
 SESSION_STATE_KEY = "whatif_session_id"
+COOKIE_DAYS = 30
 _VALID = re.compile(r"[0-9a-f]{16}")
-
-_owners: dict[str, str] = {}  # session id -> the Streamlit session that holds it, in this process
-_owners_lock = threading.Lock()
 
 
 def session_id() -> str:
-    """This browser session's id: kept in session state, taken from the URL after a reload."""
+    """This browser's id: from session state, else its cookie, else a new one (stored in the browser)."""
     known = st.session_state.get(SESSION_STATE_KEY)
-    if isinstance(known, str):
+    if isinstance(known, str) and _VALID.fullmatch(known):
         return known
-    from_url = st.query_params.get(SESSION_PARAM, "")
-    chosen = from_url if _VALID.fullmatch(from_url) and _claim(from_url) else _new_id()
+    from_cookie = _cookie()
+    chosen = from_cookie if _VALID.fullmatch(from_cookie) else secrets.token_hex(8)
     st.session_state[SESSION_STATE_KEY] = chosen
     return chosen
 
 
-def _new_id() -> str:
-    while True:
-        candidate = secrets.token_hex(8)
-        if _claim(candidate):
-            return candidate
+def remember_session_in_browser() -> None:
+    """Store this page's id in the browser's cookie where the browser did not send it (a first visit)."""
+    chosen = session_id()
+    if _cookie() == chosen:
+        return
+    max_age_s = COOKIE_DAYS * 24 * 3600
+    # the id is 16 hex digits made here: nothing of the user's reaches this script
+    st.sidebar.html(f"<script>document.cookie = '{SESSION_COOKIE}={chosen}; path=/; max-age={max_age_s}; "
+                    "SameSite=Strict';</script>", unsafe_allow_javascript=True, width="content")
 
 
-def _claim(candidate: str) -> bool:
-    """Take ``candidate`` for this Streamlit session unless another open page holds it."""
-    ctx = get_script_run_ctx()
-    me = ctx.session_id if ctx is not None else ""
-    with _owners_lock:
-        owner = _owners.get(candidate)
-        if owner and owner != me and _is_open(owner):
-            return False
-        _owners[candidate] = me
-    return True
-
-
-def _is_open(streamlit_session: str) -> bool:
-    """Whether a Streamlit session still has a browser connected (a reloaded tab's old one has not)."""
-    if not Runtime.exists():  # AppTest, without a server: a test that hands the URL over means a reload
-        return False
-    return bool(Runtime.instance().is_active_session(streamlit_session))
+def _cookie() -> str:
+    """The id the browser sent when this page connected ("" when none, or in a test without a browser)."""
+    try:
+        return str(st.context.cookies.get(SESSION_COOKIE, ""))
+    except (KeyError, RuntimeError):
+        return ""

@@ -10,7 +10,6 @@ import streamlit as st
 
 from components.model_picker import OPEN_REQUEST_KEY, ModelChoice
 from components.schema_form import set_values
-from components.session import SESSION_PARAM, session_id
 from whatif.share import model_from_query, to_query, values_from_query
 
 PENDING_KEY = "whatif_share_pending"
@@ -43,10 +42,9 @@ def apply_link_values(choice: ModelChoice) -> None:
 
 
 def sync_link(choice: ModelChoice, values: Mapping[str, Any]) -> str:
-    """Put the model, values and this page's session in the URL; return the link to share (no session)."""
+    """Put the model and values in the URL; return the full link."""
     query = to_query(choice.path, choice.bucket, values)
-    in_url = {**query, SESSION_PARAM: session_id()}  # a reload stays this session
-    if dict(st.query_params) != in_url:
-        st.query_params.from_dict(in_url)
+    if dict(st.query_params) != query:
+        st.query_params.from_dict(query)
     base = (st.context.url or "").split("?")[0]
     return f"{base}?{urlencode(query)}"

@@ -20,7 +20,7 @@ from components.real_rows import real_row_button, real_row_note
 from components.result_card import result_card
 from components.runs_io import export_button, import_uploader
 from components.schema_form import form_problems_note, reset_to_defaults, schema_form, start_form_run
-from components.session import session_id
+from components.session import remember_session_in_browser, session_id
 from components.share_link import apply_link_values, read_link_once, sync_link
 from components.store import run_store, show_history_problem
 from components.task_progress import predict_and_record
@@ -31,6 +31,7 @@ from whatif.schema import RowValidationError
 connection = app_connection()
 start_form_run()
 me = session_id()
+remember_session_in_browser()
 
 st.title("What-if")
 if connection.profile.is_demo:
@@ -111,7 +112,8 @@ with load_slot.container():
 if frame is not None:
     st.subheader("Runs compared")
     runs_table(choice, frame, baseline, me)
-    run_actions(store, key, choice, frame, baseline, total, shown.id if shown is not None else None)
+    run_actions(store, key, choice, frame, baseline, total, shown.id if shown is not None else None, mine,
+                me if only_mine else None)
 
 with st.expander("Import and export runs", icon=":material/swap_vert:"):
     if total:

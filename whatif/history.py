@@ -338,18 +338,20 @@ class RunStore:
         Runs without a time (rows predicted now) are always new. Duplicates within ``runs``
         count once.
         """
-        stmt = sa.select(_raw(runs_table.c.created_at), _raw(runs_table.c.inputs), _raw(runs_table.c.prediction),
-                         runs_table.c.label, runs_table.c.score).where(_key_filter(key))
-        with self._database(write=False) as conn:
-            stored = list(conn.execute(stmt).all())
+        times = {_as_utc(t) for run in runs if isinstance(t := _time_of(run), datetime)}
         seen = set()
-        if stored:
-            columns = _columns(stored)
-            seen = {_identity(t, i, p, lbl, s) for t, i, p, lbl, s in zip(*columns.values(), strict=True)}
+        for chunk in _chunks(sorted(times), 500):  # only the stored runs made at those times are read
+            stmt = sa.select(_raw(runs_table.c.created_at), _raw(runs_table.c.inputs),
+                             _raw(runs_table.c.prediction), runs_table.c.label, runs_table.c.score).where(
+                _key_filter(key), runs_table.c.created_at.in_(chunk))
+            with self._database(write=False) as conn:
+                stored = list(conn.execute(stmt).all())
+            if stored:
+                columns = _columns(stored)
+                seen |= {_identity(t, i, p, lbl, s) for t, i, p, lbl, s in zip(*columns.values(), strict=True)}
         fresh: list[Mapping[str, Any]] = []
         for run in runs:
-            created = run.get("created_at")
-            when = _parse_time(created) if isinstance(created, str) else created
+            when = _time_of(run)
             if isinstance(when, datetime):
                 identity = _identity(when, run["inputs"], run["prediction"], run["label"], run["score"])
                 if identity in seen:
@@ -381,10 +383,11 @@ class RunStore:
         with self._database() as conn:
             conn.execute(sa.delete(runs_table).where(runs_table.c.id == run_id))
 
-    def clear(self, key: HistoryKey) -> int:
-        """Delete this key's runs (no other history is touched); returns how many."""
+    def clear(self, key: HistoryKey, session_id: str | None = None) -> int:
+        """Delete this key's runs (with ``session_id``: only that session's; no other history is
+        touched); returns how many."""
         with self._database() as conn:
-            deleted = int(conn.execute(sa.delete(runs_table).where(_key_filter(key))).rowcount)
+            deleted = int(conn.execute(sa.delete(runs_table).where(_key_filter(key, session_id))).rowcount)
         return deleted
 
     # -- reading ---------------------------------------------------------------------------------
@@ -612,19 +615,34 @@ def _create_schema(engine: sa.Engine) -> None:
 
 
 def _add_missing_columns(engine: sa.Engine) -> None:
-    """ALTER TABLE ... ADD COLUMN for columns an older table lacks (another process may add them too)."""
+    """ALTER TABLE ... ADD COLUMN for columns an older table lacks (another process may add them too).
+
+    A user who may not alter the table (a read-only file, a role that does not own it) gets
+    HistoryUnavailable naming the statements its owner can run.
+    """
     present = {c["name"] for c in sa.inspect(engine).get_columns(runs_table.name)}
-    for column in runs_table.c:
-        if column.name in present:
-            continue
-        kind = column.type.compile(dialect=engine.dialect)
+    missing = [column for column in runs_table.c if column.name not in present]
+    for column in missing:
         try:
             with engine.begin() as conn:
-                conn.execute(sa.text(f'ALTER TABLE {runs_table.name} ADD COLUMN {column.name} {kind} '
-                                     "NOT NULL DEFAULT ''"))
-        except sa.exc.DBAPIError:
-            if column.name not in {c["name"] for c in sa.inspect(engine).get_columns(runs_table.name)}:
-                raise
+                conn.execute(sa.text(_add_column_sql(column, engine.dialect)))
+        except sa.exc.DBAPIError as exc:
+            if column.name in {c["name"] for c in sa.inspect(engine).get_columns(runs_table.name)}:
+                continue  # another process added it meanwhile
+            statements = "; ".join(_add_column_sql(c, engine.dialect) for c in missing)
+            raise HistoryUnavailable(database_name(engine.url), (
+                f"its table is from an earlier version and this user cannot add the new columns "
+                f"({first_line(exc.orig or exc)}); its owner can run: {statements}")) from exc
+
+
+def _add_column_sql(column: sa.Column[Any], dialect: Dialect) -> str:
+    """The ALTER TABLE that adds ``column`` as declared (type, NOT NULL with its server default)."""
+    kind = column.type.compile(dialect=dialect)
+    default = getattr(column.server_default, "arg", None)
+    constraint = "" if column.nullable else " NOT NULL"
+    if default is not None:
+        constraint += f" DEFAULT '{default}'"
+    return f"ALTER TABLE {runs_table.name} ADD COLUMN {column.name} {kind}{constraint}"
 
 
 def _key_filter(key: HistoryKey, session_id: str | None = None) -> sa.ColumnElement[bool]:
@@ -634,14 +652,22 @@ def _key_filter(key: HistoryKey, session_id: str | None = None) -> sa.ColumnElem
     return where if session_id is None else sa.and_(where, t.c.session_id == session_id)
 
 
+def _time_of(run: Mapping[str, Any]) -> datetime | None:
+    created = run.get("created_at")
+    return _parse_time(created) if isinstance(created, str) else created
+
+
+def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
 def _identity(created_at: datetime, inputs: Mapping[str, Any], prediction: Any, label: Any,
               score: Any) -> str:
-    """What makes two runs the same run: time, inputs and answer (numbers as numbers: 1 == 1.0)."""
+    """What makes two runs the same run: time, inputs and answer, each as an export writes and reads
+    it back (1 == 1.0 == "1"), so a run compares equal to itself after a CSV round trip."""
     def plain(value: Any) -> Any:
-        value = _normalised(value)
-        if isinstance(value, float) and value.is_integer():
-            return int(value)
-        return value
+        return _parse_cell(_cell(_normalised(value)))
     score_value = None if score is None or (isinstance(score, float) and math.isnan(score)) else float(score)
     return _dumps([_as_utc(created_at).isoformat(), {str(k): plain(v) for k, v in sorted(inputs.items())},
                    plain(prediction), str(label), score_value])

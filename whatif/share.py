@@ -7,7 +7,7 @@ from typing import Any
 
 from whatif.schema import FeatureSchema
 
-MODEL_KEYS = ("path", "bucket", "session")  # "session": the page's own, never in a share link
+MODEL_KEYS = ("path", "bucket")
 
 
 def to_query(path: str, bucket: str, values: Mapping[str, Any]) -> dict[str, str]:
@@ -15,7 +15,7 @@ def to_query(path: str, bucket: str, values: Mapping[str, Any]) -> dict[str, str
     query = {"path": path, "bucket": bucket}
     for name, value in values.items():
         if name in MODEL_KEYS:
-            continue  # a feature called "path" cannot shadow the model's path (nor "session" the page's)
+            continue  # a feature called "path" cannot shadow the model's path
         query[name] = _number_text(value) if isinstance(value, float) else str(value)
     return query
 

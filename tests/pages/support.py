@@ -123,3 +123,15 @@ def predict(at: AppTest) -> AppTest:
     """Press Predict."""
     at.button(key="whatif_predict").click()
     return run(at)
+
+
+def reload(at: AppTest) -> AppTest:
+    """The same browser tab reloaded: the same URL, and the same browser (whose cookie names its session).
+
+    AppTest cannot send cookies, so the session id the cookie would carry is handed over directly.
+    """
+    again = AppTest.from_file(APP, default_timeout=TIMEOUT_S)
+    for name in at.query_params:
+        again.query_params[name] = at.query_params[name]
+    again.session_state["whatif_session_id"] = at.session_state["whatif_session_id"]
+    return again

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.pages.support import APP, TIMEOUT_S, predict, run, runs_table
+from tests.pages.support import APP, TIMEOUT_S, predict, reload, run, runs_table
 
 FIX_HINT = "check `[connections.whatif_db]` in .streamlit/secrets.toml"
 
@@ -31,9 +31,8 @@ def read_only_history(app_home: Path, tmp_path: Path) -> AppTest:
     """The app on a history that holds one Titanic run and can no longer be written."""
     database = tmp_path / "team-history.sqlite"
     written = predict(run(with_history(f"sqlite:///{database}")))
-    read_only = with_history(f"sqlite:///file:{database}?mode=ro&uri=true")
-    for name in written.query_params:  # the same browser tab (its session), reloaded
-        read_only.query_params[name] = written.query_params[name]
+    read_only = reload(written)  # the same browser, now on a history it can only read
+    read_only.secrets["connections"] = {"whatif_db": {"url": f"sqlite:///file:{database}?mode=ro&uri=true"}}
     return run(read_only)
 
 

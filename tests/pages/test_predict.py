@@ -6,8 +6,6 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.pages.support import (
-    APP,
-    TIMEOUT_S,
     captions,
     chart_data,
     chart_spec,
@@ -16,6 +14,7 @@ from tests.pages.support import (
     form_key,
     metric,
     predict,
+    reload,
     run,
     runs_table,
 )
@@ -70,10 +69,7 @@ def test_runs_are_still_there_after_a_reload(app: AppTest) -> None:
     predict(run(app))
     predict(app)
 
-    reloaded = AppTest.from_file(APP, default_timeout=TIMEOUT_S)
-    for name in app.query_params:  # a reload opens the same URL
-        reloaded.query_params[name] = app.query_params[name]
-    run(reloaded)
+    reloaded = run(reload(app))
     assert list(runs_table(reloaded)["Run"]) == [2, 1]
     assert metric(reloaded)[:2] == ("Prediction", "died")
 

@@ -18,6 +18,7 @@ from tests.pages.support import (
     metric,
     model_key,
     predict,
+    reload,
     run,
     runs_table,
 )
@@ -56,7 +57,8 @@ def test_each_browser_keeps_its_own_run_on_the_card(app: AppTest) -> None:
     assert metric(app)[:2] == ("Prediction", "died")
     other = another_browser()
     assert not other.metric                          # B's card is empty: A's run is not B's prediction
-    assert "No runs of yours with this model yet" in texts(other) and "1 run by another session is in the history" in texts(other)
+    assert "No runs of yours with this model yet" in texts(other)
+    assert "1 run by another session is in the history" in texts(other)
     predict(first_class_woman(other))                # B: survived
     assert metric(other)[:2] == ("Prediction", "survived")
 
@@ -95,17 +97,22 @@ def test_pin_and_delete_act_on_this_browsers_run_by_default(app: AppTest, run_st
     assert metric(other)[:2] == ("Prediction", "survived")
 
 
-def test_a_reloaded_tab_is_the_same_session(app: AppTest) -> None:
+def test_a_reload_of_the_same_browser_is_the_same_session(app: AppTest) -> None:
     predict(run(app))
     other = another_browser()
     predict(first_class_woman(other))
-    reloaded = AppTest.from_file(APP, default_timeout=TIMEOUT_S)
-    for name in app.query_params:  # the URL of A's tab, which carries its session
-        reloaded.query_params[name] = app.query_params[name]
-    run(reloaded)
+    reloaded = run(reload(app))  # A's browser: its cookie names its session
     assert metric(reloaded)[:2] == ("Prediction", "died")
     assert list(runs_table(reloaded)["Run"]) == [1]
-    assert "session" not in [c for c in reloaded.code if "?" in c.value][0].value  # the share link has no session
+
+
+def test_the_browser_keeps_the_session_in_a_cookie_of_its_own_never_in_the_url(app: AppTest) -> None:
+    predict(run(app))
+    me = app.session_state["whatif_session_id"]
+    scripts = [h.proto.body for h in app.sidebar.get("html")]
+    assert any(f"document.cookie = 'whatif_session={me}; path=/;" in s for s in scripts)
+    assert me not in str(dict(app.query_params))
+    assert all(me not in c.value for c in app.code)  # nor in the share link or the snippets
 
 
 def test_restoring_a_run_shows_its_answer_until_an_input_changes(app: AppTest) -> None:
@@ -158,3 +165,19 @@ def test_a_regression_with_no_change_has_no_arrow(app: AppTest) -> None:
     predict(run(app))
     predict(app)
     assert app.metric[0].proto.direction == Metric.MetricDirection.NONE
+
+
+def test_clearing_while_only_my_runs_are_shown_leaves_the_others(app: AppTest, run_store: RunStore) -> None:
+    predict(run(app))
+    predict(app)
+    other = another_browser()
+    predict(first_class_woman(other))
+    run(app)
+    assert app.toggle(key=ONLY_MINE).value is True
+    assert [p.proto.popover.label for p in app.get("popover") if "Clear" in p.proto.popover.label] == ["Clear mine"]
+    assert any("Delete your 2 runs of Titanic survival · v1? 1 run of other sessions will be kept." in m.value
+               for m in app.markdown)
+    app.button(key="whatif_runs_clear").click()
+    run(app)
+    assert [r.label for r in run_store.runs(demo_history(TITANIC_PATH))] == ["survived"]  # B's run is still there
+    assert not app.metric

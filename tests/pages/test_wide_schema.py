@@ -58,7 +58,7 @@ def test_a_hundred_features_get_a_filter_and_pages_and_keep_hidden_values(app: A
     assert shown_features(app) == first_page
     assert app.text_input(key=f"whatif_form_{KEY}_feature_005").value == "123.5"
     assert app.query_params["feature_097"] == "-4"
-    assert len(app.query_params) == 3 + 100  # path, bucket, the page's session and every feature
+    assert len(app.query_params) == 2 + 100  # path, bucket and every feature
 
 
 def test_every_feature_can_be_reached_without_typing_a_filter(app: AppTest) -> None:

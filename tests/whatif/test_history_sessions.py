@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.whatif.test_history import KEY, run_values
-from whatif.history import HistoryKey, RunStore, parse_runs_csv
+from whatif.history import HistoryKey, HistoryUnavailable, RunStore, parse_runs_csv
 
 FEATURES = ["pclass", "sex", "age", "fare"]
 
@@ -107,3 +107,28 @@ def test_a_table_of_an_earlier_version_gains_the_new_columns_and_keeps_its_runs(
     assert store.count(KEY, "s") == 1
     store.close()
     RunStore.from_url(url).close()  # a second start finds the columns there
+
+
+def test_a_run_whose_prediction_is_text_is_still_found_after_an_export(store: RunStore) -> None:
+    store.add(KEY, **run_values(1, prediction="1", label="1"))  # a string class label, as many models answer
+    _, records = parse_runs_csv(store.export_csv(KEY), FEATURES)
+    assert records[0]["prediction"] == 1  # the CSV reads it back as a number...
+    assert store.add_new(KEY, records) == (0, 1)  # ...and it is still the same run
+
+
+def test_an_old_table_this_user_cannot_alter_is_one_sentence_with_the_fix(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    RunStore.default_url(home)
+    database = home / "history.sqlite"
+    with sqlite3.connect(database) as db:  # made by the first release, which switched it to WAL
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("CREATE TABLE whatif_runs (id INTEGER PRIMARY KEY AUTOINCREMENT, connection VARCHAR(1000) "
+                   "NOT NULL, user_id VARCHAR(255) NOT NULL, bucket VARCHAR(255) NOT NULL, path VARCHAR(1000) "
+                   "NOT NULL, created_at DATETIME NOT NULL, source VARCHAR(16) NOT NULL)")
+        db.execute("CREATE INDEX ix_whatif_runs_key_id ON whatif_runs (connection, user_id, bucket, path, id)")
+    with pytest.raises(HistoryUnavailable) as refused:
+        RunStore.from_url(f"sqlite:///file:{database}?mode=ro&uri=true")
+    sentence = str(refused.value)
+    assert "its table is from an earlier version and this user cannot add the new columns" in sentence
+    assert "ALTER TABLE whatif_runs ADD COLUMN session_id VARCHAR(64) NOT NULL DEFAULT ''" in sentence
+    assert "schema_fingerprint" in sentence and sentence.endswith(".")
