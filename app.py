@@ -1,11 +1,16 @@
 """The what-if app's front door: page config, the API connection, navigation."""
 
+import sys
+
 import streamlit as st
 
-from components.connection import DemoApiUnavailable, connection_sidebar
-from components.frame import CONNECTION_KEY, use_explicit_navigation
-from components.store import history_problem_sentence
-from whatif.history import HistoryUnavailable
+from components.connection import connection_sidebar, warm_up_demo_models
+from components.frame import CONNECTION_KEY, setup_problems_in_one_sentence, use_explicit_navigation
+
+# Streamlit serves the browser (the page's scripts included) from this process's event loop while the
+# script thread and the embedded demo API import and compute; a 1 ms GIL switch interval (5 ms by
+# default) keeps it serving meanwhile: the first page shows ~0.3 s sooner (bench/ui.py).
+sys.setswitchinterval(0.001)
 
 use_explicit_navigation()
 st.set_page_config(page_title="What-if for saved models", page_icon=":material/tune:", layout="wide")
@@ -15,10 +20,7 @@ navigation = st.navigation([
     st.Page("pages/saved_models.py", title="Saved models", icon=":material/inventory_2:"),
     st.Page("pages/settings.py", title="Settings", icon=":material/settings:"),
 ])
-try:
-    st.session_state[CONNECTION_KEY] = connection_sidebar()
+with setup_problems_in_one_sentence():  # the demo API or the run history cannot start: a sentence, not a traceback
+    st.session_state[CONNECTION_KEY] = connection_sidebar()  # the demo API starts meanwhile, with a status
     navigation.run()
-except DemoApiUnavailable as problem:  # setup problems: one sentence each, not a traceback
-    st.error(str(problem), icon=":material/dns:")
-except HistoryUnavailable as problem:
-    st.error(history_problem_sentence(problem), icon=":material/database:")
+    warm_up_demo_models()  # after the page, which it would slow down

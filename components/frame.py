@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 
-from components.connection import Connection, connection_sidebar
+from components.connection import Connection, DemoApiUnavailable, connection_sidebar
 
 CONNECTION_KEY = "app_connection"
 
@@ -30,3 +33,24 @@ def app_connection() -> Connection:
         st.session_state[CONNECTION_KEY] = connection_sidebar()
     connection: Connection = st.session_state[CONNECTION_KEY]
     return connection
+
+
+@contextmanager
+def setup_problems_in_one_sentence() -> Iterator[None]:
+    """Show the setup problems raised inside as one sentence each, not a traceback: the demo API
+    that cannot start (its model store cannot be written) and the run history that cannot be opened.
+
+    The history's modules (pandas, SQLAlchemy: ~0.5 s) are imported only when something was raised,
+    so the front door draws the frame without waiting for them.
+    """
+    try:
+        yield
+    except DemoApiUnavailable as problem:
+        st.error(str(problem), icon=":material/dns:")
+    except Exception as problem:
+        from components.store import history_problem_sentence
+        from whatif.history import HistoryUnavailable
+
+        if not isinstance(problem, HistoryUnavailable):
+            raise
+        st.error(history_problem_sentence(problem), icon=":material/database:")

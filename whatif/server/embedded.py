@@ -11,13 +11,14 @@ import secrets
 import socket
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import uvicorn
 
-from whatif.server.main import create_app
+from whatif.server.main import ModelWarmer, create_app
 from whatif.server.routes import PREDICT_PATH
 from whatif.server.settings import ServerSettings
 
@@ -34,7 +35,7 @@ class EmbeddedServer:
     settings: ServerSettings = field(repr=False)
     _server: uvicorn.Server = field(repr=False)
     _thread: threading.Thread = field(repr=False)
-    _warmer: threading.Thread = field(repr=False)
+    _warmer: ModelWarmer = field(repr=False)
 
     @property
     def predict_url(self) -> str:
@@ -46,23 +47,32 @@ class EmbeddedServer:
         """True while the server thread serves."""
         return self._thread.is_alive() and not self._server.should_exit
 
+    def warm_up(self, delay_s: float = 0.0) -> None:
+        """Load every model in the background in ``delay_s`` seconds (once), if ``start_server(warm_up=False)``
+        held it back."""
+        self._warmer.start(delay_s)
+
     def stop(self, timeout_s: float = 5.0) -> None:
-        """Stop serving and wait for the thread to end."""
+        """Stop serving (and warming up) and wait for the threads to end."""
         self._server.should_exit = True
         self._thread.join(timeout_s)
-        self._warmer.join(timeout_s)
+        self._warmer.stop(timeout_s)
 
 
 def start_server(store: Path | str, *, secret: str | None = None, host: str = "127.0.0.1", port: int = 0,
-                 startup_timeout_s: float = 30.0, **settings: Any) -> EmbeddedServer:
+                 startup_timeout_s: float = 30.0, warm_up: bool = True,
+                 clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep,
+                 **settings: Any) -> EmbeddedServer:
     """Start the server in a daemon thread and return once it answers.
 
     ``secret`` defaults to a fresh random one; other keyword arguments are ServerSettings
-    fields (``task_delay_s``, ``workers``, ``max_rows``...).
+    fields (``task_delay_s``, ``workers``, ``max_rows``...). With ``warm_up=False`` the models
+    are loaded when first asked for, or all at once by ``EmbeddedServer.warm_up()``: the app
+    does that after its first page, which the warm-up would otherwise slow down.
     """
     secret = secret or secrets.token_urlsafe(32)
     config = ServerSettings(api_secret=secret, store=Path(store), **settings)  # type: ignore[arg-type]
-    app = create_app(config)
+    app = create_app(config, warm_up_now=warm_up)
     # proto=IPPROTO_TCP matters: asyncio sets TCP_NODELAY on accepted sockets only then, and
     # without it every keep-alive answer waits ~40 ms for a delayed ACK (Nagle)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
@@ -73,11 +83,11 @@ def start_server(store: Path | str, *, secret: str | None = None, host: str = "1
                                            timeout_keep_alive=30))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="whatif-api", daemon=True)
     thread.start()
-    deadline = time.monotonic() + startup_timeout_s
+    deadline = clock() + startup_timeout_s
     while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
+        if not thread.is_alive() or clock() > deadline:
             raise RuntimeError("The embedded prediction server did not start; see the log above.")
-        time.sleep(0.01)
+        sleep(0.01)
     origin = f"http://{host}:{bound_port}"
     logger.info("embedded AutoModel API at %s (store %s)", origin, store)
     return EmbeddedServer(origin=origin, store=Path(store), secret=secret, settings=config,

@@ -20,10 +20,15 @@ from whatif.server.tasks import TaskRunner
 logger = logging.getLogger(__name__)
 
 
-def warm_up(registry: ModelRegistry) -> None:
-    """Load every saved model and predict its defaults once, so the first real request is fast."""
+def warm_up(registry: ModelRegistry, cancelled: threading.Event | None = None) -> None:
+    """Load every saved model and predict its defaults once, so the first real request is fast.
+
+    Stops between models once ``cancelled`` is set (the server is stopping).
+    """
     for group in registry.list_models():
         for version in group["versions"]:
+            if cancelled is not None and cancelled.is_set():
+                return
             try:
                 model = registry.load(version["bucket"], version["path"])
                 predict_frame(model, pd.DataFrame([model.schema.to_row(model.schema.defaults())]))
@@ -31,15 +36,54 @@ def warm_up(registry: ModelRegistry) -> None:
                 logger.warning("could not warm up model %s", version["path"], exc_info=True)
 
 
-def create_app(settings: ServerSettings) -> FastAPI:
-    """A ready server: the store opened, the sample models built when missing, workers started."""
+class ModelWarmer:
+    """Runs ``warm_up`` once, in a background thread, when asked (after ``delay_s``).
+
+    Warming up imports scikit-learn and skops and loads every model: 1.5-3 s of CPU holding the
+    GIL, which starves every other thread of the process meanwhile. An app that runs the server
+    in its own process starts it once its first page is drawn and delivered, not during that; a
+    prediction that comes first loads its model itself.
+    """
+
+    def __init__(self, registry: ModelRegistry) -> None:
+        self._registry = registry
+        self._lock = threading.Lock()
+        self._cancelled = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self, delay_s: float = 0.0) -> None:
+        """Start warming up in ``delay_s`` seconds (at most once; later calls do nothing)."""
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, args=(delay_s,), name="whatif-warm-up",
+                                                daemon=True)
+                self._thread.start()
+
+    def _run(self, delay_s: float) -> None:
+        if not self._cancelled.wait(delay_s):
+            warm_up(self._registry, self._cancelled)
+
+    def stop(self, timeout_s: float | None = None) -> None:
+        """Cancel a warm-up that has not started or finished, and wait for its thread to end."""
+        self._cancelled.set()
+        if self._thread is not None:
+            self._thread.join(timeout_s)
+
+
+def create_app(settings: ServerSettings, *, warm_up_now: bool = True) -> FastAPI:
+    """A ready server: the store opened, the sample models built when missing, workers started.
+
+    Models are warmed up in the background (``app.state.warmer``): at once, or, with
+    ``warm_up_now=False``, when the caller calls ``app.state.warmer.start()``.
+    """
     registry = ModelRegistry(settings.store)
     if settings.build_samples:
         ensure_sample_models(registry)
     # in the background: start-up stays short, and the first prediction of each model is fast anyway;
     # whoever stops the server joins the thread (embedded.stop), so it never outlives its server
-    warmer = threading.Thread(target=warm_up, args=(registry,), name="whatif-warm-up", daemon=True)
-    warmer.start()
+    warmer = ModelWarmer(registry)
+    if warm_up_now:
+        warmer.start()
     runner = TaskRunner(settings.workers, settings.queue_size, settings.task_ttl_s,
                         settings.max_finished_tasks, settings.task_delay_s)
 
