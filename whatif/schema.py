@@ -30,6 +30,8 @@ FeatureType = Literal["number", "integer", "boolean", "one_hot"]
 FEATURE_TYPES: frozenset[str] = frozenset({"number", "integer", "boolean", "one_hot"})
 TaskType = Literal["classification", "regression"]
 
+QUANTILE_KEYS = ("p05", "p25", "p50", "p75", "p95")  # the optional training percentiles of a numeric feature
+
 _TRUE_WORDS = frozenset({"true", "yes", "y", "1", "on"})
 _FALSE_WORDS = frozenset({"false", "no", "n", "0", "off"})
 
@@ -78,6 +80,10 @@ class Feature:
     columns: dict[str, str] = field(default_factory=dict)
     none_label: str | None = None
     step: float | None = None
+    # optional training statistics of a numeric feature, for analyses (grids, noise, distances);
+    # a schema without them (any real Datrics one) falls back to min and max
+    quantiles: dict[str, float] = field(default_factory=dict)  # keys of QUANTILE_KEYS, p05 to p95
+    spread: float | None = None  # standard deviation (or scaled MAD) of the training values
 
     @property
     def is_categorical(self) -> bool:
@@ -173,9 +179,11 @@ class Feature:
         for key in ("min", "max", "default", "step", "none_label"):
             if getattr(self, key) is not None:
                 out[key] = getattr(self, key)
-        for key in ("labels", "columns", "description"):
+        for key in ("labels", "columns", "description", "quantiles"):
             if getattr(self, key):
                 out[key] = getattr(self, key)
+        if self.spread is not None:
+            out["spread"] = self.spread
         return out
 
     @classmethod
@@ -213,6 +221,8 @@ class Feature:
             columns=columns,
             none_label=(None if data.get("none_label") is None else str(data["none_label"])),
             step=_opt_float(data.get("step")),
+            quantiles=_quantiles(name, data.get("quantiles")),
+            spread=_spread(name, data.get("spread")),
         )
 
 
@@ -468,7 +478,7 @@ class FeatureSchema:
 
     def fingerprint(self) -> str:
         """What runs are compared under: the task, the classes and their labels, each feature's name,
-        kind, codes and columns (not its range or default). Two schemas whose runs chart alike share it."""
+        kind, codes and columns (not its range, default or statistics). Two schemas whose runs chart alike share it."""
         essence = {
             "task": self.task, "classes": [str(c) for c in self.classes], "class_labels": self.class_labels,
             "features": [[f.name, f.type, f.labels, f.columns, f.none_label] for f in self.features],
@@ -502,6 +512,32 @@ def _opt_float(value: Any) -> float | None:
         return None
     number = float(value)
     return int(number) if number.is_integer() else number
+
+
+def _quantiles(name: str, data: Any) -> dict[str, float]:
+    """The optional training percentiles of a feature: known keys only, finite and in increasing order."""
+    if not data:
+        return {}
+    if not isinstance(data, Mapping):
+        raise SchemaError(f"feature {name!r} has quantiles that are not an object of percentiles like p05 and p95")
+    out: dict[str, float] = {}
+    for key in QUANTILE_KEYS:  # other keys (a newer writer's p99) are left out, not refused
+        if data.get(key) is not None:
+            value = float(data[key])
+            if not math.isfinite(value):
+                raise SchemaError(f"feature {name!r} has a quantile {key} that is not a finite number")
+            out[key] = int(value) if value.is_integer() else value
+    values = list(out.values())
+    if any(later < earlier for earlier, later in zip(values, values[1:], strict=False)):
+        raise SchemaError(f"feature {name!r} has quantiles that do not increase from p05 to p95")
+    return out
+
+
+def _spread(name: str, value: Any) -> float | None:
+    spread = _opt_float(value)
+    if spread is not None and not (math.isfinite(spread) and spread >= 0):
+        raise SchemaError(f"feature {name!r} has a spread that is not a finite number of at least 0")
+    return spread
 
 
 def _truthy(value: Any) -> bool:

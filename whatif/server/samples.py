@@ -23,7 +23,7 @@ import pandas as pd
 
 # scikit-learn is imported inside the builders: a server whose store already holds the samples
 # starts without it (about a second less before the app's first page)
-from whatif.schema import Feature, FeatureSchema
+from whatif.schema import QUANTILE_KEYS, Feature, FeatureSchema
 from whatif.server.registry import ModelRegistry
 
 logger = logging.getLogger(__name__)
@@ -121,11 +121,14 @@ def _held_out(x: pd.DataFrame, y: pd.Series, target: str, *, stratify: bool) -> 
 
 
 def _range(series: pd.Series, integer: bool = False) -> dict[str, Any]:
-    """min, max and median of a training column, as a schema feature's range and default."""
+    """min, max and median of a training column, as a schema feature's range and default, with its
+    5th to 95th percentiles and standard deviation (``quantiles``, ``spread``) for the analyses' grids and noise."""
     lo, hi, mid = float(series.min()), float(series.max()), float(series.median())
+    statistics = {"quantiles": {key: round(float(series.quantile(int(key[1:]) / 100)), 4) for key in QUANTILE_KEYS},
+                  "spread": round(float(series.std()), 4)}
     if integer:
-        return {"min": int(lo), "max": int(hi), "default": int(round(mid))}
-    return {"min": round(lo, 4), "max": round(hi, 4), "default": round(mid, 4)}
+        return {"min": int(lo), "max": int(hi), "default": int(round(mid)), **statistics}
+    return {"min": round(lo, 4), "max": round(hi, 4), "default": round(mid, 4), **statistics}
 
 
 def _mode(series: pd.Series) -> int:
