@@ -27,6 +27,7 @@ COLUMNS = 3
 FILTER_FROM = 13          # a filter box from this many features on
 LABEL_DESCRIPTION_MAX = 24  # characters of a description shown in a field's label
 GROUP_SIZE = 24           # features per page of the form when there are many
+FULL_BLOCK, EMPTY_BLOCK = "\u25ae", "\u25af"  # the importance cue's bar
 DRAWN_KEY = "whatif_form_drawn"          # widget keys drawn in this script run
 DRAWN_BEFORE_KEY = "whatif_form_drawn_before"  # ...and in the run before it
 
@@ -141,14 +142,23 @@ def _forget_widgets_not_drawn_last_run(choice: ModelChoice) -> None:
             st.session_state.pop(key, None)
 
 
-def schema_form(choice: ModelChoice) -> dict[str, Any]:
-    """Draw the form; return the values it holds now."""
+def schema_form(choice: ModelChoice, importance: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Draw the form; return the values it holds now.
+
+    ``importance`` (feature name -> an object with ``rank``, ``share`` 0..1 and ``text``, from a
+    tornado or the contributions) adds a small bar under each field, and a switch that orders
+    the fields by it.
+    """
     schema = choice.schema
+    importance = importance or {}
     if st.session_state.pop(REFILL_FORM_KEY, False):
         reset_to_defaults(choice)
     values = current_values(choice)
     _forget_widgets_not_drawn_last_run(choice)
     features = list(schema.features)
+    if importance and st.toggle("Most important first", key=f"whatif_form_by_importance_{choice.key}",
+                                help="Orders the fields by the last tornado or contributions of this model."):
+        features.sort(key=lambda f: importance[f.name].rank if f.name in importance else len(features) + 1)
     if len(features) >= FILTER_FROM:
         needle = st.text_input("Filter features", key=f"whatif_filter_{choice.key}",
                                placeholder=f"Type to find one of {len(features)} features")
@@ -165,15 +175,24 @@ def schema_form(choice: ModelChoice) -> dict[str, Any]:
             st.session_state[page_key] = titles[0]
         shown = st.segmented_control("Features", titles, key=page_key, help="Values on other pages are kept.")
         groups = [groups[titles.index(shown)] if shown in titles else groups[0]]
-    _feature_grid(choice, groups[0], values)
+    _feature_grid(choice, groups[0], values, importance)
     return dict(values)
 
 
-def _feature_grid(choice: ModelChoice, features: list[Feature], values: dict[str, Any]) -> None:
+def _feature_grid(choice: ModelChoice, features: list[Feature], values: dict[str, Any],
+                  importance: Mapping[str, Any]) -> None:
     columns = st.columns(COLUMNS if len(features) > 1 else 1)
     for index, feature in enumerate(features):
         with columns[index % len(columns)]:
             values[feature.name] = _feature_widget(choice, feature, values.get(feature.name))
+            if feature.name in importance:
+                st.caption(importance_cue(importance[feature.name].share, importance[feature.name].text))
+
+
+def importance_cue(share: float, text: str) -> str:
+    """A field's importance as a caption: five blocks filled by its share of the largest effect, and its text."""
+    filled = max(1, round(share * 5)) if share > 0 else 0
+    return f":blue[{FULL_BLOCK * filled}]:gray[{EMPTY_BLOCK * (5 - filled)}] {_markdown_text(text)}"
 
 
 def _shown(feature: Feature, value: Any) -> Any:

@@ -3,6 +3,7 @@
 import streamlit as st
 
 from components.code_snippet import code_snippet
+from components.explore import explore_section, importance
 from components.frame import app_connection
 from components.history_view import (
     announce_runs_of_others,
@@ -59,7 +60,7 @@ with form_side:
     with real:
         real_row_button(connection, choice)
     load_slot = load.empty()  # filled once this run's prediction is stored, so it lists that run too
-    values = schema_form(choice)
+    values = schema_form(choice, importance(choice))
     real_row_note(choice, values)
     to_fix = form_problems_note(choice)  # "Fix age: 'abc' is not a number." while a number field cannot be read
     try:
@@ -108,6 +109,8 @@ with result_side:
 
 with load_slot.container():
     load_run_popover(store, key, choice, frame, baseline)
+
+explore_section(connection, choice, values, row)
 
 if frame is not None:
     st.subheader("Runs compared")

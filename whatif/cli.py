@@ -1,4 +1,4 @@
-"""Command line: ``python -m whatif predict|models|schema``.
+"""Command line: ``python -m whatif predict|models|schema|analyse``.
 
 Settings come from flags or ``WHATIF_API_URL``, ``WHATIF_API_SECRET``, ``WHATIF_USER_ID``,
 ``WHATIF_USER_EMAIL``. Every expected failure prints one sentence and exits 1.
@@ -16,6 +16,7 @@ from typing import Any
 
 import pandas as pd
 
+from whatif.cli_analyse import add_analyse_parser, run_analyse
 from whatif.client import ModelClient
 from whatif.errors import APIError
 from whatif.profiles import short_secret_warning
@@ -51,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     _connection_flags(schema)
     schema.add_argument("--path", required=True)
     schema.add_argument("--bucket", required=True)
+    add_analyse_parser(sub, _connection_flags)
     return parser
 
 
@@ -97,6 +99,8 @@ def run(args: argparse.Namespace) -> int:
                   f"{result.polls} poll(s)", file=sys.stderr)
         return 0
     with make_client(args) as client:
+        if args.command == "analyse":
+            return run_analyse(args, client)
         if args.command == "models":
             models = client.list_models()
             if args.json:

@@ -43,9 +43,16 @@ def explicit_navigation(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture()
-def app_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, server: EmbeddedServer) -> Iterator[Path]:
+def demo_servers() -> list[EmbeddedServer]:
+    """The demo API servers the app started in this test (a test may stop one to see the app cope)."""
+    return []
+
+
+@pytest.fixture()
+def app_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, server: EmbeddedServer,
+             demo_servers: list[EmbeddedServer]) -> Iterator[Path]:
     """This test's data folder; the demo servers the app starts on it are stopped afterwards."""
-    started: list[EmbeddedServer] = []
+    started = demo_servers
 
     def start_and_remember(*args: Any, **kwargs: Any) -> EmbeddedServer:
         started.append(start_server(*args, **kwargs))

@@ -1,0 +1,134 @@
+"""Explore this scenario on the what-if page: each analysis runs on the form's values as one task,
+draws its chart and says what it means; the tornado ranks the form's fields; a changed input
+marks a result out of date instead of hiding it; a failure is one sentence.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from components.explore import answer_cache
+from tests.pages.support import captions, chart_data, chart_spec, charts, form_widgets, model_key, run
+from whatif.server.embedded import EmbeddedServer
+from whatif.server.samples import CREDIT_PATHS, TITANIC_PATH
+
+
+@pytest.fixture(autouse=True)
+def no_answers_known() -> None:
+    """Each test starts with no model answers cached in the process (other tests ask for the same rows)."""
+    answer_cache().clear()
+
+
+def run_analysis(at: AppTest, kind: str, path: str = TITANIC_PATH) -> AppTest:
+    at.button(key=f"whatif_explore_run_{kind}_{model_key(path)}").click()
+    return run(at)
+
+
+def markdown(at: AppTest) -> list[str]:
+    return [m.value for m in at.markdown]
+
+
+def readings(at: AppTest) -> list[str]:
+    return [m for m in markdown(at) if m.startswith(":material/lightbulb:")]
+
+
+def specs(at: AppTest) -> list[str]:
+    """Every chart's spec as text, to find which analysis drew it."""
+    return [json.dumps(chart_spec(c)) for c in charts(at)]
+
+
+def sent_captions(at: AppTest) -> list[str]:
+    return [c for c in captions(at) if "rows sent in" in c or "no task was sent" in c]
+
+
+def test_the_tornado_ranks_the_inputs_in_one_task_and_the_form_shows_each_rank(app: AppTest) -> None:
+    run(app)
+    assert not readings(app)  # nothing ran yet: no chart, no reading
+    run_analysis(app, "sensitivity")
+    (reading,) = readings(app)
+    assert "P(survived)" in reading
+    assert any('"flips the class"' in s for s in specs(app))  # the tornado, with the inputs that flip the answer
+    (sent,) = sent_captions(app)
+    assert sent.endswith("after the click.") and "in 1 task;" in sent
+    cues = [c for c in captions(app) if "· swing" in c]
+    assert len(cues) == 7 and any("#1 · swing" in c for c in cues)  # one cue under each of the 7 fields
+    assert app.toggle(key=f"whatif_form_by_importance_{model_key(TITANIC_PATH)}").value is False
+
+
+def test_ordering_the_form_by_importance_puts_the_top_input_first(app: AppTest) -> None:
+    run(app)
+    run_analysis(app, "sensitivity")
+    top = next(c for c in captions(app) if "#1 · swing" in c)
+    app.toggle(key=f"whatif_form_by_importance_{model_key(TITANIC_PATH)}").set_value(True)
+    run(app)
+    first_cue = next(c for c in captions(app) if "· swing" in c)
+    assert first_cue == top
+
+
+def test_a_changed_input_marks_the_result_out_of_date_and_a_repeat_sends_no_task(app: AppTest) -> None:
+    run(app)
+    run_analysis(app, "robustness")
+    assert len(readings(app)) == 1 and not [c for c in captions(app) if "Out of date" in c]
+    form_widgets(app, TITANIC_PATH)["age"].input("61")
+    run(app)
+    assert len(readings(app)) == 1  # still shown...
+    assert [c for c in captions(app) if "Out of date" in c]  # ...but marked
+    form_widgets(app, TITANIC_PATH)["age"].input(str(form_widgets(app, TITANIC_PATH)["age"].value))
+    run_analysis(app, "sweep")  # another analysis: its own result, the robustness one kept
+    assert len(readings(app)) == 2
+
+
+@pytest.mark.parametrize(("kind", "chart_words"), [
+    ("sweep", '"title": "pclass"'),  # the sweep's first input, on its x axis
+    ("interaction", "predicted class changes here"),
+    ("contributions", "background average"),
+    ("robustness", "Share of its nearby rows that flip the class"),
+])
+def test_each_analysis_draws_its_chart_with_a_reading(app: AppTest, kind: str, chart_words: str) -> None:
+    run(app)
+    assert not any(chart_words in s for s in specs(app))
+    run_analysis(app, kind)
+    assert len(readings(app)) == 1
+    assert any(chart_words in s for s in specs(app))
+    (sent,) = sent_captions(app)
+    assert "in 1 task;" in sent
+
+
+def test_the_same_analysis_again_is_answered_without_a_task(app: AppTest) -> None:
+    run(app)
+    run_analysis(app, "interaction")
+    run_analysis(app, "interaction")
+    (sent,) = sent_captions(app)
+    assert "no task was sent" in sent
+
+
+def test_the_credit_model_s_one_hot_group_is_one_input_of_the_tornado(app: AppTest) -> None:
+    app.query_params["path"], app.query_params["bucket"] = CREDIT_PATHS[0], "storage.datrics.ai"
+    run(app)
+    run_analysis(app, "sensitivity", CREDIT_PATHS[0])
+    tornado = next(c for c in charts(app) if "flips the class" in json.dumps(chart_spec(c)) or
+                   "does not flip it" in json.dumps(chart_spec(c)))
+    features = _chart_values(tornado, "feature")
+    assert "employment_status" in features
+    assert not any(str(f).startswith("employment_status_") for f in features)
+
+
+def test_a_server_gone_away_is_one_sentence_and_the_page_stays(app: AppTest,
+                                                               demo_servers: list[EmbeddedServer]) -> None:
+    run(app)
+    run_analysis(app, "sensitivity")
+    for demo in demo_servers:
+        demo.stop()
+    run_analysis(app, "robustness")
+    (error,) = [e.value for e in app.error]
+    assert "Traceback" not in error and len(error) < 400
+    assert len(readings(app)) == 1  # the tornado made before is still there
+    assert app.button(key="whatif_predict").disabled is False  # the page is still usable
+
+
+def _chart_values(chart: Any, field: str) -> list[Any]:
+    return [value for frame in chart_data(chart) if field in frame.columns for value in frame[field]]
