@@ -30,6 +30,8 @@ from whatif.schema import RowValidationError
 if TYPE_CHECKING:
     from whatif.server.registry import LoadedModel
 
+DEFAULT_MAX_BODY_BYTES = 9 * 1024 * 1024  # under the reference server's 10 MiB body limit
+SIZE_SAMPLE_ROWS = 200  # rows serialised to estimate a row's size in the request body
 DEFAULT_MAX_ROWS = 10_000  # the reference server's limit of rows per request
 DEFAULT_CACHE_ROWS = 200_000  # answers kept by a cache, in rows (a few MB)
 SUBMITTING, CACHED = "SUBMITTING", "CACHED"
@@ -121,7 +123,8 @@ class BatchPredictor:
     """
 
     def __init__(self, client: ModelClient, path: str, bucket: str, *, connection_key: str,
-                 max_rows: int = DEFAULT_MAX_ROWS, cache: AnswerCache | None = None,
+                 max_rows: int = DEFAULT_MAX_ROWS, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+                 cache: AnswerCache | None = None,
                  on_progress: Callable[[Progress], None] | None = None,
                  timeout_s: float | None = None, clock: Callable[[], float] = time.monotonic) -> None:
         if max_rows < 1:
@@ -131,6 +134,7 @@ class BatchPredictor:
         self.bucket = bucket
         self.connection_key = connection_key
         self.max_rows = max_rows
+        self.max_body_bytes = max_body_bytes
         self.cache = AnswerCache() if cache is None else cache  # without one given, its own
         self.on_progress = on_progress
         self.timeout_s = timeout_s
@@ -155,7 +159,7 @@ class BatchPredictor:
         if cached is not None:
             self._report(Progress(total_rows, None, CACHED, self.clock() - started, 0, 0))
             return cached
-        ranges = rows_ranges(total_rows, self.max_rows)
+        ranges = rows_ranges(total_rows, self.rows_per_task(rows))
         parts = []
         for number, (start, end) in enumerate(ranges, 1):
             try:
@@ -169,6 +173,14 @@ class BatchPredictor:
         answers = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
         self.cache.put(key, answers)
         return answers
+
+    def rows_per_task(self, rows: pd.DataFrame) -> int:
+        """At most ``max_rows``, and few enough that a task's JSON body stays under ``max_body_bytes``
+        (wide rows: 10,000 rows of 100 numbers are about 12 MB, over the reference server's 10 MiB)."""
+        sample = rows.head(SIZE_SAMPLE_ROWS)
+        body = json.dumps(sample.to_dict(orient="records"), default=str)  # as the client writes it
+        per_row = len(body) / max(1, len(sample)) * 1.1  # a margin for longer numbers further down
+        return max(1, min(self.max_rows, int(self.max_body_bytes // per_row)))
 
     def _one_task(self, chunk: pd.DataFrame, number: int, total: int, total_rows: int,
                   started: float) -> pd.DataFrame:

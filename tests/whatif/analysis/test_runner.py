@@ -256,3 +256,20 @@ def test_the_cache_is_safe_to_share_between_threads() -> None:
     assert not errors
     held = [cache.get(key) for key in [f"{n}-{i}" for n in range(4) for i in range(17)]]
     assert cache.rows <= 50 and cache.rows == sum(len(frame) for frame in held if frame is not None)
+
+
+def test_rows_too_wide_for_one_request_body_are_split_to_fit_the_server_s_limit(
+        model_store: Path, server: EmbeddedServer, client: ModelClient, rows: pd.DataFrame) -> None:
+    """A server with a small body limit refuses one task of all the rows; the predictor splits them to fit."""
+    small = start_server(model_store, max_body_bytes=4096)
+    try:
+        with ModelClient(small.predict_url, secret=small.secret, user_id=DEMO_USER, email=DEMO_EMAIL) as narrow:
+            with pytest.raises(PayloadTooLargeError):
+                narrow.submit(rows, TITANIC_PATH, DEMO_BUCKET)  # the 50 rows are over 4 KiB
+            predict = BatchPredictor(narrow, TITANIC_PATH, DEMO_BUCKET, connection_key=CONNECTION,
+                                     max_body_bytes=3500)
+            answers = predict(rows)
+    finally:
+        small.stop()
+    assert predict.tasks_sent > 1 and predict.rows_sent == len(rows)
+    assert answers.equals(predictor(client)(rows))  # the same answers, in order, as one task on the big server
