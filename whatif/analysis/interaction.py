@@ -29,7 +29,7 @@ from whatif.analysis.frames import (
 )
 from whatif.analysis.grids import feature_grid, is_numeric, levels
 from whatif.analysis.result import AnalysisResult
-from whatif.analysis.score import Scorer, format_score
+from whatif.analysis.score import Scorer, flip_text, format_score
 from whatif.schema import Feature, FeatureSchema
 
 MAX_LEVELS = 20  # levels of a categorical axis: more would make cells too thin to read
@@ -183,8 +183,8 @@ def _reading(schema: FeatureSchema, fx: Feature, fy: Feature, h2: float | None, 
     if scenario_class is None:
         return first + f" It ranges from {format_score(scorer, float(np.nanmin(f)))} to " \
             f"{format_score(scorer, float(np.nanmax(f)))}."
-    label = schema.class_label(scenario_class)
+    flip = flip_text(schema, scorer, scenario_class)
     if facts["share_flipped"] == 0:
-        return first + f" Nowhere on the map does the prediction change from {label}."
-    return first + f" {percent(facts['share_flipped'])} of the map changes the prediction from {label}."
+        return first + f" Nowhere on the map does the prediction turn {flip}."
+    return first + f" On {percent(facts['share_flipped'])} of the map the prediction turns {flip}."
 

@@ -133,3 +133,12 @@ def format_score(scorer: Scorer, value: float) -> str:
     if scorer.task == "classification":
         return f"{value * 100:.0f} %"
     return f"{value:,.4g}"
+
+
+def flip_text(schema: FeatureSchema, scorer: Scorer, scenario_class: str) -> str:
+    """How a class flip reads: "from died to survived" for a binary model, "away from setosa" otherwise."""
+    others = [c for c in scorer.classes if c != scenario_class]
+    label = schema.class_label(scenario_class)
+    if len(others) == 1:
+        return f"from {label} to {schema.class_label(others[0])}"
+    return f"away from {label}"

@@ -31,7 +31,7 @@ from whatif.analysis.frames import (
 )
 from whatif.analysis.grids import feature_grid
 from whatif.analysis.result import AnalysisResult
-from whatif.analysis.score import Scorer, format_score
+from whatif.analysis.score import Scorer, flip_text, format_score
 from whatif.schema import FeatureSchema
 
 SUMMARY_COLUMNS = ["feature", "low", "high", "swing", "value_at_low", "value_at_high", "current", "flips", "rank"]
@@ -121,10 +121,10 @@ def _reading(schema: FeatureSchema, summary: pd.DataFrame, scorer: Scorer, scena
     if scenario_class is None:
         return first
     flipping = summary.loc[summary["flips"], "feature"].tolist()
-    label = schema.class_label(scenario_class)
+    flip = flip_text(schema, scorer, scenario_class)
     if not flipping:
-        return f"{first} No single input, changed alone, changes the prediction from {label}."
+        return f"{first} No single input, changed alone, turns the prediction {flip}."
     named = listed(flipping)
-    verb = "changes" if len(flipping) == 1 else "can each change"
-    return f"{first} {named}, changed alone, {verb} the prediction from {label}."
+    verb = "can turn" if len(flipping) == 1 else "can each turn"
+    return f"{first} Changed alone, {named} {verb} the prediction {flip}."
 

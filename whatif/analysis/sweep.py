@@ -29,7 +29,7 @@ from whatif.analysis.frames import (
 )
 from whatif.analysis.grids import feature_grid, is_numeric
 from whatif.analysis.result import AnalysisResult
-from whatif.analysis.score import Scorer, format_score
+from whatif.analysis.score import Scorer, flip_text, format_score
 from whatif.schema import Feature, FeatureSchema, RowValidationError
 
 SCENARIO, AVERAGE = "scenario", "average"
@@ -193,8 +193,8 @@ def _reading(schema: FeatureSchema, feature: Feature, base: Mapping[str, Any], s
                  f"{name} = {_text(shown[low_at])} (now {now})")
         if scenario_class is not None and flips.any():
             count = int(flips.sum())
-            first += f"; {count} of {len(curve)} values {'changes' if count == 1 else 'change'} the prediction " \
-                     f"from {schema.class_label(scenario_class)}"
+            first += f"; {count} of {len(curve)} values {'turns' if count == 1 else 'turn'} the prediction " \
+                     f"{flip_text(schema, scorer, scenario_class)}"
         first += "."
     if not background_curves:
         return first
@@ -204,4 +204,4 @@ def _reading(schema: FeatureSchema, feature: Feature, base: Mapping[str, Any], s
 
 
 def _text(value: Any) -> str:
-    return f"{value:.10g}" if isinstance(value, float) else str(value)
+    return f"{value:.4g}" if isinstance(value, float) else str(value)

@@ -125,7 +125,7 @@ def test_a_category_is_swept_over_its_labels(client: ModelClient) -> None:
     assert result.summary["flips"].tolist() == [False, True]
     assert result.facts["training_range"] is None and result.facts["value_at_max"] == "female"
     assert result.facts["current_value"] == "female"
-    assert "1 of 2 values changes the prediction from survived" in result.reading
+    assert "1 of 2 values turns the prediction from survived to died" in result.reading
 
 
 def test_the_one_hot_group_is_swept_with_request_rows_as_background(client: ModelClient) -> None:
