@@ -64,10 +64,17 @@ def wilson_interval(successes: int, trials: int, confidence: float = 0.95) -> tu
     return (low, high)
 
 
+PER_FEATURE_MOST, PER_FEATURE_LEAST = 50, 10  # copies per feature jittered alone, by default
+
+
 def robustness(schema: FeatureSchema, scenario: Mapping[str, Any], predict: Predict, *, copies: int = 1000,
                epsilon: float = 0.05, hold: Collection[str] = (), categorical_flip_p: float = 0.0,
-               per_feature_copies: int = 50, seed: int = 0, score_class: str | None = None) -> AnalysisResult:
+               per_feature_copies: int | None = None, seed: int = 0,
+               score_class: str | None = None) -> AnalysisResult:
     """How often rows near ``scenario`` change its predicted class, in ONE call of ``predict``.
+
+    ``per_feature_copies`` None: 50 per feature for a few features, fewer for many (at least 10),
+    so the per-feature rows stay about as many as the jittered copies (100 inputs: 10 each).
 
     ``sent``: the request rows with the answers, ``score``, ``flips`` and ``group`` ("scenario",
     "identical", "all" for the jittered copies, else the one feature jittered). ``summary``: one
@@ -76,12 +83,14 @@ def robustness(schema: FeatureSchema, scenario: Mapping[str, Any], predict: Pred
     with its 95 % Wilson interval (flip_low, flip_high; NaN for a regression) and the scores'
     5th, 50th and 95th percentiles and standard deviation.
     """
+    held = {feature_named(schema, name).name for name in ((hold,) if isinstance(hold, str) else hold)}
+    can_move = [f for f in schema.features if f.name not in held and _can_move(f, categorical_flip_p)]
+    if per_feature_copies is None:
+        per_feature_copies = min(PER_FEATURE_MOST, max(PER_FEATURE_LEAST, copies // max(1, len(can_move))))
     _check_parameters(copies, epsilon, categorical_flip_p, per_feature_copies)
     check_score_class(schema, score_class)
-    held = {feature_named(schema, name).name for name in ((hold,) if isinstance(hold, str) else hold)}
     base = checked_scenario(schema, scenario)
-    movable = [f for f in schema.features if f.name not in held and _can_move(f, categorical_flip_p)
-               and per_feature_copies > 0]
+    movable = can_move if per_feature_copies > 0 else []
     total = 1 + IDENTICAL_COPIES + copies + len(movable) * per_feature_copies
     check_rows(total, "This robustness check",
                f"ask for fewer copies (now {copies:,}) or fewer per feature (now {per_feature_copies:,})")
