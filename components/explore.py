@@ -22,6 +22,7 @@ from components.connection import Connection
 from components.model_picker import ModelChoice
 from whatif.analysis import AnalysisError, Predict
 from whatif.analysis.contributions import contributions
+from whatif.analysis.frames import value_text
 from whatif.analysis.interaction import interaction
 from whatif.analysis.result import AnalysisResult
 from whatif.analysis.robustness import robustness
@@ -36,6 +37,7 @@ from whatif.rowsfile import RowsFileError, read_form_rows
 from whatif.schema import FeatureSchema, RowValidationError
 
 BACKGROUND_ROWS = 50  # real rows asked for ICE curves and Shapley backgrounds (the sample route answers at most 50)
+MAX_BACKGROUND = 8  # background rows of the contributions: 2^7 coalitions x 8 rows = 1,024 rows for Titanic
 SAMPLE_SOURCE = "The model's real rows (from the server)"
 UPLOAD_SOURCE = "Upload a CSV of rows"
 DEFAULTS_SOURCE = "The schema's defaults (one row)"
@@ -97,15 +99,32 @@ class Importance:
 
     rank: int
     share: float  # its effect over the largest effect, 0..1
-    text: str     # "#1 · swing 38 pts"
+    text: str     # "#1 · swing 38 pts", "#2 · lowers it 26 pts"
 
 
-def importance(choice: ModelChoice) -> dict[str, Importance]:
-    """Each feature's rank and effect from the newest tornado or contributions of this model; {} before either ran."""
-    candidates = [s for s in (shown_result(choice, "sensitivity"), shown_result(choice, "contributions")) if s]
+@dataclass(frozen=True)
+class Ranking:
+    """The form's importance cues: per feature, and where they come from."""
+
+    features: dict[str, Importance]
+    source: str        # "Which inputs matter" or "Contributions"
+    row: dict[str, Any]  # the request row the ranking was made for
+
+    def note(self, row: Mapping[str, Any] | None) -> str:
+        """What the cues are, and whether they still describe the form's values."""
+        where = f"Ranked by *{self.source}*"
+        if row is not None and dict(row) != self.row:
+            return f":orange[:material/history: {where}, run on earlier inputs: press it again to rank these.]"
+        return f":material/leaderboard: {where} for these inputs."
+
+
+def importance(choice: ModelChoice) -> Ranking | None:
+    """Each feature's rank and effect from the newest tornado or contributions of this model; None before either."""
+    candidates = [(s, a) for a in ANALYSES if a.key in ("sensitivity", "contributions")
+                  if (s := shown_result(choice, a.key)) is not None]
     if not candidates:
-        return {}
-    newest = max(candidates, key=lambda s: s.finished_at)
+        return None
+    newest, analysis = max(candidates, key=lambda pair: pair[0].finished_at)
     result = newest.result
     column = "swing" if result.kind == "sensitivity" else "contribution"
     effects = result.summary.set_index("feature")[column].astype(float)
@@ -113,15 +132,25 @@ def importance(choice: ModelChoice) -> dict[str, Importance]:
     probability = result.scorer.task == "classification"
     ranked: dict[str, Importance] = {}
     for rank, (feature, amount) in enumerate(effects.sort_values(key=abs, ascending=False).items(), 1):
-        shown = f"{amount * 100:+.0f} pts" if probability else f"{amount:+,.3g}"
-        text = f"#{rank} · swing {shown.lstrip('+')}" if column == "swing" else f"#{rank} · adds {shown}"
+        size = f"{abs(amount) * 100:.0f} pts" if probability else f"{abs(amount):,.3g}"
+        if column == "swing":
+            text = f"#{rank} · swing {size}"
+        else:
+            text = f"#{rank} · {'raises' if amount > 0 else 'lowers' if amount < 0 else 'moves'} it {size}"
         ranked[str(feature)] = Importance(rank, abs(float(amount)) / largest, text)
-    return ranked
+    return Ranking(ranked, analysis.title, newest.row)
 
 
 def explore_section(connection: Connection, choice: ModelChoice, values: Mapping[str, Any],
                     row: Mapping[str, Any] | None) -> None:
-    """The section "Explore this scenario": one tab per analysis."""
+    """The section "Explore this scenario": one tab per analysis (in a keyed container, so the browser
+    keeps it as the same element when the form above changes size)."""
+    with st.container(key="whatif_explore"):
+        _explore_tabs(connection, choice, values, row)
+
+
+def _explore_tabs(connection: Connection, choice: ModelChoice, values: Mapping[str, Any],
+                  row: Mapping[str, Any] | None) -> None:
     st.subheader("Explore this scenario")
     st.caption("Each analysis sends one task of many rows built around the form's values, and draws the answers. "
                "Change an input and run it again to compare.")
@@ -215,9 +244,13 @@ def _contributions_tab(connection: Connection, choice: ModelChoice, values: Mapp
                           key=f"whatif_contrib_source_{choice.key}",
                           help="What 'an average row' means: real rows of the model's data are the usual choice.")
     background = _background(connection, choice, source, "contrib")
+    if background is not None and len(background) > MAX_BACKGROUND:
+        st.caption(f"{MAX_BACKGROUND} of these rows, picked at random, are the background: each row multiplies "
+                   "the rows sent, and all must fit in one task.")
     if _run_button(analysis, choice, row, disabled=source == UPLOAD_SOURCE and background is None):
         _run(connection, choice, analysis, row, lambda predict: contributions(
-            choice.schema, dict(values), predict, background=background, score_class=score_class))
+            choice.schema, dict(values), predict, background=background, max_background=MAX_BACKGROUND,
+            score_class=score_class))
     _show(choice, analysis, row, lambda result: [waterfall_chart(result)])
 
 
@@ -227,8 +260,11 @@ def _robustness_tab(connection: Connection, choice: ModelChoice, values: Mapping
     st.caption("A thousand near copies of this scenario, every number nudged a little: how often does the answer "
                "change, and which input makes it change?")
     left, right = st.columns(2)
-    epsilon = left.slider("Noise, as a share of each input's spread", 0.01, 0.20, 0.05, 0.01,
-                          key=f"whatif_robust_eps_{choice.key}")
+    percent = left.slider("Noise, as a share of each input's spread", 1, 20, 5, 1, format="%d %%",
+                          key=f"whatif_robust_eps_{choice.key}",
+                          help="Each number is moved by a random amount of about this share of its spread "
+                               "(its standard deviation in the training data, or a quarter of its range).")
+    epsilon = percent / 100
     names = [f.name for f in choice.schema.features]
     hold = right.multiselect("Hold fixed", names, key=f"whatif_robust_hold_{choice.key}")
     flips = st.toggle("Also switch categories now and then (5 % of copies)", key=f"whatif_robust_flip_{choice.key}")
@@ -255,7 +291,8 @@ def _run(connection: Connection, choice: ModelChoice, analysis: Analysis, row: M
         return
     st.session_state.pop(_error_key(choice, analysis.key), None)
     started = time.perf_counter()
-    with st.status(f"{analysis.title}: building the rows...", expanded=True) as panel:
+    slot = st.empty()
+    with slot.status(f"{analysis.title}: building the rows...", expanded=True) as panel:
         line = st.empty()
 
         def progress(step: Progress) -> None:
@@ -274,8 +311,7 @@ def _run(connection: Connection, choice: ModelChoice, analysis: Analysis, row: M
             st.session_state[_error_key(choice, analysis.key)] = _sentence(problem)
             return
         wall_s = time.perf_counter() - started
-        panel.update(label=f"{analysis.title}: {result.rows:,} rows in {_tasks(predict.tasks_sent)}, {wall_s:.2f} s",
-                     state="complete", expanded=False)
+    slot.empty()  # the result's caption below says how many rows, tasks and seconds
     st.session_state[_state_key(choice, analysis.key)] = Shown(result, dict(row), wall_s, predict.tasks_sent,
                                                                time.time())
     if analysis.key in ("sensitivity", "contributions"):
@@ -293,7 +329,7 @@ def _show(choice: ModelChoice, analysis: Analysis, row: Mapping[str, Any] | None
         return
     result = shown.result
     if row is not None and dict(row) != shown.row:
-        st.caption(f":orange[:material/history: Out of date: the inputs changed since this ran. Press "
+        st.caption(f":orange[:material/history: Out of date: {_what_changed(choice, shown.row, row)}. Press "
                    f"**{analysis.button}** to run it on the form's values.]")
     st.markdown(f":material/lightbulb: {result.reading}")
     drawn = charts(result)
@@ -310,6 +346,22 @@ def _show(choice: ModelChoice, analysis: Analysis, row: Mapping[str, Any] | None
                        file_name=f"{analysis.key}-{slug}.csv",
                        mime="text/csv", key=f"whatif_explore_csv_{analysis.key}_{choice.key}", on_click="ignore",
                        icon=":material/download:", help="Every row sent and the model's answer for it.")
+
+
+def _what_changed(choice: ModelChoice, before: Mapping[str, Any], now: Mapping[str, Any]) -> str:
+    """ "it ran with age 28; the form has 40" for the (first three) inputs that differ."""
+    schema = choice.schema
+    try:
+        old, new = schema.from_row(before), schema.from_row(now)
+    except ValueError:
+        return "the inputs changed since this ran"
+    changed = [f for f in schema.features if old.get(f.name) != new.get(f.name)]
+    if not changed:
+        return "the inputs changed since this ran"
+    then = ", ".join(f"{f.name} {value_text(f, old[f.name])}" for f in changed[:3])
+    later = ", ".join(value_text(f, new[f.name]) for f in changed[:3])
+    more = f" (and {len(changed) - 3} more)" if len(changed) > 3 else ""
+    return f"it ran with {then}; the form has {later}{more}"
 
 
 def _background(connection: Connection, choice: ModelChoice, source: str, prefix: str) -> pd.DataFrame | None:

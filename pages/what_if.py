@@ -60,7 +60,8 @@ with form_side:
     with real:
         real_row_button(connection, choice)
     load_slot = load.empty()  # filled once this run's prediction is stored, so it lists that run too
-    values = schema_form(choice, importance(choice))
+    ranking = importance(choice)  # the last tornado's or contributions' rank of each field, if any
+    values = schema_form(choice, ranking.features if ranking else None)
     real_row_note(choice, values)
     to_fix = form_problems_note(choice)  # "Fix age: 'abc' is not a number." while a number field cannot be read
     try:
@@ -68,6 +69,8 @@ with form_side:
     except RowValidationError as invalid:
         row = None
         st.error(f"Some values are not valid: {invalid}.", icon=":material/error:")
+    if ranking is not None:
+        st.caption(ranking.note(row))
     predict = st.button("Predict", key="whatif_predict", type="primary", icon=":material/play_arrow:",
                         width="stretch", disabled=row is None, help=to_fix or None)
     if to_fix:

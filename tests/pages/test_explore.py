@@ -57,6 +57,12 @@ def test_the_tornado_ranks_the_inputs_in_one_task_and_the_form_shows_each_rank(a
     cues = [c for c in captions(app) if "· swing" in c]
     assert len(cues) == 7 and any("#1 · swing" in c for c in cues)  # one cue under each of the 7 fields
     assert app.toggle(key=f"whatif_form_by_importance_{model_key(TITANIC_PATH)}").value is False
+    assert ":material/leaderboard: Ranked by *Which inputs matter* for these inputs." in captions(app)
+    form_widgets(app, TITANIC_PATH)["age"].input("61")
+    run(app)
+    assert any("Ranked by *Which inputs matter*, run on earlier inputs" in c for c in captions(app))
+    (stale,) = [c for c in captions(app) if "Out of date" in c]
+    assert "it ran with age 28; the form has 61" in stale
 
 
 def test_ordering_the_form_by_importance_puts_the_top_input_first(app: AppTest) -> None:
