@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from components.explore import answer_cache
+from components.explore import ANALYSES, answer_cache
 from tests.pages.support import captions, chart_data, chart_spec, charts, form_widgets, model_key, run
 from whatif.server.embedded import EmbeddedServer
 from whatif.server.samples import CREDIT_PATHS, TITANIC_PATH
@@ -23,7 +23,17 @@ def no_answers_known() -> None:
     answer_cache().clear()
 
 
+TAB_TITLES = {a.key: a.title for a in ANALYSES}
+
+
+def open_tab(at: AppTest, kind: str, path: str = TITANIC_PATH) -> AppTest:
+    """Select the analysis' tab, as a click on it does (only the open tab's content runs)."""
+    at.session_state[f"whatif_explore_tab_{model_key(path)}"] = TAB_TITLES[kind]
+    return run(at)
+
+
 def run_analysis(at: AppTest, kind: str, path: str = TITANIC_PATH) -> AppTest:
+    open_tab(at, kind, path)
     at.button(key=f"whatif_explore_run_{kind}_{model_key(path)}").click()
     return run(at)
 
@@ -84,8 +94,10 @@ def test_a_changed_input_marks_the_result_out_of_date_and_a_repeat_sends_no_task
     assert len(readings(app)) == 1  # still shown...
     assert [c for c in captions(app) if "Out of date" in c]  # ...but marked
     form_widgets(app, TITANIC_PATH)["age"].input(str(form_widgets(app, TITANIC_PATH)["age"].value))
-    run_analysis(app, "sweep")  # another analysis: its own result, the robustness one kept
-    assert len(readings(app)) == 2
+    run_analysis(app, "sweep")  # another analysis: its own result...
+    assert len(readings(app)) == 1 and "P(survived) is highest" in readings(app)[0]
+    open_tab(app, "robustness")  # ...and the robustness one is kept
+    assert len(readings(app)) == 1 and "nearby rows" in readings(app)[0]
 
 
 @pytest.mark.parametrize(("kind", "chart_words"), [
@@ -132,6 +144,8 @@ def test_a_server_gone_away_is_one_sentence_and_the_page_stays(app: AppTest,
     run_analysis(app, "robustness")
     (error,) = [e.value for e in app.error]
     assert "Traceback" not in error and len(error) < 400
+    assert not readings(app)
+    open_tab(app, "sensitivity")
     assert len(readings(app)) == 1  # the tornado made before is still there
     assert app.button(key="whatif_predict").disabled is False  # the page is still usable
 
