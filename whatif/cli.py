@@ -1,7 +1,8 @@
-"""Command line: ``python -m whatif predict|models|schema|analyse``.
+"""Command line: ``python -m whatif predict|models|schema|analyse|check``.
 
 Settings come from flags or ``WHATIF_API_URL``, ``WHATIF_API_SECRET``, ``WHATIF_USER_ID``,
-``WHATIF_USER_EMAIL``. Every expected failure prints one sentence and exits 1.
+``WHATIF_USER_EMAIL``. Every expected failure prints one sentence and exits 1; ``check`` exits 3
+when its suite ran and a check failed.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 import pandas as pd
 
 from whatif.cli_analyse import add_analyse_parser, run_analyse
+from whatif.cli_check import add_check_parser, run_check
 from whatif.client import ModelClient
 from whatif.errors import APIError
 from whatif.profiles import short_secret_warning
@@ -53,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     schema.add_argument("--path", required=True)
     schema.add_argument("--bucket", required=True)
     add_analyse_parser(sub, _connection_flags)
+    add_check_parser(sub, _connection_flags)
     return parser
 
 
@@ -101,6 +104,8 @@ def run(args: argparse.Namespace) -> int:
     with make_client(args) as client:
         if args.command == "analyse":
             return run_analyse(args, client)
+        if args.command == "check":
+            return run_check(args, client)
         if args.command == "models":
             models = client.list_models()
             if args.json:
