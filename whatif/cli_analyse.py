@@ -19,6 +19,7 @@ from typing import Any
 import pandas as pd
 
 from whatif.analysis import Predict
+from whatif.analysis.counterfactual import Goal, goal_from_text
 from whatif.analysis.result import AnalysisResult
 from whatif.analysis.runner import BatchPredictor
 from whatif.client import ModelClient
@@ -26,14 +27,14 @@ from whatif.errors import ExtensionUnavailable
 from whatif.rowsfile import read_form_rows
 from whatif.schema import FeatureSchema
 
-ANALYSES = ("sensitivity", "sweep", "interaction", "contributions", "robustness")
+ANALYSES = ("sensitivity", "sweep", "interaction", "contributions", "robustness", "counterfactual")
 BACKGROUND_ROWS = 50  # the most real rows the sample route answers (the demo models keep 20)
 
 
 def add_analyse_parser(sub: Any, connection_flags: Callable[[argparse.ArgumentParser], None]) -> None:
     """The ``analyse`` command and its flags."""
     parser = sub.add_parser("analyse", help="explore a scenario: sensitivity, sweep, interaction, contributions, "
-                                            "robustness (one batched task each)")
+                                            "robustness (one batched task each), counterfactual (at most 4)")
     parser.add_argument("analysis", choices=ANALYSES)
     connection_flags(parser)
     parser.add_argument("--path", required=True, help="model path, e.g. 1/4/model-groups/1/1.json")
@@ -53,6 +54,13 @@ def add_analyse_parser(sub: Any, connection_flags: Callable[[argparse.ArgumentPa
                         help="sweep and contributions: a CSV of rows (ICE curves, Shapley background); "
                              "contributions default to the server's real rows of the model when it has them")
     parser.add_argument("--score-class", help="classifiers: the class whose probability is the score")
+    goal = parser.add_mutually_exclusive_group()
+    goal.add_argument("--target", help="counterfactual: the class to reach (a label or key; default: any other "
+                                       "class)")
+    goal.add_argument("--target-range", nargs=2, type=float, metavar=("LO", "HI"),
+                      help="counterfactual of a regression: bring the prediction between LO and HI")
+    parser.add_argument("--fixed", default="", help="counterfactual: inputs that must not change, comma-separated")
+    parser.add_argument("--count", type=int, default=3, help="counterfactual: how many alternatives (1 to 10)")
     parser.add_argument("--format", choices=("table", "json"), default="table")
 
 
@@ -78,6 +86,7 @@ def _analysis(args: argparse.Namespace, schema: FeatureSchema, scenario: dict[st
               client: ModelClient) -> AnalysisResult:
     """The analysis named by ``args.analysis`` on ``scenario``."""
     from whatif.analysis.contributions import contributions
+    from whatif.analysis.counterfactual import counterfactuals
     from whatif.analysis.interaction import interaction
     from whatif.analysis.robustness import robustness
     from whatif.analysis.sensitivity import sensitivity
@@ -99,8 +108,22 @@ def _analysis(args: argparse.Namespace, schema: FeatureSchema, scenario: dict[st
         background = (read_form_rows(schema, args.background.read_bytes()) if args.background
                       else _real_rows(schema, client, args.path, args.bucket))
         return contributions(schema, scenario, predict, background=background, score_class=args.score_class)
+    if args.analysis == "counterfactual":
+        return counterfactuals(schema, scenario, predict, goal=_goal(schema, args),
+                               fixed=[name.strip() for name in args.fixed.split(",") if name.strip()],
+                               count=args.count, score_class=args.score_class)
     return robustness(schema, scenario, predict, epsilon=args.noise, hold=tuple(args.hold),
                       score_class=args.score_class)
+
+
+def _goal(schema: FeatureSchema, args: argparse.Namespace) -> Goal | None:
+    """The counterfactual's goal from ``--target`` or ``--target-range``; None: any other class."""
+    if args.target_range is not None:
+        low, high = sorted(args.target_range)
+        return Goal("range", low=low, high=high)
+    if args.target:
+        return goal_from_text(schema, args.target)
+    return None
 
 
 def _schema(args: argparse.Namespace, client: ModelClient) -> FeatureSchema:

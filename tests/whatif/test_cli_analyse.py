@@ -94,3 +94,28 @@ def test_a_mistake_is_one_sentence_and_exit_1(server: EmbeddedServer, args: tupl
     assert done.returncode == 1
     assert done.stderr.startswith("error: ") and words in done.stderr
     assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
+
+
+def test_a_counterfactual_keeps_sex_and_each_alternative_survives_when_predicted_again(
+        server: EmbeddedServer, client: ModelClient) -> None:
+    answer = analyse(server, "counterfactual", "--fixed", "sex", "--count", "2", "--target", "survived")
+    assert 1 <= answer["tasks"] <= 4 and len(answer["rows"]) <= 25_000
+    alternatives = answer["facts"]["alternatives"]
+    assert len(alternatives) == 2, answer["reading"]
+    assert all(a["values"]["sex"] == 1 for a in alternatives)  # the passenger stays a man
+    again = client.predict([a["row"] for a in alternatives], TITANIC_PATH, DEMO_BUCKET).predictions
+    assert list(again["prediction"]) == [1, 1]
+    assert len({tuple(sorted(a["changes"])) for a in alternatives}) == 2  # different inputs changed
+
+
+def test_goal_seek_of_a_regression_from_the_command_line(server: EmbeddedServer, client: ModelClient) -> None:
+    from whatif.server.samples import DIABETES_PATH
+
+    done = run_cli("analyse", "counterfactual", "--path", DIABETES_PATH, "--bucket", DEMO_BUCKET, "--data",
+                   json.dumps({"bmi": 33, "s5": 5.2}), "--target-range", "0", "150", "--format", "json",
+                   server=server)
+    assert done.returncode == 0, done.stderr
+    alternatives = json.loads(done.stdout)["facts"]["alternatives"]
+    assert alternatives
+    again = client.predict([a["row"] for a in alternatives], DIABETES_PATH, DEMO_BUCKET).predictions
+    assert all(value <= 150 for value in again["prediction"])
