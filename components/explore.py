@@ -20,8 +20,10 @@ import streamlit as st
 
 from components.connection import Connection
 from components.model_picker import ModelChoice
+from components.what_would_change import alternatives_table, goal_picker, limits_editor
 from whatif.analysis import AnalysisError, Predict
 from whatif.analysis.contributions import contributions
+from whatif.analysis.counterfactual import Goal, counterfactuals
 from whatif.analysis.frames import value_text
 from whatif.analysis.interaction import interaction
 from whatif.analysis.result import AnalysisResult
@@ -29,10 +31,12 @@ from whatif.analysis.robustness import robustness
 from whatif.analysis.runner import AnswerCache, BatchPredictor, Progress
 from whatif.analysis.sensitivity import sensitivity
 from whatif.analysis.sweep import sweep
+from whatif.charts_counterfactual import counterfactual_chart
 from whatif.charts_explain import robustness_chart, robustness_features_chart, waterfall_chart
 from whatif.charts_explore import interaction_chart, interaction_effect_chart, sweep_chart, tornado_chart
 from whatif.client import ModelClient, SampleRows
 from whatif.errors import APIError
+from whatif.history import HistoryKey, RunStore
 from whatif.rowsfile import RowsFileError, read_form_rows
 from whatif.schema import FeatureSchema, RowValidationError
 
@@ -59,7 +63,17 @@ ANALYSES = (
     Analysis("interaction", "Two inputs", "Map the two inputs"),
     Analysis("contributions", "Contributions", "Explain this prediction"),
     Analysis("robustness", "Robustness", "Test the stability"),
+    Analysis("counterfactual", "What would change it?", "Find changes"),
 )
+
+
+@dataclass(frozen=True)
+class RunKeeping:
+    """Where this session's runs go: the "Save as a run" of an alternative needs it."""
+
+    store: RunStore
+    key: HistoryKey
+    session_id: str
 
 
 @dataclass(frozen=True)
@@ -147,15 +161,15 @@ def importance(choice: ModelChoice) -> Ranking | None:
 
 
 def explore_section(connection: Connection, choice: ModelChoice, values: Mapping[str, Any],
-                    row: Mapping[str, Any] | None) -> None:
+                    row: Mapping[str, Any] | None, runs: RunKeeping) -> None:
     """The section "Explore this scenario": one tab per analysis (in a keyed container, so the browser
     keeps it as the same element when the form above changes size)."""
     with st.container(key="whatif_explore"):
-        _explore_tabs(connection, choice, values, row)
+        _explore_tabs(connection, choice, values, row, runs)
 
 
 def _explore_tabs(connection: Connection, choice: ModelChoice, values: Mapping[str, Any],
-                  row: Mapping[str, Any] | None) -> None:
+                  row: Mapping[str, Any] | None, runs: RunKeeping) -> None:
     st.subheader("Explore this scenario")
     st.caption("Each analysis sends one task of many rows built around the form's values, and draws the answers. "
                "Change an input and run it again to compare.")
@@ -171,6 +185,7 @@ def _explore_tabs(connection: Connection, choice: ModelChoice, values: Mapping[s
         "interaction": lambda: _interaction_tab(connection, choice, values, row, score_class),
         "contributions": lambda: _contributions_tab(connection, choice, values, row, score_class),
         "robustness": lambda: _robustness_tab(connection, choice, values, row, score_class),
+        "counterfactual": lambda: _counterfactual_tab(connection, choice, values, row, score_class, runs),
     }
     for tab, analysis in zip(tabs, ANALYSES, strict=True):
         if tab.open is not False:
@@ -282,6 +297,32 @@ def _robustness_tab(connection: Connection, choice: ModelChoice, values: Mapping
             categorical_flip_p=0.05 if flips else 0.0, score_class=score_class))
     _show(choice, analysis, row, lambda result: [robustness_chart(result), robustness_features_chart(result)],
           side_by_side=True)
+
+
+def _counterfactual_tab(connection: Connection, choice: ModelChoice, values: Mapping[str, Any],
+                        row: Mapping[str, Any] | None, score_class: str | None, runs: RunKeeping) -> None:
+    analysis = ANALYSES[5]
+    st.caption("The smallest changes of these inputs that give another answer, each changing different inputs: "
+               "a few large tasks of candidates, then one that trims each candidate to what it needs.")
+    names = [f.name for f in choice.schema.features]
+    left, middle, right = st.columns([3, 4, 2])
+    with left:
+        goal = goal_picker(choice.schema, f"whatif_cf_goal_{choice.key}")
+    fixed = middle.multiselect("Keep fixed", names, key=f"whatif_cf_fixed_{choice.key}",
+                               help="Inputs that cannot change in reality (sex, age of a past passenger).")
+    count = right.number_input("Alternatives", 1, 10, 3, key=f"whatif_cf_count_{choice.key}")
+    bounds, directions = limits_editor(choice.schema, values, f"whatif_cf_{choice.key}")
+    if isinstance(goal, str):
+        st.caption(f":orange[:material/flag: {goal}]")
+    if _run_button(analysis, choice, row, disabled=isinstance(goal, str) or len(fixed) == len(names)):
+        _run(connection, choice, analysis, row, lambda predict: counterfactuals(
+            choice.schema, dict(values), predict, goal=goal if isinstance(goal, Goal) else None,
+            fixed=tuple(fixed), bounds=bounds, directions=directions,  # type: ignore[arg-type]
+            count=int(count), score_class=score_class))
+    _show(choice, analysis, row, lambda result: [counterfactual_chart(result)])
+    shown = shown_result(choice, analysis.key)
+    if shown is not None:
+        alternatives_table(choice, shown.result, runs.store, runs.key, runs.session_id)
 
 
 # ---- running and showing ----------------------------------------------------------------------

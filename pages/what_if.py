@@ -3,7 +3,7 @@
 import streamlit as st
 
 from components.code_snippet import code_snippet
-from components.explore import explore_section, importance
+from components.explore import RunKeeping, explore_section, importance
 from components.frame import app_connection
 from components.history_view import (
     announce_runs_of_others,
@@ -113,7 +113,7 @@ with result_side:
 with load_slot.container():
     load_run_popover(store, key, choice, frame, baseline)
 
-explore_section(connection, choice, values, row)
+explore_section(connection, choice, values, row, RunKeeping(store, key, me))
 
 if frame is not None:
     st.subheader("Runs compared")

@@ -12,7 +12,18 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from components.explore import ANALYSES, answer_cache
-from tests.pages.support import captions, chart_data, chart_spec, charts, form_widgets, model_key, run
+from tests.pages.support import (
+    captions,
+    chart_data,
+    chart_spec,
+    charts,
+    demo_history,
+    form_values,
+    form_widgets,
+    model_key,
+    run,
+)
+from whatif.history import RunStore
 from whatif.server.embedded import EmbeddedServer
 from whatif.server.samples import CREDIT_PATHS, TITANIC_PATH
 
@@ -61,7 +72,7 @@ def test_the_tornado_ranks_the_inputs_in_one_task_and_the_form_shows_each_rank(a
     run_analysis(app, "sensitivity")
     (reading,) = readings(app)
     assert "P(survived)" in reading
-    assert any('"flips the class"' in s for s in specs(app))  # the tornado, with the inputs that flip the answer
+    assert any('"can flip the class"' in s for s in specs(app))  # the tornado, with the inputs that flip the answer
     (sent,) = sent_captions(app)
     assert sent.endswith("after the click.") and "in 1 task;" in sent
     cues = [c for c in captions(app) if "· swing" in c]
@@ -104,7 +115,7 @@ def test_a_changed_input_marks_the_result_out_of_date_and_a_repeat_sends_no_task
     ("sweep", '"title": "pclass"'),  # the sweep's first input, on its x axis
     ("interaction", "predicted class changes here"),
     ("contributions", "background average"),
-    ("robustness", "Share of its nearby rows that flip the class"),
+    ("robustness", "Each input nudged alone"),
 ])
 def test_each_analysis_draws_its_chart_with_a_reading(app: AppTest, kind: str, chart_words: str) -> None:
     run(app)
@@ -128,8 +139,7 @@ def test_the_credit_model_s_one_hot_group_is_one_input_of_the_tornado(app: AppTe
     app.query_params["path"], app.query_params["bucket"] = CREDIT_PATHS[0], "storage.datrics.ai"
     run(app)
     run_analysis(app, "sensitivity", CREDIT_PATHS[0])
-    tornado = next(c for c in charts(app) if "flips the class" in json.dumps(chart_spec(c)) or
-                   "does not flip it" in json.dumps(chart_spec(c)))
+    tornado = next(c for c in charts(app) if "can flip the class" in json.dumps(chart_spec(c)))
     features = _chart_values(tornado, "feature")
     assert "employment_status" in features
     assert not any(str(f).startswith("employment_status_") for f in features)
@@ -152,3 +162,28 @@ def test_a_server_gone_away_is_one_sentence_and_the_page_stays(app: AppTest,
 
 def _chart_values(chart: Any, field: str) -> list[Any]:
     return [value for frame in chart_data(chart) if field in frame.columns for value in frame[field]]
+
+
+def test_what_would_change_it_finds_alternatives_that_load_into_the_form_and_save_as_runs(
+        app: AppTest, run_store: RunStore) -> None:
+    run(app)
+    open_tab(app, "counterfactual")
+    app.multiselect(key=f"whatif_cf_fixed_{model_key(TITANIC_PATH)}").set_value(["sex"])
+    run_analysis(app, "counterfactual")
+    (reading,) = readings(app)
+    assert "survived" in reading
+    (table,) = [d.value for d in app.dataframe if "Change" in d.value.columns]
+    assert 1 <= len(table) <= 3 and not any("sex" in change for change in table["Change"])
+    before = form_values(app, TITANIC_PATH)
+    first_change = table["Change"].iloc[0]
+    app.button(key=f"whatif_cf_load_{model_key(TITANIC_PATH)}_1").click()
+    run(app)
+    after = form_values(app, TITANIC_PATH)
+    assert after["sex"] == before["sex"]  # kept fixed
+    changed = first_change.split(" ")[0]
+    assert after[changed] != before[changed]  # the alternative's value is in the form
+    app.button(key=f"whatif_cf_save_{model_key(TITANIC_PATH)}_1").click()
+    run(app)
+    (saved,) = run_store.runs(demo_history(TITANIC_PATH))
+    assert saved.label == "survived"
+    assert any("is saved as a run (survived)" in s.value for s in app.success)

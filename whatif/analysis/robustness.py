@@ -217,18 +217,26 @@ def _percent(rate: float) -> str:
 
 def _reading(schema: FeatureSchema, scorer: Scorer, scenario_score: float, scenario_class: str | None,
              facts: Mapping[str, Any]) -> str:
-    """One or two sentences: how often nearby rows flip (with the interval), what moves it most, and
-    whether the model answered identical rows alike."""
+    """One or two sentences: how often nearby rows flip (with the interval), which input nudged alone moves
+    the score most (and how many more rows that took, so the rows sent add up), and whether the model
+    answered identical rows alike."""
     n = facts["copies"]
     most = facts["moves_most"]
-    what = f"{most} moves it most" if most else "no single feature moves it"
+    alone = facts["jittered_alone"]
+    each = facts["per_feature_copies"]
+    if not alone:
+        what = "no input was nudged alone"
+    else:
+        rows = f"{len(alone) * each:,} more rows nudged one input at a time, {each:,} per input"
+        what = (f"nudging {most} alone moves {scorer.title} most ({rows})" if most
+                else f"nudging any one input alone leaves {scorer.title} where it is ({rows})")
     if scenario_class is not None and math.isfinite(facts["flip_rate"]):
         rate = facts["flip_rate"]
         verdict = ("stable" if rate < STABLE_BELOW else "fragile" if rate < FRAGILE_BELOW
                    else "on a knife edge")
         others = [c for c in scorer.classes if c != scenario_class]
         other = facts["flipped_to"] or (schema.class_label(others[0]) if len(others) == 1 else "another class")
-        interval = f"95 % interval {_percent(facts['flip_low'])}-{_percent(facts['flip_high'])}"
+        interval = f"95 % interval {_percent(facts['flip_low'])} to {_percent(facts['flip_high'])}"
         share = "none" if rate == 0 else "all" if rate == 1 else _percent(rate)
         first = f"The answer is {verdict}: {share} of {n:,} nearby rows ({interval}) flip to {other}; {what}."
     else:

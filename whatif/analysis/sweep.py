@@ -199,9 +199,25 @@ def _reading(schema: FeatureSchema, feature: Feature, base: Mapping[str, Any], s
     if not background_curves:
         return first
     average = np.nanmean(curves[1:], axis=0)
-    return (f"{first} Averaged over {background_curves} rows it goes from {format_score(scorer, np.nanmin(average))} "
-            f"to {format_score(scorer, np.nanmax(average))}.")
+    if not np.isfinite(average).any():
+        return first
+    lowest, highest = format_score(scorer, np.nanmin(average)), format_score(scorer, np.nanmax(average))
+    if lowest == highest:
+        return f"{first} Averaged over {background_curves} rows it stays at {highest}."
+    peak = _text(shown[int(np.nanargmax(average))])
+    return (f"{first} Averaged over {background_curves} rows it ranges between {lowest} and {highest} "
+            f"(highest at {name} {peak}).")
 
 
 def _text(value: Any) -> str:
-    return f"{value:.4g}" if isinstance(value, float) else str(value)
+    """A grid value for the reading: a number to about 3 significant figures (0.1667 -> "0.167", 512.3292 ->
+    "512", 1234.6 -> "1,235"), a category's label as it is."""
+    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+        return str(value)
+    number = float(value)
+    if not np.isfinite(number):
+        return "n/a"
+    if abs(number) >= 1000:
+        return f"{number:,.0f}"
+    text = f"{number:.3g}"
+    return "0" if text == "-0" else text

@@ -133,10 +133,13 @@ def test_a_scenario_on_the_boundary_flips_often_and_a_clear_one_never(server: Em
     assert api.tasks_sent == 2
     assert shaky.facts["flip_rate"] > 0.2 and shaky.facts["moves_most"] == "fare"
     assert shaky.summary.iloc[0]["feature"] == "fare" and shaky.summary.iloc[0]["flip_rate"] > 0.2
-    assert shaky.reading.startswith("The answer is ") and "fare moves it most" in shaky.reading
+    assert shaky.reading.startswith("The answer is ") and "nudging fare alone moves P(survived) most" in shaky.reading
     assert clear.facts["flips"] == 0 and clear.facts["flip_high"] < 0.005
-    assert clear.reading.startswith("The answer is stable: none of 1,000 nearby rows (95 % interval 0 %-0.4 %) "
-                                    "flip to died")
+    assert clear.reading.startswith("The answer is stable: none of 1,000 nearby rows (95 % interval 0 % to 0.4 %) "
+                                    "flip to died; nudging ")
+    alone = len(clear.facts["jittered_alone"]) * clear.facts["per_feature_copies"]
+    assert clear.rows == 1 + 5 + 1000 + alone and alone == 200  # the reading accounts for the rows sent
+    assert "(200 more rows nudged one input at a time, 50 per input)." in clear.reading
     assert list(clear.summary.columns) == ["feature", "rows", "flips", "flip_rate", "flip_low", "flip_high",
                                            "score_p05", "score_p50", "score_p95", "score_std"]
 
@@ -174,7 +177,8 @@ def test_a_regression_reports_the_spread_of_its_value(server: EmbeddedServer) ->
     assert (spreads[:-1] >= spreads[1:]).all()  # ranked by how far each feature alone moves the value
     assert "sex" not in set(result.summary["feature"])  # a code cannot move without category switches
     assert result.reading.startswith("Nearby rows keep Predicted progression between ")
-    assert f"{result.summary.iloc[0]['feature']} moves it most" in result.reading
+    assert (f"nudging {result.summary.iloc[0]['feature']} alone moves Predicted progression most "
+            f"({20 * len(result.summary)} more rows nudged one input at a time, 20 per input)") in result.reading
 
 
 def test_bad_parameters_are_sentences_before_anything_is_sent(server: EmbeddedServer) -> None:
@@ -206,4 +210,4 @@ def test_without_per_feature_copies_only_the_jittered_copies_are_sent(server: Em
 
     assert result.rows == 1 + 5 + 50 and result.summary.empty and result.facts["jittered_alone"] == []
     assert (result.sent["fare"] == 8.05).all() and result.facts["held"] == ["fare"]
-    assert result.facts["moves_most"] is None and "no single feature moves it" in result.reading
+    assert result.facts["moves_most"] is None and result.reading.endswith("; no input was nudged alone.")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pandas as pd
@@ -70,6 +71,11 @@ def test_ice_over_50_rows_is_one_task_and_the_average_is_the_mean_of_the_curves(
     assert facts["training_range"] == [age.min, age.max] and facts["threshold"] == 0.5
     assert facts["curves"] == 50 and facts["feature"] == "age"
     assert "Averaged over 50 rows" in result.reading and result.reading.startswith("P(survived) is highest")
+    average = curves["average"]
+    peak = grid[int(np.argmax(average.to_numpy()))]
+    assert (f"it ranges between {average.min() * 100:.0f} % and {average.max() * 100:.0f} % "
+            f"(highest at age {float(peak):.3g})." in result.reading), result.reading
+    assert "0.1667" in map(str, grid) and not re.search(r"\d\.\d{4}", result.reading), "values to 3 figures"
     json.dumps(result.to_json())
 
 
