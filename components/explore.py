@@ -319,10 +319,8 @@ def _counterfactual_tab(connection: Connection, choice: ModelChoice, values: Map
             choice.schema, dict(values), predict, goal=goal if isinstance(goal, Goal) else None,
             fixed=tuple(fixed), bounds=bounds, directions=directions,  # type: ignore[arg-type]
             count=int(count), score_class=score_class))
-    _show(choice, analysis, row, lambda result: [counterfactual_chart(result)])
-    shown = shown_result(choice, analysis.key)
-    if shown is not None:
-        alternatives_table(choice, shown.result, runs.store, runs.key, runs.session_id)
+    _show(choice, analysis, row, lambda result: [counterfactual_chart(result)],
+          under_charts=lambda result: alternatives_table(choice, result, runs.store, runs.key, runs.session_id))
 
 
 # ---- running and showing ----------------------------------------------------------------------
@@ -368,7 +366,8 @@ def _run(connection: Connection, choice: ModelChoice, analysis: Analysis, row: M
 
 
 def _show(choice: ModelChoice, analysis: Analysis, row: Mapping[str, Any] | None,
-          charts: Callable[[AnalysisResult], list[alt.TopLevelMixin]], side_by_side: bool = False) -> None:
+          charts: Callable[[AnalysisResult], list[alt.TopLevelMixin]], side_by_side: bool = False,
+          under_charts: Callable[[AnalysisResult], None] | None = None) -> None:
     """The kept result: an out-of-date note when the form changed since, the charts, the reading, the rows."""
     problem = st.session_state.get(_error_key(choice, analysis.key))
     if problem:
@@ -385,6 +384,8 @@ def _show(choice: ModelChoice, analysis: Analysis, row: Mapping[str, Any] | None
     columns = st.columns(len(drawn)) if side_by_side and len(drawn) > 1 else [st.container() for _ in drawn]
     for column, chart in zip(columns, drawn, strict=True):
         column.altair_chart(chart, width="stretch")
+    if under_charts is not None:
+        under_charts(result)
     if shown.tasks:
         st.caption(f"{result.rows:,} rows sent in {_tasks(shown.tasks)}; answered {shown.wall_s:.2f} s "
                    "after the click.")

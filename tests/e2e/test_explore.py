@@ -224,3 +224,30 @@ def test_an_analyst_explores_the_titanic_scenario(page: Page, explore_app: Strea
     wait_for_run(page)
     expect(page.get_by_test_id("stException")).to_have_count(0)
     assert "Traceback" not in explore_app.log()
+
+
+@pytest.mark.browser
+def test_what_would_change_it_loads_an_alternative_into_the_form(page: Page, explore_app: StreamlitApp,
+                                                                  screenshots: Path) -> None:
+    open_app(page, explore_app)
+    panel = open_tab(page, "What would change it?")
+    keep = panel.get_by_role("combobox", name=re.compile(r"^Keep fixed"))
+    keep.click()
+    page.get_by_role("option", name="sex", exact=True).click()
+    page.keyboard.press("Escape")
+    wait_for_run(page)
+    panel.get_by_role("button", name="Find changes", exact=True).click()
+    expect(panel.get_by_text(re.compile(r"^[\d,]+ rows sent in [1-4] tasks?;"))).to_be_visible(timeout=ANALYSIS_MS)
+    wait_for_run(page, ANALYSIS_MS)
+    expect(reading(panel)).to_contain_text("survived")
+    load = panel.get_by_role("button", name="Load #1 into the form", exact=True)
+    expect(load).to_be_visible()
+    shoot_section(page, screenshots, "26-explore-what-would-change")
+    sex = page.get_by_role("combobox", name=re.compile(r"^sex"))
+    load.click()
+    wait_for_run(page)
+    expect(sex).to_have_value("male")  # kept fixed
+    expect(page.get_by_test_id("stMetricValue")).to_have_count(0)  # this session has not predicted yet
+    page.get_by_role("button", name="Predict", exact=True).click()
+    # the passenger of the form died; with the alternative loaded (sex kept), the model says survived
+    expect(page.get_by_test_id("stMetricValue")).to_have_text("survived")
