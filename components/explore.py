@@ -366,7 +366,7 @@ def _run(connection: Connection, choice: ModelChoice, analysis: Analysis, row: M
 
 
 def _show(choice: ModelChoice, analysis: Analysis, row: Mapping[str, Any] | None,
-          charts: Callable[[AnalysisResult], list[alt.TopLevelMixin]], side_by_side: bool = False,
+          charts: Callable[[AnalysisResult], list[alt.LayerChart | alt.Chart]], side_by_side: bool = False,
           under_charts: Callable[[AnalysisResult], None] | None = None) -> None:
     """The kept result: an out-of-date note when the form changed since, the charts, the reading, the rows."""
     problem = st.session_state.get(_error_key(choice, analysis.key))

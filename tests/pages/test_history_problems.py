@@ -48,9 +48,9 @@ def test_a_history_that_cannot_be_opened_is_one_sentence_and_other_pages_still_w
     assert any("Titanic" in h.value for h in app.subheader)
 
 
-@pytest.mark.parametrize(("url", "shown"), [
-    ("postgresql://analyst:hunter2@127.0.0.1:1/runs", "postgresql://analyst:***@127.0.0.1:1/runs"),
-    ("postgresql:///runs?host=127.0.0.1&user=analyst&password=hunter2", "postgresql:///runs"),
+@pytest.mark.parametrize(("url", "shown"), [  # pg8000: a PostgreSQL driver that is not installed (psycopg is)
+    ("postgresql+pg8000://analyst:hunter2@127.0.0.1:1/runs", "postgresql+pg8000://analyst:***@127.0.0.1:1/runs"),
+    ("postgresql+pg8000:///runs?host=127.0.0.1&user=analyst&password=hunter2", "postgresql+pg8000:///runs"),
 ])
 def test_a_database_driver_that_is_missing_is_named_without_the_password(app: AppTest, url: str, shown: str) -> None:
     app.secrets["connections"] = {"whatif_db": {"url": url}}
