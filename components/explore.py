@@ -174,7 +174,7 @@ def _explore_tabs(connection: Connection, choice: ModelChoice, values: Mapping[s
     st.caption("Each analysis sends one task of many rows built around the form's values, and draws the answers. "
                "Change an input and run it again to compare.")
     if row is None:
-        st.caption(":orange[:material/edit: Fix the inputs above to explore this scenario.]")
+        st.caption(":orange[:material/edit: The inputs above need correcting before this scenario can be explored.]")
     score_class = _class_picker(choice.schema)
     # only the open tab runs (on_change="rerun"): five drawn results made every rerun of the page
     # ~0.26 s slower, the charts being serialised again whether they were seen or not
