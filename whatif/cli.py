@@ -18,7 +18,9 @@ from typing import Any
 import pandas as pd
 
 from whatif.cli_analyse import add_analyse_parser, run_analyse
+from whatif.cli_bulk import add_bulk_parser, run_bulk
 from whatif.cli_check import add_check_parser, run_check
+from whatif.cli_compare import add_compare_parser, run_compare
 from whatif.client import ModelClient
 from whatif.errors import APIError
 from whatif.profiles import short_secret_warning
@@ -56,6 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
     schema.add_argument("--bucket", required=True)
     add_analyse_parser(sub, _connection_flags)
     add_check_parser(sub, _connection_flags)
+    add_compare_parser(sub, _connection_flags)
+    add_bulk_parser(sub, _connection_flags)
     return parser
 
 
@@ -106,6 +110,10 @@ def run(args: argparse.Namespace) -> int:
             return run_analyse(args, client)
         if args.command == "check":
             return run_check(args, client)
+        if args.command == "compare":
+            return run_compare(args, client)
+        if args.command == "bulk":
+            return run_bulk(args, client)
         if args.command == "models":
             models = client.list_models()
             if args.json:
