@@ -3,6 +3,7 @@
 import streamlit as st
 
 from components.code_snippet import code_snippet
+from components.compare_view import compare_with_another_version
 from components.explore import RunKeeping, explore_section, importance
 from components.frame import app_connection
 from components.history_view import (
@@ -100,6 +101,8 @@ with result_side:
                     f"{others} in the history.", icon=":material/science:")
         else:
             st.info("No runs of this model yet: change the inputs and press **Predict**.", icon=":material/science:")
+    with st.expander("Compare with another version", icon=":material/compare_arrows:"):
+        compare_with_another_version(connection, choice, values, row)
     frame = None
     if total:
         only_mine = only_mine_toggle(choice, total, mine)

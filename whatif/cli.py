@@ -1,4 +1,4 @@
-"""Command line: ``python -m whatif predict|models|schema|analyse|check``.
+"""Command line: ``python -m whatif predict|models|schema|analyse|check|bulk|compare``.
 
 Settings come from flags or ``WHATIF_API_URL``, ``WHATIF_API_SECRET``, ``WHATIF_USER_ID``,
 ``WHATIF_USER_EMAIL``. Every expected failure prints one sentence and exits 1; ``check`` exits 3
@@ -92,16 +92,21 @@ def make_client(args: argparse.Namespace) -> ModelClient:
 def run(args: argparse.Namespace) -> int:
     """Do the command; raise the expected errors for ``main`` to print."""
     if args.command == "predict":
+        from whatif.analysis.bulk import predict_records_in_tasks  # a large file goes in tasks of the row limit
+
         rows = read_rows(args.data, args.file)
         with make_client(args) as client:
-            result = client.predict(rows, args.path, args.bucket, return_only_prediction=args.only_prediction)
-        frame = result.predictions
+            frame, results = predict_records_in_tasks(client, rows, args.path, args.bucket,
+                                                      only_prediction=args.only_prediction,
+                                                      on_task=lambda p: print(p.text(), file=sys.stderr, flush=True))
         if args.format == "json":
             print(frame.to_json(orient="records", indent=2))
         elif args.format == "csv":
             print(frame.to_csv(index=False), end="")
         else:
             print(frame.to_string(index=False))
+        if len(results) == 1 and args.format == "table":
+            result = results[0]
             print(f"\n{len(frame)} row(s), task {result.task_id}, {result.elapsed_s * 1000:.0f} ms, "
                   f"{result.polls} poll(s)", file=sys.stderr)
         return 0
