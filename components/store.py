@@ -71,3 +71,12 @@ def show_history_problem() -> None:
     if sentence:
         st.error(sentence, icon=":material/database:")
 
+
+
+def history_engine() -> sa.Engine | None:
+    """The run history's engine, where named documents (edit sets, suites) are kept; None when it cannot be
+    opened (the page then works without saving them)."""
+    try:
+        return run_store().engine
+    except HistoryUnavailable:
+        return None

@@ -58,8 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
     schema.add_argument("--bucket", required=True)
     add_analyse_parser(sub, _connection_flags)
     add_check_parser(sub, _connection_flags)
-    add_compare_parser(sub, _connection_flags)
     add_bulk_parser(sub, _connection_flags)
+    add_compare_parser(sub, _connection_flags)
     return parser
 
 
@@ -115,10 +115,10 @@ def run(args: argparse.Namespace) -> int:
             return run_analyse(args, client)
         if args.command == "check":
             return run_check(args, client)
-        if args.command == "compare":
-            return run_compare(args, client)
         if args.command == "bulk":
             return run_bulk(args, client)
+        if args.command == "compare":
+            return run_compare(args, client)
         if args.command == "models":
             models = client.list_models()
             if args.json:

@@ -129,3 +129,41 @@ def test_the_server_checks_tokens_of_a_short_secret_without_a_warning_per_reques
                           timeout=60)
     assert done.returncode == 0, done.stderr
     assert "InsecureKeyLengthWarning" not in done.stderr, done.stderr
+
+
+# ---- predict: a large file goes in tasks of the server's row limit, with a progress line per task ----
+def test_predict_splits_a_large_file_into_tasks_with_progress_on_stderr(server: EmbeddedServer,
+                                                                         tmp_path: Path) -> None:
+    import io
+
+    import pandas as pd
+
+    from whatif.server.registry import ModelRegistry, predict_frame
+    from whatif.server.samples import titanic_frame
+
+    frame = titanic_frame().drop(columns="survived")
+    rows = pd.concat([frame] * 20, ignore_index=True).head(25_000)
+    rows["age"] = (rows["age"] + (rows.index % 37) / 4).round(2)  # rows differ, so the order is checked
+    path = tmp_path / "passengers.csv"
+    rows.to_csv(path, index=False)
+    done = run_cli("predict", "--path", TITANIC_PATH, "--bucket", DEMO_BUCKET, "--file", str(path),
+                   "--only-prediction", "--format", "csv", server=server)
+    assert done.returncode == 0, done.stderr
+    answers = pd.read_csv(io.StringIO(done.stdout))
+    local = predict_frame(ModelRegistry(server.store).load(DEMO_BUCKET, TITANIC_PATH), rows)
+    assert len(answers) == 25_000
+    assert (answers["prediction"].to_numpy() == local["prediction"].to_numpy()).all()
+    assert abs(answers["probability_1"].to_numpy() - local["probability_1"].to_numpy()).max() < 1e-9
+    lines = done.stderr.strip().splitlines()
+    assert [line.split(" · ")[:2] for line in lines] == [
+        ["0 of 25,000 rows", "task 1 of 3"], ["10,000 of 25,000 rows", "task 2 of 3"],
+        ["20,000 of 25,000 rows", "task 3 of 3"], ["25,000 of 25,000 rows", "done"]]
+    assert "left" in lines[1] and server.secret not in done.stdout + done.stderr
+
+
+def test_predict_of_a_small_file_is_one_task_without_a_progress_line(server: EmbeddedServer, tmp_path: Path) -> None:
+    rows = tmp_path / "rows.csv"
+    rows.write_text("pclass,sex,age,sibsp,parch,fare,embarked\n0,0,29,0,0,211.3375,2\n")
+    done = run_cli("predict", "--path", TITANIC_PATH, "--bucket", DEMO_BUCKET, "--file", str(rows), server=server)
+    assert done.returncode == 0, done.stderr
+    assert "task 1 of" not in done.stderr and "1 row(s), task " in done.stderr
