@@ -263,3 +263,18 @@ def test_a_true_value_column_that_holds_no_classes_is_one_sentence(app: AppTest)
     run(app)
     assert len(app.error) == 1
     assert app.error[0].value.startswith("The column 'note' has values that are none of the model's classes")
+
+
+def test_after_scoring_every_row_can_be_edited_and_scored_again_on_the_batch_page(app: AppTest) -> None:
+    """The Batch page's own bulk what-if: the scored file's rows, one edit, a reading of what changed."""
+    open_batch(app)
+    upload(app, TITANIC_PATH, "passengers.csv", titanic_csv(300))
+    score(app, TITANIC_PATH)
+    assert [h.value for h in app.subheader if h.value == "What if every row changed?"]
+    app.text_area(key=f"whatif_bulk_edits_{model_key(TITANIC_PATH)}").input("pclass=1st")
+    run(app)
+    app.button(key=f"whatif_bulk_run_{model_key(TITANIC_PATH)}").click()
+    run(app)
+    readings = [m.value for m in app.markdown if m.value.startswith(":material/lightbulb:")]
+    assert len(readings) == 1 and "survived" in readings[0], readings
+    assert not app.error
