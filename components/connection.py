@@ -206,6 +206,24 @@ def client_for(profile: Profile) -> ModelClient:
     return client
 
 
+# session state of results that belong to the API they came from (keyed by model path, which another
+# API may have too): an analysis, a scored file, a bulk what-if, a suite's report, a counterfactual
+API_RESULT_PREFIXES = ("whatif_explore_", "batch_job_", "whatif_bulk_result_", "checks_report_", "checks_run_error_")
+API_KEY = "app_results_api"
+
+
+def forget_results_of_another_api(profile: Profile) -> None:
+    """When the sidebar switches to another API (or user), drop the results made through the one before,
+    so a model with the same path there never shows them as its own."""
+    api = f"{profile.name}|{profile.url}|{profile.user_id}"
+    before = st.session_state.get(API_KEY)
+    st.session_state[API_KEY] = api
+    if before is None or before == api:
+        return
+    for key in [k for k in st.session_state if isinstance(k, str) and k.startswith(API_RESULT_PREFIXES)]:
+        del st.session_state[key]
+
+
 def connection_sidebar() -> Connection:
     """The sidebar's API switch; returns the active connection (the demo API if the chosen one is unusable).
 
@@ -228,6 +246,7 @@ def connection_sidebar() -> Connection:
                     icon=":material/key_off:")
         profile = resolve(next(p for p in profiles if p.is_demo))
         client = client_for(profile)
+    forget_results_of_another_api(profile)
     if profile.is_demo:
         notes.caption(":material/dns: Local demo API: the embedded reference server with sample models.")
     else:

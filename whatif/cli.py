@@ -142,6 +142,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return run(args)
-    except (APIError, RowValidationError, SchemaError, ValueError, OSError) as exc:
+    except OSError as exc:  # a file that cannot be read or written (network errors are APIErrors)
+        where = f" {exc.filename}" if exc.filename else ""
+        print(f"error: cannot use the file{where}: {exc.strerror or exc}; check the path.", file=sys.stderr)
+        return 1
+    except (APIError, RowValidationError, SchemaError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -23,7 +23,7 @@ from typing import Any
 import pandas as pd
 
 from whatif.analysis.compare import A, B, Comparison, Side, compare_rows, compare_scenario, read_rows, side_name
-from whatif.client import ModelClient
+from whatif.client import Endpoints, ModelClient
 from whatif.errors import APIError
 from whatif.profiles import short_secret_warning
 
@@ -92,6 +92,11 @@ def _client_b(args: argparse.Namespace, client: ModelClient) -> ModelClient:
     secret_b = args.secret_b or os.environ.get("WHATIF_API_SECRET_B")
     if not (args.url_b or secret_b or args.user_id_b or args.email_b):
         return client
+    if args.url_b and not secret_b:
+        if Endpoints.from_url(args.url_b).origin != client.endpoints.origin:
+            # never sign a token with A's secret for another server: that would hand A's credentials to B
+            raise ValueError("Model B is on another API; give its own secret with WHATIF_API_SECRET_B (or "
+                             "--secret-b).")
     if secret_b and (too_short := short_secret_warning(secret_b)):
         print(f"warning: model B's {too_short[0].lower()}{too_short[1:]}", file=sys.stderr)
     return ModelClient(args.url_b or client.endpoints.predict_url,

@@ -187,3 +187,19 @@ def test_what_would_change_it_finds_alternatives_that_load_into_the_form_and_sav
     (saved,) = run_store.runs(demo_history(TITANIC_PATH))
     assert saved.label == "survived"
     assert any("is saved as a run (survived)" in s.value for s in app.success)
+
+
+def test_results_made_through_one_api_are_not_shown_for_the_same_model_path_on_another(
+        app: AppTest, server: EmbeddedServer) -> None:
+    """Staging and production often hold a model at the same path: switching the sidebar's API drops the results."""
+    app.secrets["whatif"] = {"profiles": {"staging": {"url": server.predict_url, "secret": server.secret,
+                                                      "user_id": "1", "email": "demo@example.com"}}}
+    run(app)
+    start = app.selectbox(key="sidebar_profile").value
+    run_analysis(app, "sensitivity")
+    assert len(readings(app)) == 1
+    other = next(o for o in app.selectbox(key="sidebar_profile").options if o != start)
+    app.selectbox(key="sidebar_profile").set_value(other)
+    run(app)
+    open_tab(app, "sensitivity")
+    assert not readings(app) and not any("· swing" in c for c in captions(app))

@@ -100,7 +100,9 @@ def test_model_b_on_another_api_with_its_own_secret(server: EmbeddedServer, seco
     assert report["facts"]["class_a"] in ("approved", "rejected") and report["tasks"] == 2
     assert second_api.secret not in done.stdout + done.stderr
 
-    wrong = compare(server, *PAIR, "--data", "{}", "--url-b", second_api.predict_url)  # A's secret for B
+    # B's own secret but a wrong one: B's API refuses it, in one sentence naming model B
+    wrong = compare(server, *PAIR, "--data", "{}", "--url-b", second_api.predict_url,
+                    WHATIF_API_SECRET_B="not-the-secret-of-b-" + "y" * 20)
     assert wrong.returncode == 1 and wrong.stderr.startswith(f"error: Model B ({V2}) cannot be read: the API "
                                                              "answered 401"), wrong.stderr
     assert len(wrong.stderr.strip().splitlines()) == 1, wrong.stderr
@@ -118,3 +120,32 @@ def test_mistakes_are_one_sentence_and_exit_1(server: EmbeddedServer, rows_file:
     assert both.returncode == 1 and "--sweep goes with --data" in both.stderr
     usage = compare(server, "--path", V1, "--bucket", DEMO_BUCKET, "--data", "{}")
     assert usage.returncode == 2 and "--path-b" in usage.stderr
+
+
+def test_model_b_on_another_api_without_its_own_secret_is_refused_before_any_request(server: EmbeddedServer) -> None:
+    """A's secret must never sign a token sent to another server: nothing is sent, one sentence says what to give."""
+    import socket
+    import threading
+
+    heard: list[bytes] = []
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    listener.settimeout(5)
+
+    def listen() -> None:
+        try:
+            conn, _ = listener.accept()
+            heard.append(conn.recv(65536))
+            conn.close()
+        except OSError:
+            pass
+
+    thread = threading.Thread(target=listen, daemon=True)
+    thread.start()
+    other = f"http://127.0.0.1:{listener.getsockname()[1]}/api/v1/proxy/pipeline/model/predict"
+    done = compare(server, *PAIR, "--url-b", other, "--data", "{}")
+    listener.close()
+    thread.join(5)
+    assert done.returncode == 1 and "WHATIF_API_SECRET_B" in done.stderr
+    assert not heard  # no request, so no token, reached the other server

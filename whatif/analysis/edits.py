@@ -848,7 +848,7 @@ def bulk_whatif(schema: FeatureSchema, rows: pd.DataFrame, edits: Sequence[Edit 
     return AnalysisResult(
         kind="bulk", scorer=scorer, scenario={"edits": facts["edits"], "where": facts["where"]},
         scenario_score=facts["mean_before"], scenario_class=None, sent=sent, summary=summary, reading=reading,
-        tasks=1, facts=facts)
+        tasks=int(getattr(predict, "tasks_sent", 1)), facts=facts)  # a BatchPredictor splits 2N rows when needed
 
 
 def _scorer(schema: FeatureSchema, answers: pd.DataFrame, score_class: str | None, originals: int) -> Scorer:

@@ -18,7 +18,7 @@ import pandas as pd
 
 from whatif.analysis import AnalysisError, Predict
 from whatif.analysis.runner import DEFAULT_MAX_ROWS
-from whatif.analysis.score import Scorer, scorer_for
+from whatif.analysis.score import Scorer, class_of_label, classes_text, scorer_for
 from whatif.schema import Feature, FeatureSchema, RowValidationError
 
 MAX_ROWS = DEFAULT_MAX_ROWS  # rows one task may hold: above it an analysis would cost several tasks
@@ -65,9 +65,8 @@ def check_score_class(schema: FeatureSchema, score_class: str | None) -> None:
     if score_class is None or schema.task == "regression" or not schema.classes:
         return
     keys = {_key(c) for c in schema.classes}
-    if _key(score_class) not in keys:
-        raise AnalysisError(f"{score_class!r} is not a class of this model; choose one of "
-                            f"{', '.join(str(c) for c in schema.classes)}.")
+    if _key(score_class) not in keys and class_of_label(schema, score_class) is None:
+        raise AnalysisError(f"{score_class!r} is not a class of this model; choose one of {classes_text(schema)}.")
 
 
 def _key(value: Any) -> str:

@@ -116,14 +116,30 @@ def scorer_for(schema: FeatureSchema, answers: pd.DataFrame, score_class: str | 
                          "so no class can be scored; check the model's answers.")
     draft = Scorer("classification", None, classes, "", BINARY_THRESHOLD if len(classes) == 2 else None)
     if score_class is not None:
-        chosen = draft._class_key(score_class)
+        chosen = draft._class_key(score_class) or class_of_label(schema, score_class, classes)
         if chosen is None:
-            raise ValueError(f"{score_class!r} is not a class of this model; choose one of {', '.join(classes)}.")
+            raise ValueError(f"{score_class!r} is not a class of this model; choose one of "
+                             f"{classes_text(schema, classes)}.")
     elif len(classes) <= 2 or answers.empty:
         chosen = positive_class(schema, dict.fromkeys(classes, 0.0))
     else:
         chosen = str(draft.predicted_class(answers.iloc[:1]).iloc[0])
     return Scorer("classification", chosen, classes, f"P({schema.class_label(chosen)})", draft.threshold)
+
+
+def class_of_label(schema: FeatureSchema, text: str, classes: tuple[str, ...] | None = None) -> str | None:
+    """The class key whose label is ``text`` (any case: "survived" -> "1"), or None."""
+    wanted = str(text).strip().casefold()
+    for key in classes if classes is not None else tuple(str(c) for c in schema.classes):
+        if schema.class_label(key).casefold() == wanted:
+            return key
+    return None
+
+
+def classes_text(schema: FeatureSchema, classes: tuple[str, ...] | None = None) -> str:
+    """ "died (0), survived (1)": the classes as a sentence names them, labels first."""
+    keys = classes if classes is not None else tuple(str(c) for c in schema.classes)
+    return ", ".join(f"{schema.class_label(k)} ({k})" if schema.class_label(k) != k else k for k in keys)
 
 
 def format_score(scorer: Scorer, value: float) -> str:

@@ -51,7 +51,8 @@ def test_the_analyst_may_score_the_other_class(client: ModelClient) -> None:
     assert scorer.title == "P(died)"
     assert scorer.score(answers).tolist() == answers["probability_0"].astype(float).tolist()
     assert scorer_for(schema, answers, score_class=0).score_class == "0", "a class given as its value"
-    with pytest.raises(ValueError, match="'7' is not a class of this model; choose one of 0, 1"):
+    assert scorer_for(schema, answers, score_class="Died").score_class == "0", "a class given as its label"
+    with pytest.raises(ValueError, match=r"'7' is not a class of this model; choose one of died \(0\), survived \(1\)"):
         scorer_for(schema, answers, score_class="7")
 
 
