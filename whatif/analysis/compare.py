@@ -34,6 +34,7 @@ from whatif.analysis import AnalysisError
 from whatif.analysis.frames import (
     BOOKKEEPING_PREFIX,
     check_points,
+    check_score_class,
     checked_scenario,
     checked_values,
     feature_named,
@@ -597,6 +598,7 @@ def compare_scenario(a: Side, b: Side, scenario: Mapping[str, Any], *, sweep_fea
     unknown = [name for name in scenario if name not in names_a and name not in names_b]
     if unknown:
         raise AnalysisError(f"{unknown[0]!r} is an input of neither model; leave it out of the scenario.")
+    check_score_class(a.schema, score_class)  # a typo costs no task
     base = checked_scenario(a.schema, {k: v for k, v in scenario.items() if k in names_a})
     form: dict[str, list[Any]] = {f.name: [base[f.name]] for f in a.schema.features}
     grid: list[Any] = []
@@ -753,6 +755,7 @@ def compare_rows(a: Side, b: Side, rows: pd.DataFrame, *, score_class: str | Non
     ``summary``: one row per row compared (``row`` counts from 1, as a file's data lines): both answers, their
     difference, then A's inputs as the page shows them (a category's label).
     """
+    check_score_class(a.schema, score_class)  # a typo costs no task
     _check_tasks(a, b)
     if len(rows) == 0:
         raise AnalysisError("There are no rows to compare; give at least one row.")
