@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 import requests
 from jwt.algorithms import HMACAlgorithm
+from pydantic import ValidationError
 from requests.adapters import HTTPAdapter
 from requests.auth import AuthBase
 from urllib3.util.retry import Retry
@@ -47,16 +48,22 @@ from whatif.errors import (
     TaskTimeout,
     status_error_class,
 )
+from whatif.protocol import (
+    DEMO_EMAIL,
+    FAILED_STATES,
+    PREDICT_PATH,
+    SUCCESS,
+    TASK_ID_KEYS,
+    TASK_INFO,
+    SubmitAnswer,
+)
 from whatif.schema import FeatureSchema, RowValidationError, SchemaError
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_PREDICT_PATH = "/api/v1/proxy/pipeline/model/predict"
-DEFAULT_EMAIL = "demo@example.com"  # the demo user's; the documented token always carries an email claim
-SUCCESS_STATE = "SUCCESS"
-FAILED_STATES: frozenset[str] = frozenset({"FAILURE", "REVOKED", "REJECTED"})
-PENDING_STATES: frozenset[str] = frozenset({"PENDING", "RECEIVED", "STARTED", "RETRY"})
-TASK_ID_KEYS = ("id", "task_id", "task-id")
+DEFAULT_PREDICT_PATH = PREDICT_PATH
+DEFAULT_EMAIL = DEMO_EMAIL  # the demo user's; the documented token always carries an email claim
+SUCCESS_STATE = SUCCESS
 RETRY_STATUSES: frozenset[int] = frozenset({429, 500, 502, 503, 504})
 MAX_RETRY_AFTER_S = 10.0
 
@@ -374,7 +381,7 @@ class ModelClient:
                                  headers={"content-type": "application/json;charset=UTF-8"},
                                  what=f"Submitting rows to model {path!r} in bucket {bucket!r}")
         answer = self._json(response, "The submit answer")
-        task_id = _task_id(answer) if isinstance(answer, dict) else None
+        task_id = submitted_task_id(answer)
         if not task_id:
             raise APIResponseError(
                 f"The server accepted the rows but its answer has no task id ({_snippet(response.text)}); "
@@ -392,12 +399,13 @@ class ModelClient:
         response = self._request("GET", self.endpoints.info_url(task_id), params=params,
                                  extra_read_s=wait_s, what=f"Reading the state of task {task_id}")
         answer = self._json(response, f"The state of task {task_id}")
-        if not isinstance(answer, dict) or "state" not in answer:
+        state = task_state(answer)
+        if state is None:
             raise APIResponseError(
                 f"The server's answer about task {task_id} has no state ({_snippet(response.text)}); "
                 "check that the URL is the model's predict URL."
             )
-        return TaskStatus(task_id=task_id, state=str(answer["state"]).upper(), raw=answer)
+        return TaskStatus(task_id=task_id, state=state, raw=answer)
 
     def wait(
         self,
@@ -603,6 +611,28 @@ def parse_predictions(answer: Any) -> pd.DataFrame:
     raise APIResponseError("The task succeeded but its result holds no predictions the client can read.")
 
 
+def submitted_task_id(answer: Any) -> str | None:
+    """The task id in a submit answer: our protocol's ``SubmitAnswer``, else any key of ``TASK_ID_KEYS``."""
+    try:
+        return SubmitAnswer.model_validate(answer).id
+    except ValidationError:  # another server's layout: a numeric id, "task_id", "task-id", no state
+        return _task_id(answer) if isinstance(answer, dict) else None
+
+
+def task_state(answer: Any) -> str | None:
+    """The state in a task-info answer, upper-cased; None when the answer has none.
+
+    Our protocol's ``TaskInfo`` first; any object with a ``state`` (PENDING, RETRY, a custom
+    state, a lower-case one) is read too, since other servers report Celery's states as they are.
+    """
+    try:
+        return TASK_INFO.validate_python(answer).state
+    except ValidationError:
+        if isinstance(answer, dict) and "state" in answer:
+            return str(answer["state"]).upper()
+        return None
+
+
 def failure_detail(answer: Mapping[str, Any]) -> str:
     """A short text of why a task failed, from any of the known failure layouts."""
     for key in ("error", "result", "exc", "detail"):
@@ -743,5 +773,6 @@ def _saved_model(item: Mapping[str, Any]) -> SavedModel:
 
 __all__ = [
     "APIError", "Endpoints", "JWTAuth", "ModelClient", "ModelVersion", "PredictionResult",
-    "SampleRows", "SavedModel", "TaskStatus", "failure_detail", "parse_predictions",
+    "SampleRows", "SavedModel", "TaskStatus", "failure_detail", "parse_predictions", "submitted_task_id",
+    "task_state",
 ]

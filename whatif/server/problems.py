@@ -9,6 +9,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from whatif.protocol import ErrorBody
+
 logger = logging.getLogger(__name__)
 
 
@@ -25,7 +27,7 @@ class Problem(Exception):
 
 def problem_response(status: int, code: str, detail: str, headers: dict[str, str] | None = None) -> JSONResponse:
     """The JSON answer of every error."""
-    return JSONResponse({"detail": detail, "code": code}, status_code=status, headers=headers)
+    return JSONResponse(ErrorBody(detail=detail, code=code).model_dump(), status_code=status, headers=headers)
 
 
 def install_problem_handlers(app: FastAPI) -> None:

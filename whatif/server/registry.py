@@ -41,6 +41,7 @@ import pandas as pd
 
 from whatif import threadsafe_ast
 from whatif.config import default_store
+from whatif.protocol import NAME_PATTERN, PROBABILITY_PREFIX, is_valid_bucket, is_valid_model_path
 from whatif.schema import FeatureSchema, RowValidationError
 
 # Loading a model parses numpy headers with ast.literal_eval in worker threads; on Python 3.11
@@ -53,7 +54,7 @@ DESCRIPTOR_FORMAT = "whatif-model/1"
 SAFE_TYPE_PREFIXES = ("sklearn.", "numpy.", "scipy.", "builtins.slice", "collections.OrderedDict")
 SAMPLE_ROWS_SUFFIX = ".samples.jsonl"  # not .json: the store's descriptors are its only .json files
 MAX_SAVED_SAMPLE_ROWS = 100  # a model keeps at most this many sample rows (the first ones given)
-_SEGMENT = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$")
+_SEGMENT = re.compile(NAME_PATTERN)  # fullmatch: a "$" alone would let a name end in "\n"
 
 
 class StoreError(Exception):
@@ -108,18 +109,18 @@ class SampleRows:
 
 def check_location(bucket: str, path: str) -> tuple[str, list[str]]:
     """Validate a bucket and a descriptor path as plain names; raise InvalidLocation otherwise."""
-    if not bucket or not _SEGMENT.match(bucket) or bucket in (".", ".."):
+    if not is_valid_bucket(bucket):
         raise InvalidLocation(f"bucket {bucket!r} is not a valid bucket name")
     if not path or path.startswith(("/", "\\")) or "\\" in path or ":" in path:
         raise InvalidLocation(f"path {path!r} must be a relative path like 1/4/model-groups/1/1.json")
     segments = path.split("/")
     if any(s in ("", ".", "..") for s in segments):
         raise InvalidLocation(f"path {path!r} may not contain empty, '.' or '..' parts")
-    odd = next((s for s in segments if not _SEGMENT.match(s)), None)
+    odd = next((s for s in segments if not _SEGMENT.fullmatch(s)), None)
     if odd is not None:
         raise InvalidLocation(f"path {path!r} has the part {odd!r}; parts may use only letters, digits, '_', '-' "
                               "and '.', and may not start with '.' or '-'")
-    if not path.endswith(".json"):
+    if not path.endswith(".json") or not is_valid_model_path(path):
         raise InvalidLocation(f"path {path!r} must name a model descriptor ending in .json")
     return bucket, segments
 
@@ -392,7 +393,7 @@ def predict_frame(model: LoadedModel, frame: pd.DataFrame) -> pd.DataFrame:
         classes = list(estimator.classes_)
         out = pd.DataFrame({"prediction": np.asarray(classes)[probabilities.argmax(axis=1)]})
         for i, cls in enumerate(classes):
-            out[f"probability_{_native(cls)}"] = probabilities[:, i].round(6)
+            out[f"{PROBABILITY_PREFIX}{_native(cls)}"] = probabilities[:, i].round(6)
         return out
     return pd.DataFrame({"prediction": np.asarray(estimator.predict(inputs), dtype=float).round(6)})
 

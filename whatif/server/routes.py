@@ -5,10 +5,30 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Depends, Header, Query, Request
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Depends, Query, Request, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
+from whatif.protocol import (
+    DEMO_BUCKET,
+    EXAMPLE_MODEL_PATH,
+    FLAG_WORDS,
+    MAX_SAMPLE_ROWS,
+    MAX_WAIT_S,
+    MODEL_PATH_PATTERN,
+    MODELS_PATH,
+    NAME_PATTERN,
+    PREDICT_PATH,
+    SAMPLE_PATH,
+    SCHEMA_PATH,
+    TASK_INFO_PATH,
+    ErrorBody,
+    ModelSchemaAnswer,
+    SampleRowsAnswer,
+    SavedModelsAnswer,
+    SubmitAnswer,
+    TaskInfo,
+)
 from whatif.server.auth import User, authenticate
 from whatif.server.problems import Problem
 from whatif.server.registry import (
@@ -26,11 +46,7 @@ from whatif.server.validation import parse_body, parse_flag, rows_to_frame
 from whatif.server.work import prediction_work
 
 T = TypeVar("T")
-PREDICT_PATH = "/api/v1/proxy/pipeline/model/predict"
-SCHEMA_PATH = "/api/v1/proxy/pipeline/model/schema"
-SAMPLE_PATH = "/api/v1/proxy/pipeline/model/sample"
-MAX_SAMPLE_ROWS = 50
-MODELS_PATH = "/api/v1/models"
+__all__ = ["MAX_SAMPLE_ROWS", "MODELS_PATH", "PREDICT_PATH", "SAMPLE_PATH", "SCHEMA_PATH", "router"]
 
 
 async def get_settings(request: Request) -> ServerSettings:
@@ -56,14 +72,64 @@ Registry = Annotated[ModelRegistry, Depends(get_registry)]
 Runner = Annotated[TaskRunner, Depends(get_runner)]
 
 
-async def current_user(settings: Settings, authorization: Annotated[str | None, Header()] = None) -> User:
+# Declares the bearer scheme in the OpenAPI document only: ``authenticate`` reads the header itself,
+# so that every malformed header gets its own 401 sentence.
+_bearer = HTTPBearer(auto_error=False, bearerFormat="JWT",
+                     description="an HS256 JWT signed with the API secret, claims userId and email")
+
+
+async def current_user(request: Request, settings: Settings,
+                       _: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)]) -> User:
     """The caller, from its bearer token."""
-    return authenticate(authorization, settings.api_secret.get_secret_value(), settings.require_exp)
+    return authenticate(request.headers.get("authorization"), settings.api_secret.get_secret_value(),
+                        settings.require_exp)
 
 
 CurrentUser = Annotated[User, Depends(current_user)]
-ModelPath = Annotated[str, Query(description="model descriptor path, e.g. 1/4/model-groups/1/1.json")]
-Bucket = Annotated[str, Query(description="bucket (a folder of the model store)")]
+# The constraints below are enforced by registry.check_location (with its own 400 sentence and code),
+# from the same patterns; they are stated here so that the OpenAPI document shows them.
+ModelPath = Annotated[str, Query(
+    description="model descriptor path, e.g. 1/4/model-groups/1/1.json: plain names (letters, digits, '_', "
+                "'-', '.'; not starting with '.' or '-') joined by '/', ending in .json",
+    examples=[EXAMPLE_MODEL_PATH], json_schema_extra={"minLength": 1, "pattern": MODEL_PATH_PATTERN})]
+Bucket = Annotated[str, Query(
+    description="bucket (a folder of the model store): one plain name",
+    examples=[DEMO_BUCKET], json_schema_extra={"minLength": 1, "pattern": NAME_PATTERN})]
+ReturnOnlyPrediction = Annotated[str, Query(
+    description="True: answer only the prediction columns; False: each input row plus them",
+    json_schema_extra={"enum": list(FLAG_WORDS)})]
+
+ERROR_DESCRIPTIONS = {
+    400: "a parameter is missing or invalid, or the body is not JSON",
+    401: "no valid bearer token",
+    403: "the model belongs to another user",
+    404: "no such model (or sample rows), or no such task for this user",
+    413: "too many rows, or the body is too large",
+    422: "the rows do not fit the model's schema (the detail names the row and field)",
+    429: "too many requests: wait for Retry-After (reserved for a rate limit in front of the server)",
+    500: "the saved model cannot be used (a fault of the model store, not of the request)",
+    503: "too many tasks queued: try again after Retry-After seconds",
+}
+_HEADERS = {
+    401: {"WWW-Authenticate": {"description": "Bearer", "schema": {"type": "string"}}},
+    429: {"Retry-After": {"description": "seconds to wait", "schema": {"type": "string"}}},
+    503: {"Retry-After": {"description": "seconds to wait", "schema": {"type": "string"}}},
+}
+
+
+def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """The OpenAPI ``responses`` of the error statuses a route can answer, all with the ErrorBody model."""
+    return {status: {"model": ErrorBody, "description": ERROR_DESCRIPTIONS[status],
+                     **({"headers": _HEADERS[status]} if status in _HEADERS else {})} for status in statuses}
+
+
+EXAMPLE_ROW = {"pclass": 0, "sex": 0, "age": 29, "sibsp": 0, "parch": 0, "fare": 211.3375, "embarked": 2}
+ROWS_BODY: dict[str, Any] = {"requestBody": {"required": True, "description": (
+    "the rows to predict: a JSON array of row objects, feature name -> number (0/1 for one-hot columns); "
+    "every row must have exactly the model's input columns"), "content": {"application/json": {
+        "schema": {"type": "array", "minItems": 1, "items": {
+            "type": "object", "additionalProperties": {"anyOf": [{"type": "number"}, {"type": "boolean"}]}}},
+        "example": [EXAMPLE_ROW]}}}}
 
 router = APIRouter()
 
@@ -119,10 +185,11 @@ async def read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-@router.post(PREDICT_PATH, summary="Start a prediction task")
+@router.post(PREDICT_PATH, summary="Start a prediction task", response_model=SubmitAnswer, openapi_extra=ROWS_BODY,
+             responses=errors(400, 401, 403, 404, 413, 422, 429, 500, 503))
 async def submit_prediction(
     request: Request, user: CurrentUser, settings: Settings, registry: Registry, runner: Runner,
-    path: ModelPath, bucket: Bucket, return_only_prediction: str = "False",
+    path: ModelPath, bucket: Bucket, return_only_prediction: ReturnOnlyPrediction = "False",
 ) -> dict[str, str]:
     """Validate the rows at once, queue the task and answer its id."""
     only_prediction = parse_flag(return_only_prediction)
@@ -137,10 +204,12 @@ async def submit_prediction(
     return {"id": task.id, "state": task.state}
 
 
-@router.get(PREDICT_PATH + "/info/{task_id}", summary="The state of a task (and its result)")
+@router.get(TASK_INFO_PATH, summary="The state of a task (and its result)", response_model=TaskInfo,
+            response_model_exclude_unset=True, responses=errors(400, 401, 404))
 async def task_info(
     task_id: str, user: CurrentUser, settings: Settings, runner: Runner,
-    wait: Annotated[float, Query(ge=0, description="long poll: answer when ready or after this many seconds")] = 0,
+    wait: Annotated[float, Query(ge=0, description=(
+        f"long poll: answer when ready or after this many seconds (longer waits are cut to {MAX_WAIT_S:g})"))] = 0,
 ) -> dict[str, Any]:
     """STARTED, then SUCCESS with ``result`` or FAILURE with ``error``; 404 for unknown or others' tasks."""
     task = runner.get(task_id, user.id)
@@ -152,7 +221,8 @@ async def task_info(
     return task.answer()
 
 
-@router.get(SCHEMA_PATH, summary="The feature schema of a saved model (extension)")
+@router.get(SCHEMA_PATH, summary="The feature schema of a saved model (extension)", response_model=ModelSchemaAnswer,
+            response_model_exclude_unset=True, responses=errors(400, 401, 403, 404, 500))
 def model_schema(user: CurrentUser, registry: Registry, path: ModelPath, bucket: Bucket) -> dict[str, Any]:
     """The schema of PROTOCOL.md section 3, with the model's metrics and description."""
     descriptor = owned_descriptor(registry, user, bucket, path)
@@ -162,21 +232,8 @@ def model_schema(user: CurrentUser, registry: Registry, path: ModelPath, bucket:
     return schema
 
 
-class SampleRowsAnswer(BaseModel):
-    """A few real rows of a model's held-out data, each a request row, with their true targets."""
-
-    path: str = Field(description="the model's descriptor path, as asked")
-    bucket: str = Field(description="the model's bucket, as asked")
-    target: str = Field(description="the name of what the model predicts ('' when its schema names none)")
-    available: int = Field(description="how many sample rows the model has saved (at most this many are answered)")
-    rows: list[dict[str, int | float | bool]] = Field(
-        description="request rows, exactly as a predict request sends them: every input column of the schema, "
-                    "one-hot groups as their 0/1 columns (all 0 = the group's 'none' choice)")
-    targets: list[int | float | str | None] = Field(
-        description="the true target of each row, in the same order (null where not known)")
-
-
-@router.get(SAMPLE_PATH, summary="A few real held-out rows of a saved model, with their true targets (extension)")
+@router.get(SAMPLE_PATH, summary="A few real held-out rows of a saved model, with their true targets (extension)",
+            responses=errors(400, 401, 403, 404, 500))
 def model_sample_rows(
     user: CurrentUser, registry: Registry, path: ModelPath, bucket: Bucket,
     n: Annotated[int, Query(ge=1, le=MAX_SAMPLE_ROWS, description="how many rows, from 1 to 50")] = 5,
@@ -187,7 +244,8 @@ def model_sample_rows(
                             rows=samples.rows[:n], targets=samples.targets[:n])
 
 
-@router.get(MODELS_PATH, summary="The caller's saved models and their versions (extension)")
+@router.get(MODELS_PATH, summary="The caller's saved models and their versions (extension)",
+            response_model=SavedModelsAnswer, response_model_exclude_unset=True, responses=errors(401))
 def saved_models(user: CurrentUser, registry: Registry) -> dict[str, Any]:
     """Every model group the caller owns, with each version's path, bucket, task, target and metrics."""
     return {"models": registry.list_models(user.id)}

@@ -23,15 +23,14 @@ import pandas as pd
 
 # scikit-learn is imported inside the builders: a server whose store already holds the samples
 # starts without it (about a second less before the app's first page)
+from whatif.protocol import DEMO_BUCKET, DEMO_USER
+from whatif.protocol import DEMO_EMAIL as DEMO_EMAIL  # re-exported: tests and tools import it from here
 from whatif.schema import QUANTILE_KEYS, Feature, FeatureSchema
 from whatif.server.registry import ModelRegistry
 
 logger = logging.getLogger(__name__)
 
-DEMO_USER = "1"
-DEMO_EMAIL = "demo@example.com"
 DEMO_PROJECT = "4"
-DEMO_BUCKET = "storage.datrics.ai"
 TITANIC_PATH = f"{DEMO_USER}/{DEMO_PROJECT}/model-groups/1/1.json"
 CREDIT_PATHS = (f"{DEMO_USER}/{DEMO_PROJECT}/model-groups/2/1.json",
                 f"{DEMO_USER}/{DEMO_PROJECT}/model-groups/2/2.json")

@@ -19,9 +19,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from whatif.protocol import FAILURE, STARTED, SUCCESS
+
 logger = logging.getLogger(__name__)
 
-STARTED, SUCCESS, FAILURE = "STARTED", "SUCCESS", "FAILURE"
+__all__ = ["FAILURE", "STARTED", "SUCCESS", "QueueFull", "Task", "TaskRunner"]
 
 
 class QueueFull(Exception):
@@ -120,16 +122,18 @@ class TaskRunner:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
     def _run(self, task: Task, work: Callable[[], list[dict[str, Any]]]) -> None:
+        state, result, error = task.state, None, None
         try:
             if self.task_delay_s:
                 time.sleep(self.task_delay_s)
-            result = work()
-            task.result, task.state = result, SUCCESS
+            result, state = work(), SUCCESS
         except Exception as exc:  # a failing model must not kill the worker: report it
             logger.exception("task %s failed", task.id)
-            task.error, task.state = {"type": type(exc).__name__, "message": str(exc)[:500]}, FAILURE
+            error, state = {"type": type(exc).__name__, "message": str(exc)[:500]}, FAILURE
         finally:
-            task.finished_at = time.time()
+            # the state last: a poll that sees SUCCESS or FAILURE also sees its result or error and end time
+            task.finished_at, task.result, task.error = time.time(), result, error
+            task.state = state
             with self._lock:
                 self._active -= 1
                 self._finished.append((task.finished_at, task.id))

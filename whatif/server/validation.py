@@ -13,11 +13,9 @@ import numpy as np
 import pandas as pd
 from pandas.api.types import is_bool_dtype, is_numeric_dtype
 
+from whatif.protocol import FALSE_WORDS, TRUE_WORDS
 from whatif.schema import Feature, FeatureSchema
 from whatif.server.problems import Problem
-
-TRUE_WORDS = {"true", "True", "1"}
-FALSE_WORDS = {"false", "False", "0"}
 
 
 def parse_flag(value: str) -> bool:
