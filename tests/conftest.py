@@ -47,6 +47,33 @@ def client(server: EmbeddedServer) -> Iterator[ModelClient]:
         yield c
 
 
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A database of this test run's own (whatif_test_<random>) on the machine's PostgreSQL, dropped at the end
+    (TESTING.md: nobody else's data is touched). Skipped where PostgreSQL is not running; a failure in CI."""
+    import secrets
+
+    import sqlalchemy as sa
+
+    admin_url = os.environ.get("WHATIF_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+    name = f"whatif_test_{secrets.token_hex(6)}"
+    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3})
+    try:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    except sa.exc.OperationalError as exc:
+        sentence = f"PostgreSQL is needed for this test and is not reachable ({str(exc.orig).splitlines()[0]})."
+        if IN_CI:
+            pytest.fail(sentence)
+        pytest.skip(sentence)
+    try:
+        yield sa.make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
 @pytest.fixture()
 def seed_row() -> dict[str, float]:
     """The seed page's example Titanic request row."""

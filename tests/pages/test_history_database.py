@@ -34,3 +34,19 @@ def test_runs_default_to_sqlite_in_wal_mode_under_whatif_home(app: AppTest, app_
             assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
     finally:
         store.close()
+
+
+def test_runs_go_to_postgresql_when_secrets_name_it_with_nothing_else_installed(
+        app: AppTest, app_home: Path, postgres_url: str) -> None:
+    """`url = "postgresql+psycopg://..."` in secrets works out of the box: the driver is a runtime requirement."""
+    app.secrets["connections"] = {"whatif_db": {"url": postgres_url}}
+    predict(run(app))
+    assert not app.error, [e.value for e in app.error]
+    team = RunStore.from_url(postgres_url)
+    default = RunStore.from_url(RunStore.default_url(app_home))
+    try:
+        assert team.count(demo_history(TITANIC_PATH)) == 1
+        assert default.count(demo_history(TITANIC_PATH)) == 0
+    finally:
+        team.close()
+        default.close()
