@@ -3,8 +3,6 @@ the credit suite run on credit v1 and v2 (one task each), on SQLite and on Postg
 
 from __future__ import annotations
 
-import os
-import secrets
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -12,7 +10,6 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from tests.conftest import IN_CI
 from tests.whatif.analysis.explore_support import one_sentence
 from tests.whatif.analysis.test_checks import CREDIT_SUITE
 from tests.whatif.analysis.test_runner import tasks_on
@@ -26,39 +23,9 @@ from whatif.suites import NEWLY_FAILS, SuiteStore
 
 CONNECTION = "http://127.0.0.1:9/api/predict"
 USER = "1"
-POSTGRES_ADMIN_URL = os.environ.get("WHATIF_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 
 
 # ---- databases -------------------------------------------------------------------------------------------
-def _postgres_missing(reason: str) -> None:
-    sentence = f"PostgreSQL is needed for this test and {reason}."
-    if IN_CI:
-        pytest.fail(sentence)
-    pytest.skip(sentence)
-
-
-@pytest.fixture(scope="module")
-def postgres_url() -> Iterator[str]:
-    """A database of this test run's own (whatif_test_<random>) on the local PostgreSQL, dropped at the end."""
-    try:
-        import psycopg  # noqa: F401  (the driver SQLAlchemy uses below)
-    except ImportError:
-        _postgres_missing("its driver psycopg is not installed (pip install 'psycopg[binary]')")
-    name = f"whatif_test_{secrets.token_hex(6)}"
-    try:
-        admin = sa.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3})
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    except sa.exc.OperationalError as exc:
-        _postgres_missing(f"it is not reachable at 127.0.0.1:5432 ({str(exc.orig).splitlines()[0]})")
-    try:
-        yield sa.make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
 def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[sa.Engine]:
     """An empty database of each kind (PostgreSQL: the tables dropped after each test)."""
