@@ -41,8 +41,10 @@ def choose(page: Page, label: str, option: str) -> None:
     box = page.get_by_role("combobox", name=re.compile("^" + re.escape(label) + r"(\s|$)"))
     box.click()
     page.get_by_role("option", name=option, exact=True).click()
-    expect(box).to_have_value(option)
+    # the run the pick starts may briefly draw the field twice while the browser swaps elements:
+    # check the value once that run is over
     wait_for_run(page)
+    expect(box).to_have_value(option)
 
 
 def type_number(page: Page, label: str, value: str, shown: str) -> None:
