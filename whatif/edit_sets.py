@@ -18,8 +18,7 @@ password). The connection is a URL with any credentials stripped, as in the run 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -30,13 +29,10 @@ from whatif.analysis.edits import parse_edit, parse_where
 from whatif.history import (
     HistoryKey,
     HistoryUnavailable,
-    _is_unavailable,
-    _prepare_sqlite,
     _UTCDateTime,
-    database_name,
-    first_line,
 )
 from whatif.schema import FeatureSchema
+from whatif.sqlstore import SqlStore
 
 __all__ = ["EditSet", "EditSetError", "EditSetStore", "HistoryUnavailable"]
 
@@ -75,45 +71,11 @@ class EditSet:
     updated_at: datetime
 
 
-class EditSetStore:
+class EditSetStore(SqlStore):
     """Named edit sets in the run-history database (own table, created when missing)."""
 
-    def __init__(self, engine: sa.Engine) -> None:
-        self.engine = engine
-        self._owns_engine = False
-        if engine.dialect.name == "sqlite":
-            _prepare_sqlite(engine)
-        with self._reporting_unavailable():
-            _create_table(engine)
-
-    @classmethod
-    def from_url(cls, url: str) -> EditSetStore:
-        """A store on its own engine for ``url``; ``close()`` releases it."""
-        store = cls(sa.create_engine(url))
-        store._owns_engine = True
-        return store
-
-    def close(self) -> None:
-        """Close the engine's connections if this store created the engine."""
-        if self._owns_engine:
-            self.engine.dispose()
-
-    def __repr__(self) -> str:
-        return f"EditSetStore({database_name(self.engine.url)!r})"
-
-    @contextmanager
-    def _reporting_unavailable(self) -> Iterator[None]:
-        try:
-            yield
-        except sa.exc.DBAPIError as exc:
-            if not _is_unavailable(exc):
-                raise
-            raise HistoryUnavailable(database_name(self.engine.url), first_line(exc.orig or exc)) from exc
-
-    @contextmanager
-    def _database(self, write: bool = True) -> Iterator[sa.Connection]:
-        with self._reporting_unavailable(), self.engine.begin() if write else self.engine.connect() as conn:
-            yield conn
+    def _create_tables(self, engine: sa.Engine) -> None:
+        _create_table(engine)
 
     def save(self, connection: str, user_id: str, name: str, edits: Sequence[str], where: str = "", *,
              schema: FeatureSchema | None = None) -> EditSet:

@@ -18,8 +18,7 @@ stored: the connection is a URL with any credentials stripped, as in the run his
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -31,13 +30,9 @@ from sqlalchemy.schema import CreateIndex, CreateTable
 from whatif.analysis.checks import Suite, SuiteError, SuiteReport
 from whatif.history import (
     HistoryKey,
-    HistoryUnavailable,
-    _is_unavailable,
-    _prepare_sqlite,
     _UTCDateTime,
-    database_name,
-    first_line,
 )
+from whatif.sqlstore import SqlStore
 
 __all__ = ["NEWLY_FAILS", "NEWLY_PASSES", "SavedResult", "SavedSuite", "SuiteError", "SuiteStore", "compare_results"]
 
@@ -120,45 +115,11 @@ class SavedResult:
         return {str(c["name"]): bool(c["passed"]) for c in self.report.get("checks", [])}
 
 
-class SuiteStore:
+class SuiteStore(SqlStore):
     """Suites and their results in the run-history database (own tables, created when missing)."""
 
-    def __init__(self, engine: sa.Engine) -> None:
-        self.engine = engine
-        self._owns_engine = False
-        if engine.dialect.name == "sqlite":
-            _prepare_sqlite(engine)
-        with self._reporting_unavailable():
-            _create_tables(engine)
-
-    @classmethod
-    def from_url(cls, url: str) -> SuiteStore:
-        """A store on its own engine for ``url``; ``close()`` releases it."""
-        store = cls(sa.create_engine(url))
-        store._owns_engine = True
-        return store
-
-    def close(self) -> None:
-        """Close the engine's connections if this store created the engine."""
-        if self._owns_engine:
-            self.engine.dispose()
-
-    def __repr__(self) -> str:
-        return f"SuiteStore({database_name(self.engine.url)!r})"
-
-    @contextmanager
-    def _reporting_unavailable(self) -> Iterator[None]:
-        try:
-            yield
-        except sa.exc.DBAPIError as exc:
-            if not _is_unavailable(exc):
-                raise
-            raise HistoryUnavailable(database_name(self.engine.url), first_line(exc.orig or exc)) from exc
-
-    @contextmanager
-    def _database(self, write: bool = True) -> Iterator[sa.Connection]:
-        with self._reporting_unavailable(), self.engine.begin() if write else self.engine.connect() as conn:
-            yield conn
+    def _create_tables(self, engine: sa.Engine) -> None:
+        _create_tables(engine)
 
     # -- suites ---------------------------------------------------------------------------------------
     def save_suite(self, connection: str, user_id: str, suite: Suite | str) -> SavedSuite:
