@@ -25,11 +25,13 @@ run: $(VENV)/.runtime
 ## test: lint, then every test (unit, API over loopback HTTP, AppTest, browser)
 test: $(VENV)/.dev
 	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
 	$(PY) -m pytest
 
 ## lint: ruff and mypy
 lint: $(VENV)/.dev
 	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
 	$(PY) -m mypy
 
 ## server: the reference API alone, with a random demo secret

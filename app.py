@@ -15,14 +15,16 @@ sys.setswitchinterval(0.001)
 use_explicit_navigation()
 st.set_page_config(page_title="What-if for saved models", page_icon=":material/tune:", layout="wide")
 
-navigation = st.navigation([
-    st.Page("pages/what_if.py", title="What-if", icon=":material/tune:", default=True),
-    st.Page("pages/batch.py", title="Batch", icon=":material/table_view:"),
-    st.Page("pages/saved_models.py", title="Saved models", icon=":material/inventory_2:"),
-    st.Page("pages/sanity_checks.py", title="Sanity checks", icon=":material/fact_check:"),
-    st.Page("pages/compare.py", title="Compare", icon=":material/compare_arrows:"),
-    st.Page("pages/settings.py", title="Settings", icon=":material/settings:"),
-])
+navigation = st.navigation(
+    [
+        st.Page("pages/what_if.py", title="What-if", icon=":material/tune:", default=True),
+        st.Page("pages/batch.py", title="Batch", icon=":material/table_view:"),
+        st.Page("pages/saved_models.py", title="Saved models", icon=":material/inventory_2:"),
+        st.Page("pages/sanity_checks.py", title="Sanity checks", icon=":material/fact_check:"),
+        st.Page("pages/compare.py", title="Compare", icon=":material/compare_arrows:"),
+        st.Page("pages/settings.py", title="Settings", icon=":material/settings:"),
+    ]
+)
 with setup_problems_in_one_sentence():  # the demo API or the run history cannot start: a sentence, not a traceback
     st.session_state[CONNECTION_KEY] = connection_sidebar()  # the demo API starts meanwhile, with a status
     navigation.run()

@@ -104,20 +104,23 @@ class ApiModel:
 
     def _ask(self, rows: pd.DataFrame) -> np.ndarray:
         """One task: submit the rows, poll until SUCCESS, the class probabilities in row order."""
-        records = [{c: (v.item() if hasattr(v, "item") else v) for c, v in r.items()}
-                   for r in rows.to_dict("records")]
+        records = [{c: (v.item() if hasattr(v, "item") else v) for c, v in r.items()} for r in rows.to_dict("records")]
         headers = {"authorization": f"Bearer {self._token()}", "content-type": "application/json;charset=UTF-8"}
-        answer = self.session.post(self.url, params=self.params, data=json.dumps(records), headers=headers,
-                                   timeout=REQUEST_TIMEOUT_S)
+        answer = self.session.post(
+            self.url, params=self.params, data=json.dumps(records), headers=headers, timeout=REQUEST_TIMEOUT_S
+        )
         answer.raise_for_status()
         task_id = answer.json()["id"]
         self.tasks += 1
         self.rows += len(records)
         deadline = time.monotonic() + TASK_DEADLINE_S
         while True:
-            info = self.session.get(f"{self.url}/info/{task_id}", params={"wait": str(LONG_POLL_S)},
-                                    headers={"authorization": f"Bearer {self._token()}"},
-                                    timeout=REQUEST_TIMEOUT_S + LONG_POLL_S).json()
+            info = self.session.get(
+                f"{self.url}/info/{task_id}",
+                params={"wait": str(LONG_POLL_S)},
+                headers={"authorization": f"Bearer {self._token()}"},
+                timeout=REQUEST_TIMEOUT_S + LONG_POLL_S,
+            ).json()
             if info.get("state") == "SUCCESS":
                 break
             if info.get("state") != "STARTED" or time.monotonic() > deadline:
@@ -149,8 +152,12 @@ def main(job_path: str, out_path: str) -> None:
             query = pd.DataFrame([{c: scenario[c] for c in job["columns"]}])
             for column in job["categorical"]:  # DiCE holds categories as strings
                 query[column] = query[column].astype(int).astype(str)
-            options: dict[str, Any] = {"total_CFs": job["count"], "desired_class": "opposite",
-                                       "features_to_vary": job["features_to_vary"], "verbose": False}
+            options: dict[str, Any] = {
+                "total_CFs": job["count"],
+                "desired_class": "opposite",
+                "features_to_vary": job["features_to_vary"],
+                "verbose": False,
+            }
             if job["method"] == "random":
                 options["random_seed"] = index
             model.reset()
@@ -160,8 +167,7 @@ def main(job_path: str, out_path: str) -> None:
             try:
                 found = explainer.generate_counterfactuals(query, **options)
                 example = found.cf_examples_list[0]
-                frame = example.final_cfs_df_sparse if example.final_cfs_df_sparse is not None \
-                    else example.final_cfs_df
+                frame = example.final_cfs_df_sparse if example.final_cfs_df_sparse is not None else example.final_cfs_df
             except ScenarioTimeout:
                 error = f"stopped after {job['scenario_timeout_s']:g} s"
                 model.session.close()
@@ -174,14 +180,31 @@ def main(job_path: str, out_path: str) -> None:
             alternatives = []
             if frame is not None and len(frame):
                 rows = model.request_rows(frame)
-                alternatives = [{c: (v.item() if hasattr(v, "item") else v) for c, v in r.items()}
-                                for r in rows.to_dict("records")]
-            out.write(json.dumps({"index": index, "alternatives": alternatives, "calls": model.calls,
-                                  "tasks": model.tasks, "rows": model.rows, "refused": model.refused,
-                                  "wall_s": wall, "error": error}) + "\n")
+                alternatives = [
+                    {c: (v.item() if hasattr(v, "item") else v) for c, v in r.items()} for r in rows.to_dict("records")
+                ]
+            out.write(
+                json.dumps(
+                    {
+                        "index": index,
+                        "alternatives": alternatives,
+                        "calls": model.calls,
+                        "tasks": model.tasks,
+                        "rows": model.rows,
+                        "refused": model.refused,
+                        "wall_s": wall,
+                        "error": error,
+                    }
+                )
+                + "\n"
+            )
             out.flush()
-            print(f"dice {job['method']} scenario {index + 1}/{len(job['scenarios'])}: {wall:.2f} s, "
-                  f"{model.calls} calls{'' if error is None else ', ' + error}", file=sys.stderr, flush=True)
+            print(
+                f"dice {job['method']} scenario {index + 1}/{len(job['scenarios'])}: {wall:.2f} s, "
+                f"{model.calls} calls{'' if error is None else ', ' + error}",
+                file=sys.stderr,
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

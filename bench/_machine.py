@@ -42,8 +42,10 @@ def describe_machine() -> str:
         load = "load avg " + "/".join(f"{x:.2f}" for x in os.getloadavg())
     except OSError:
         load = "load avg -"
-    return (f"{now} | {os.cpu_count()} cores, {cpu_model()}, {load} | Python {sys.version.split()[0]} | "
-            f"{platform.platform()} | {package_versions()}")
+    return (
+        f"{now} | {os.cpu_count()} cores, {cpu_model()}, {load} | Python {sys.version.split()[0]} | "
+        f"{platform.platform()} | {package_versions()}"
+    )
 
 
 if __name__ == "__main__":

@@ -91,10 +91,20 @@ def save_wide_model(store: Path) -> str:
     x = rng.normal(size=(500, WIDE_FEATURES))
     y = x @ rng.normal(size=WIDE_FEATURES)
     names = [f"f{i:03d}" for i in range(WIDE_FEATURES)]
-    schema = FeatureSchema(tuple(Feature(n, "number", -3.0, 3.0, 0.0) for n in names),
-                           name="Wide synthetic (bench)", task="regression", target="y")
-    saved = ModelRegistry(store).save(Ridge().fit(pd.DataFrame(x, columns=names), y), schema,
-                                      bucket=DEMO_BUCKET, user=DEMO_USER, project="9", name=schema.name)
+    schema = FeatureSchema(
+        tuple(Feature(n, "number", -3.0, 3.0, 0.0) for n in names),
+        name="Wide synthetic (bench)",
+        task="regression",
+        target="y",
+    )
+    saved = ModelRegistry(store).save(
+        Ridge().fit(pd.DataFrame(x, columns=names), y),
+        schema,
+        bucket=DEMO_BUCKET,
+        user=DEMO_USER,
+        project="9",
+        name=schema.name,
+    )
     return str(saved["path"])
 
 
@@ -137,15 +147,29 @@ def measure(delay_s: float, repeats: int, seed_rows: int) -> list[Measured]:
         store = Path(folder)
         ensure_sample_models(ModelRegistry(store))
         wide_path = save_wide_model(store)
-        with running_server(store, task_delay_s=delay_s, workers=2) as server, \
-                ModelClient(server.predict_url, secret=server.secret, user_id=DEMO_USER, email=DEMO_EMAIL) as client:
+        with (
+            running_server(store, task_delay_s=delay_s, workers=2) as server,
+            ModelClient(server.predict_url, secret=server.secret, user_id=DEMO_USER, email=DEMO_EMAIL) as client,
+        ):
             titanic_schema = client.schema(TITANIC_PATH, DEMO_BUCKET)
             wide_schema = client.schema(wide_path, DEMO_BUCKET)
             models = [
-                Model("Titanic (7 features)", TITANIC_PATH, titanic_schema, titanic_schema.from_row(SEED_PASSENGER),
-                      "age", ("age", "fare")),
-                Model(f"wide ({WIDE_FEATURES} features)", wide_path, wide_schema, wide_schema.defaults(),
-                      "f000", ("f000", "f001")),
+                Model(
+                    "Titanic (7 features)",
+                    TITANIC_PATH,
+                    titanic_schema,
+                    titanic_schema.from_row(SEED_PASSENGER),
+                    "age",
+                    ("age", "fare"),
+                ),
+                Model(
+                    f"wide ({WIDE_FEATURES} features)",
+                    wide_path,
+                    wide_schema,
+                    wide_schema.defaults(),
+                    "f000",
+                    ("f000", "f001"),
+                ),
             ]
             for model in models:
                 for name, run in analyses(model, client).items():
@@ -159,29 +183,43 @@ def measure(delay_s: float, repeats: int, seed_rows: int) -> list[Measured]:
                     assert result is not None
                     loop_rows = min(seed_rows, result.rows)
                     per_row = seed_loop_per_row(server.predict_url, server.secret, model, result, loop_rows)
-                    out.append(Measured(model.label, name, result.rows, tasks, statistics.median(walls[1:]),
-                                        per_row, loop_rows))
+                    out.append(
+                        Measured(
+                            model.label, name, result.rows, tasks, statistics.median(walls[1:]), per_row, loop_rows
+                        )
+                    )
                     print(f"  {model.label:<24} {name:<14} done", flush=True)
     return out
 
 
 def report(delay_s: float, rows: list[Measured], repeats: int) -> None:
     """The table of one delay, with targets."""
-    print(f"\nServer task delay {delay_s:g} s; ours: median of {repeats} runs (fresh cache each); "
-          "seed loop: one row per task, time per row measured on the first rows and extrapolated")
-    print(f"  {'model':<24} {'analysis':<14} {'rows':>6} {'tasks':>5} {'ours s':>8} {'loop s (est.)':>14} "
-          f"{'from rows':>9} {'x faster':>9}  targets")
+    print(
+        f"\nServer task delay {delay_s:g} s; ours: median of {repeats} runs (fresh cache each); "
+        "seed loop: one row per task, time per row measured on the first rows and extrapolated"
+    )
+    print(
+        f"  {'model':<24} {'analysis':<14} {'rows':>6} {'tasks':>5} {'ours s':>8} {'loop s (est.)':>14} "
+        f"{'from rows':>9} {'x faster':>9}  targets"
+    )
     for m in rows:
         ratio = m.loop_s / m.wall_s if m.wall_s else float("inf")
-        checks = [f"1 task {'met' if m.tasks == 1 else 'MISSED'}", f">= {TARGET_RATIO:.0f}x "
-                  f"{'met' if ratio >= TARGET_RATIO else 'MISSED'}"]
+        checks = [
+            f"1 task {'met' if m.tasks == 1 else 'MISSED'}",
+            f">= {TARGET_RATIO:.0f}x {'met' if ratio >= TARGET_RATIO else 'MISSED'}",
+        ]
         wanted = TARGETS_S[m.analysis]
-        applies = delay_s == 0 and (m.analysis != "sensitivity" or m.model.startswith("wide")) and \
-            (m.analysis != "contributions" or m.model.startswith("Titanic"))
+        applies = (
+            delay_s == 0
+            and (m.analysis != "sensitivity" or m.model.startswith("wide"))
+            and (m.analysis != "contributions" or m.model.startswith("Titanic"))
+        )
         if applies:
             checks.append(f"< {wanted:g} s {'met' if m.wall_s < wanted else 'MISSED'}")
-        print(f"  {m.model:<24} {m.analysis:<14} {m.rows:>6,} {m.tasks:>5} {m.wall_s:>8.3f} {m.loop_s:>14,.1f} "
-              f"{m.loop_rows:>9} {ratio:>8,.0f}x  {'; '.join(checks)}")
+        print(
+            f"  {m.model:<24} {m.analysis:<14} {m.rows:>6,} {m.tasks:>5} {m.wall_s:>8.3f} {m.loop_s:>14,.1f} "
+            f"{m.loop_rows:>9} {ratio:>8,.0f}x  {'; '.join(checks)}"
+        )
 
 
 def main() -> None:

@@ -54,8 +54,13 @@ def credit_rows(count: int) -> pd.DataFrame:
     status = pd.Series("Other", index=frame.index)
     for name in EMPLOYMENT:
         status = status.where(frame[f"employment_status_{name}"] == 0, name)
-    return pd.DataFrame({"order_amount": frame["order_amount"],
-                         "average_monthly_income": frame["average_monthly_income"], "employment_status": status})
+    return pd.DataFrame(
+        {
+            "order_amount": frame["order_amount"],
+            "average_monthly_income": frame["average_monthly_income"],
+            "employment_status": status,
+        }
+    )
 
 
 def main() -> None:
@@ -70,9 +75,10 @@ def main() -> None:
         store = Path(folder)
         ensure_sample_models(ModelRegistry(store))
         for delay in (0.0, args.delay):
-            with running_server(store, task_delay_s=delay, workers=2) as server, \
-                    ModelClient(server.predict_url, secret=server.secret, user_id=DEMO_USER,
-                                email=DEMO_EMAIL) as client:
+            with (
+                running_server(store, task_delay_s=delay, workers=2) as server,
+                ModelClient(server.predict_url, secret=server.secret, user_id=DEMO_USER, email=DEMO_EMAIL) as client,
+            ):
                 schema = client.schema(CREDIT_PATHS[0], DEMO_BUCKET)
                 print(f"\nServer task delay {delay:g} s")
                 if delay == 0:
@@ -99,9 +105,11 @@ def score_file(client: ModelClient, store: Path, schema: object, count: int) -> 
     local(request)
     local_s = time.perf_counter() - started
     verdict = "met" if api_s < TARGET_SCORE_S and scored.complete else "MISSED"
-    print(f"  score a file: {len(rows):,} rows in {scored.tasks} tasks, {api_s:.2f} s through the API "
-          f"({len(rows) / api_s:,.0f} rows/s); in-process (rows built and predicted) {local_s:.2f} s "
-          f"({len(rows) / local_s:,.0f} rows/s); target < {TARGET_SCORE_S:g} s -> {verdict}")
+    print(
+        f"  score a file: {len(rows):,} rows in {scored.tasks} tasks, {api_s:.2f} s through the API "
+        f"({len(rows) / api_s:,.0f} rows/s); in-process (rows built and predicted) {local_s:.2f} s "
+        f"({len(rows) / local_s:,.0f} rows/s); target < {TARGET_SCORE_S:g} s -> {verdict}"
+    )
 
 
 def bulk(client: ModelClient, schema: object, count: int) -> None:
@@ -114,8 +122,10 @@ def bulk(client: ModelClient, schema: object, count: int) -> None:
     started = time.perf_counter()
     result = bulk_whatif(schema, rows, ["average_monthly_income*=1.1"], predict)
     wall = time.perf_counter() - started
-    print(f"  bulk what-if (income x 1.1): {count:,} rows -> {result.rows:,} rows sent in {predict.tasks_sent} "
-          f"task(s), {wall:.2f} s end to end; {result.facts['share_changed']:.1%} of the rows change class")
+    print(
+        f"  bulk what-if (income x 1.1): {count:,} rows -> {result.rows:,} rows sent in {predict.tasks_sent} "
+        f"task(s), {wall:.2f} s end to end; {result.facts['share_changed']:.1%} of the rows change class"
+    )
 
 
 def compare(client: ModelClient, repeats: int) -> None:
@@ -136,8 +146,10 @@ def compare(client: ModelClient, repeats: int) -> None:
     single, pair = statistics.median(one[1:]), statistics.median(both[1:])
     ratio = pair / single
     verdict = "met" if ratio <= TARGET_COMPARE_RATIO else "MISSED"
-    print(f"  compare v1 and v2 on one scenario: {pair * 1000:.0f} ms; one prediction {single * 1000:.0f} ms; "
-          f"ratio {ratio:.2f} (target <= {TARGET_COMPARE_RATIO:g}) -> {verdict}")
+    print(
+        f"  compare v1 and v2 on one scenario: {pair * 1000:.0f} ms; one prediction {single * 1000:.0f} ms; "
+        f"ratio {ratio:.2f} (target <= {TARGET_COMPARE_RATIO:g}) -> {verdict}"
+    )
 
 
 if __name__ == "__main__":

@@ -108,8 +108,7 @@ class Model:
 
     @property
     def integer_columns(self) -> list[str]:
-        return [c for f in self.schema.features if f.type in ("integer", "one_hot", "boolean")
-                for c in f.input_columns]
+        return [c for f in self.schema.features if f.type in ("integer", "one_hot", "boolean") for c in f.input_columns]
 
     @property
     def vary(self) -> list[str]:
@@ -180,8 +179,10 @@ def models(client: ModelClient, credit_version: int) -> list[Model]:
     credit_path = CREDIT_PATHS[credit_version - 1]
     credit = client.schema(credit_path, DEMO_BUCKET)
     kind = "logistic" if credit_version == 1 else "boosting"
-    return [Model("Titanic", TITANIC_PATH, titanic, titanic_frame(), "survived", ("sex",)),
-            Model(f"credit v{credit_version} ({kind})", credit_path, credit, credit_frame(), "approved", ())]
+    return [
+        Model("Titanic", TITANIC_PATH, titanic, titanic_frame(), "survived", ("sex",)),
+        Model(f"credit v{credit_version} ({kind})", credit_path, credit, credit_frame(), "approved", ()),
+    ]
 
 
 def pick_scenarios(client: ModelClient, model: Model, n: int) -> list[dict[str, Any]]:
@@ -189,8 +190,7 @@ def pick_scenarios(client: ModelClient, model: Model, n: int) -> list[dict[str, 
     rows = model.data[model.schema.input_columns].drop_duplicates().reset_index(drop=True)
     answers = client.predict(rows, model.path, DEMO_BUCKET, return_only_prediction=True, timeout=120).predictions
     unfavourable = np.flatnonzero(answers["prediction"].map(_class_key).to_numpy() == UNFAVOURABLE)
-    chosen = np.sort(np.random.default_rng(SEED).choice(unfavourable, size=min(n, len(unfavourable)),
-                                                        replace=False))
+    chosen = np.sort(np.random.default_rng(SEED).choice(unfavourable, size=min(n, len(unfavourable)), replace=False))
     return [{c: _plain(v) for c, v in rows.iloc[int(i)].items()} for i in chosen]
 
 
@@ -213,8 +213,9 @@ def run_ours(client: ModelClient, model: Model, scenarios: Sequence[Mapping[str,
         started = time.perf_counter()
         result = counterfactuals(model.schema, scenario, predict, fixed=model.fixed, count=COUNT)
         wall = time.perf_counter() - started
-        out.append(Search([dict(e["row"]) for e in result.facts["alternatives"]], predict.tasks_sent,
-                          predict.rows_sent, wall))
+        out.append(
+            Search([dict(e["row"]) for e in result.facts["alternatives"]], predict.tasks_sent, predict.rows_sent, wall)
+        )
     return out
 
 
@@ -222,20 +223,30 @@ def run_ours(client: ModelClient, model: Model, scenarios: Sequence[Mapping[str,
 def dice_python() -> tuple[Path | None, str]:
     """DiCE's interpreter, making bench/.venv-dice on first use; (None, why) when it cannot be made."""
     wanted = DICE_REQUIREMENTS.read_text()
-    if DICE_PYTHON.exists() and DICE_STAMP.exists() and DICE_STAMP.read_text() == wanted and \
-            subprocess.run([DICE_PYTHON, "-c", "import dice_ml, jwt, requests"], capture_output=True).returncode == 0:
+    if (
+        DICE_PYTHON.exists()
+        and DICE_STAMP.exists()
+        and DICE_STAMP.read_text() == wanted
+        and subprocess.run([DICE_PYTHON, "-c", "import dice_ml, jwt, requests"], capture_output=True).returncode == 0
+    ):
         return DICE_PYTHON, ""
     base = shutil.which("python3") or getattr(sys, "_base_executable", sys.executable)
-    print(f"Making DiCE's virtualenv {_shown(DICE_VENV)} from {_shown(DICE_REQUIREMENTS)} "
-          "(first use only; pip fetches several hundred MB, a minute or so)...", flush=True)
+    print(
+        f"Making DiCE's virtualenv {_shown(DICE_VENV)} from {_shown(DICE_REQUIREMENTS)} "
+        "(first use only; pip fetches several hundred MB, a minute or so)...",
+        flush=True,
+    )
     started = time.perf_counter()
     try:
-        made = subprocess.run([base, "-m", "venv", "--clear", DICE_VENV], capture_output=True, text=True,
-                              timeout=300)
+        made = subprocess.run([base, "-m", "venv", "--clear", DICE_VENV], capture_output=True, text=True, timeout=300)
         if made.returncode != 0:
             return None, f"`python3 -m venv` failed: {_last_line(made.stderr or made.stdout)}"
-        installed = subprocess.run([DICE_PYTHON, "-m", "pip", "install", "-q", "--disable-pip-version-check",
-                                    "-r", DICE_REQUIREMENTS], capture_output=True, text=True, timeout=1800)
+        installed = subprocess.run(
+            [DICE_PYTHON, "-m", "pip", "install", "-q", "--disable-pip-version-check", "-r", DICE_REQUIREMENTS],
+            capture_output=True,
+            text=True,
+            timeout=1800,
+        )
     except (OSError, subprocess.TimeoutExpired) as exc:
         return None, f"{type(exc).__name__}: {exc}"
     if installed.returncode != 0:
@@ -255,26 +266,54 @@ def _last_line(text: str) -> str:
     return lines[-1][:200] if lines else "no output"
 
 
-def run_dice(python: Path, server_url: str, secret: str, model: Model, method: str,
-             scenarios: Sequence[Mapping[str, Any]], folder: Path, timeout_s: float) -> tuple[list[Search], str]:
+def run_dice(
+    python: Path,
+    server_url: str,
+    secret: str,
+    model: Model,
+    method: str,
+    scenarios: Sequence[Mapping[str, Any]],
+    folder: Path,
+    timeout_s: float,
+) -> tuple[list[Search], str]:
     """DiCE's ``method`` on every scenario, in its virtualenv: (searches, error of the whole run or "")."""
     train = folder / f"{model.outcome}.csv"
     if not train.exists():
         model.data[[*model.schema.input_columns, model.outcome]].to_csv(train, index=False)
-    job = {"predict_url": server_url, "secret": secret, "user": DEMO_USER, "email": DEMO_EMAIL,
-           "path": model.path, "bucket": DEMO_BUCKET, "train_csv": str(train), "outcome": model.outcome,
-           "columns": model.schema.input_columns, "continuous": model.continuous, "categorical": model.categorical,
-           "integer_columns": model.integer_columns, "features_to_vary": model.vary,
-           "one_hot_groups": [f.input_columns for f in model.schema.features if f.type == "one_hot"],
-           "classes": [int(c) for c in model.schema.classes], "refused_class": int(UNFAVOURABLE),
-           "method": method, "count": COUNT, "scenarios": list(scenarios), "scenario_timeout_s": timeout_s}
+    job = {
+        "predict_url": server_url,
+        "secret": secret,
+        "user": DEMO_USER,
+        "email": DEMO_EMAIL,
+        "path": model.path,
+        "bucket": DEMO_BUCKET,
+        "train_csv": str(train),
+        "outcome": model.outcome,
+        "columns": model.schema.input_columns,
+        "continuous": model.continuous,
+        "categorical": model.categorical,
+        "integer_columns": model.integer_columns,
+        "features_to_vary": model.vary,
+        "one_hot_groups": [f.input_columns for f in model.schema.features if f.type == "one_hot"],
+        "classes": [int(c) for c in model.schema.classes],
+        "refused_class": int(UNFAVOURABLE),
+        "method": method,
+        "count": COUNT,
+        "scenarios": list(scenarios),
+        "scenario_timeout_s": timeout_s,
+    }
     job_path, out_path, log_path = (folder / f"{model.outcome}-{method}.{ext}" for ext in ("json", "jsonl", "log"))
     job_path.write_text(json.dumps(job))
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
     with open(log_path, "w") as log:
         try:
-            done = subprocess.run([python, DICE_WORKER, job_path, out_path], stdout=log, stderr=log, env=env,
-                                  timeout=timeout_s * len(scenarios) + 120)
+            done = subprocess.run(
+                [python, DICE_WORKER, job_path, out_path],
+                stdout=log,
+                stderr=log,
+                env=env,
+                timeout=timeout_s * len(scenarios) + 120,
+            )
             failed = "" if done.returncode == 0 else f"the DiCE worker exited with {done.returncode}"
         except subprocess.TimeoutExpired:
             failed = "the DiCE worker ran out of time"
@@ -282,16 +321,25 @@ def run_dice(python: Path, server_url: str, secret: str, model: Model, method: s
     if out_path.exists():
         for line in out_path.read_text().splitlines():
             item = json.loads(line)
-            searches.append(Search(item["alternatives"], item["tasks"], item["rows"], item["wall_s"],
-                                   item["refused"], item["error"]))
+            searches.append(
+                Search(
+                    item["alternatives"], item["tasks"], item["rows"], item["wall_s"], item["refused"], item["error"]
+                )
+            )
     if failed:
         failed += f": {_last_line(log_path.read_text())}"
     return searches, failed
 
 
 # ---- the shared measure -------------------------------------------------------------------------------------------
-def score(client: ModelClient, model: Model, method: str, scenarios: Sequence[Mapping[str, Any]],
-          searches: list[Search], note: str = "") -> Scored:
+def score(
+    client: ModelClient,
+    model: Model,
+    method: str,
+    scenarios: Sequence[Mapping[str, Any]],
+    searches: list[Search],
+    note: str = "",
+) -> Scored:
     """Validity (one plain task for every alternative), changes, distance and diversity of a method's searches."""
     schema = model.schema
     scored = Scored(model.label, method, searches, note)
@@ -323,8 +371,9 @@ def score(client: ModelClient, model: Model, method: str, scenarios: Sequence[Ma
             scored.common.append(bool(frozenset.intersection(*sets)))
             scored.distinct.append(len(set(sets)) == len(sets))
     if to_check:
-        answers = client.predict(to_check, model.path, DEMO_BUCKET, return_only_prediction=True,
-                                 timeout=120).predictions
+        answers = client.predict(
+            to_check, model.path, DEMO_BUCKET, return_only_prediction=True, timeout=120
+        ).predictions
         scored.valid = int((answers["prediction"].map(_class_key) != UNFAVOURABLE).sum())
     return scored
 
@@ -351,8 +400,11 @@ def _snapped(schema: FeatureSchema, base: Mapping[str, Any], form: Mapping[str, 
 
 def _raw_changes(schema: FeatureSchema, row: Mapping[str, Any], alternative: Mapping[str, Any]) -> list[str]:
     """The logical features whose request columns differ (for rows the schema refuses)."""
-    return [f.name for f in schema.features
-            if any(abs(float(alternative[c]) - float(row[c])) > 1e-9 for c in f.input_columns)]
+    return [
+        f.name
+        for f in schema.features
+        if any(abs(float(alternative[c]) - float(row[c])) > 1e-9 for c in f.input_columns)
+    ]
 
 
 def _jaccard_distance(a: frozenset[str], b: frozenset[str]) -> float:
@@ -367,65 +419,91 @@ def measure(delay_s: float, args: argparse.Namespace, python: Path | None) -> li
     with tempfile.TemporaryDirectory() as folder:
         store = Path(folder) / "store"
         ensure_sample_models(ModelRegistry(store))
-        with running_server(store, in_process=not args.server_process, task_delay_s=delay_s, workers=2) as server, \
-                ModelClient(server.predict_url, secret=server.secret, user_id=DEMO_USER, email=DEMO_EMAIL) as client:
+        with (
+            running_server(store, in_process=not args.server_process, task_delay_s=delay_s, workers=2) as server,
+            ModelClient(server.predict_url, secret=server.secret, user_id=DEMO_USER, email=DEMO_EMAIL) as client,
+        ):
             for model in models(client, args.credit_version):
                 scenarios = pick_scenarios(client, model, args.scenarios)  # also loads the model (not timed)
                 started = time.perf_counter()
                 ours = run_ours(client, model, scenarios)
                 out.append(score(client, model, "ours", scenarios, ours))
-                print(f"  delay {delay_s:g} s  {model.label:<22} ours     {len(ours)} scenarios in "
-                      f"{time.perf_counter() - started:.1f} s", flush=True)
+                print(
+                    f"  delay {delay_s:g} s  {model.label:<22} ours     {len(ours)} scenarios in "
+                    f"{time.perf_counter() - started:.1f} s",
+                    flush=True,
+                )
                 for method in args.methods if python is not None else ():
                     chosen = scenarios
                     note = ""
                     if method == "genetic" and delay_s > 0 and args.genetic_scenarios < len(scenarios):
-                        chosen = scenarios[:args.genetic_scenarios]
+                        chosen = scenarios[: args.genetic_scenarios]
                         note = f"first {len(chosen)} of {len(scenarios)} scenarios (--genetic-scenarios)"
                     started = time.perf_counter()
-                    searches, failed = run_dice(python, server.predict_url, server.secret, model, method, chosen,
-                                                Path(folder), args.dice_timeout)
+                    searches, failed = run_dice(
+                        python,
+                        server.predict_url,
+                        server.secret,
+                        model,
+                        method,
+                        chosen,
+                        Path(folder),
+                        args.dice_timeout,
+                    )
                     if failed:
                         note = "; ".join(x for x in (note, failed) if x)
                     out.append(score(client, model, method, chosen, searches, note))
-                    print(f"  delay {delay_s:g} s  {model.label:<22} {method:<8} {len(searches)} scenarios in "
-                          f"{time.perf_counter() - started:.1f} s (worker start-up included)"
-                          f"{' -- ' + failed if failed else ''}", flush=True)
+                    print(
+                        f"  delay {delay_s:g} s  {model.label:<22} {method:<8} {len(searches)} scenarios in "
+                        f"{time.perf_counter() - started:.1f} s (worker start-up included)"
+                        f"{' -- ' + failed if failed else ''}",
+                        flush=True,
+                    )
     return out
 
 
 def report(delay_s: float, rows: list[Scored]) -> None:
     """The table of one delay, then the targets per model."""
-    print(f"\nServer task delay {delay_s:g} s; {COUNT} alternatives asked per scenario; DiCE's wall time measured "
-          "inside its worker around generate_counterfactuals")
-    print(f"  {'model':<22} {'method':<8} {'scen':>4} {'found':>6} {'valid':>6} {'invalid':>7} {'changed':>7} "
-          f"{'distance':>8} {'divers.':>7} {'1 in all':>8} {'tasks':>7} {'rows':>7} {'wall med':>8} {'p90 s':>7}")
+    print(
+        f"\nServer task delay {delay_s:g} s; {COUNT} alternatives asked per scenario; DiCE's wall time measured "
+        "inside its worker around generate_counterfactuals"
+    )
+    print(
+        f"  {'model':<22} {'method':<8} {'scen':>4} {'found':>6} {'valid':>6} {'invalid':>7} {'changed':>7} "
+        f"{'distance':>8} {'divers.':>7} {'1 in all':>8} {'tasks':>7} {'rows':>7} {'wall med':>8} {'p90 s':>7}"
+    )
     for s in rows:
         walls = s.walls()
-        print(f"  {s.model:<22} {s.method:<8} {s.scenarios:>4} {f'{s.found}/{s.scenarios * COUNT}':>6} "
-              f"{_pct(s.validity):>6} {s.invalid_rows:>7} {_num(s.changes(), '.2f'):>7} "
-              f"{_num(_mean(s.distance), '.3f'):>8} {_num(_mean(s.diversity), '.2f'):>7} {_pct(_mean(s.common)):>8} "
-              f"{_mean(s.tasks):>7.1f} "
-              f"{_mean([x.rows for x in s.searches]):>7,.0f} {median(walls):>8.3f} {percentile(walls, 90):>7.3f}")
+        print(
+            f"  {s.model:<22} {s.method:<8} {s.scenarios:>4} {f'{s.found}/{s.scenarios * COUNT}':>6} "
+            f"{_pct(s.validity):>6} {s.invalid_rows:>7} {_num(s.changes(), '.2f'):>7} "
+            f"{_num(_mean(s.distance), '.3f'):>8} {_num(_mean(s.diversity), '.2f'):>7} {_pct(_mean(s.common)):>8} "
+            f"{_mean(s.tasks):>7.1f} "
+            f"{_mean([x.rows for x in s.searches]):>7,.0f} {median(walls):>8.3f} {percentile(walls, 90):>7.3f}"
+        )
         for note in _notes(s):
             print(f"  {'':<31} note: {note}")
-    print("  (found: alternatives returned / asked; valid: share of them that the API, asked again in one task, "
-          "predicts as another class than the scenario's; invalid: rows the API would refuse or that change a fixed "
-          "feature, counted as not valid; changed: logical features changed per alternative; distance: Gower, "
-          "mean; divers.: mean pairwise Jaccard distance of a scenario's changed-feature sets; 1 in all: share of "
-          "scenarios where one feature is changed by every alternative; tasks, rows: per scenario; wall: seconds "
-          "per scenario)")
+    print(
+        "  (found: alternatives returned / asked; valid: share of them that the API, asked again in one task, "
+        "predicts as another class than the scenario's; invalid: rows the API would refuse or that change a fixed "
+        "feature, counted as not valid; changed: logical features changed per alternative; distance: Gower, "
+        "mean; divers.: mean pairwise Jaccard distance of a scenario's changed-feature sets; 1 in all: share of "
+        "scenarios where one feature is changed by every alternative; tasks, rows: per scenario; wall: seconds "
+        "per scenario)"
+    )
     for model in dict.fromkeys(s.model for s in rows):
         by = {s.method: s for s in rows if s.model == model}
         ours = by.get("ours")
         if ours is None:
             continue
         most = max(ours.tasks, default=0)
-        checks = [f"validity 100 % {verdict(ours.found > 0 and ours.valid == ours.found)} ({_pct(ours.validity)})",
-                  f"at most {MAX_TASKS} tasks {verdict(most <= MAX_TASKS)} (max {most})",
-                  f"each scenario's alternatives change different feature sets "
-                  f"{verdict(bool(ours.distinct) and all(ours.distinct))} "
-                  f"({sum(ours.distinct)}/{len(ours.distinct)} scenarios with 2+)"]
+        checks = [
+            f"validity 100 % {verdict(ours.found > 0 and ours.valid == ours.found)} ({_pct(ours.validity)})",
+            f"at most {MAX_TASKS} tasks {verdict(most <= MAX_TASKS)} (max {most})",
+            f"each scenario's alternatives change different feature sets "
+            f"{verdict(bool(ours.distinct) and all(ours.distinct))} "
+            f"({sum(ours.distinct)}/{len(ours.distinct)} scenarios with 2+)",
+        ]
         for method in ("random", "genetic"):
             other = by.get(method)
             if other is None or not other.searches:
@@ -437,20 +515,28 @@ def report(delay_s: float, rows: list[Scored]) -> None:
             if math.isnan(theirs):
                 checks.append(f"fewer features changed than DiCE {method}: n/a (DiCE {method} found no alternative)")
             else:
-                checks.append(f"fewer features changed than DiCE {method} {verdict(mine < theirs)} "
-                              f"({mine:.2f} vs {theirs:.2f}{on})")
+                checks.append(
+                    f"fewer features changed than DiCE {method} {verdict(mine < theirs)} "
+                    f"({mine:.2f} vs {theirs:.2f}{on})"
+                )
             ours_wall, their_wall = median(ours.walls(n)), median(other.walls())
             if any(str(e).startswith("stopped after") for e in other.errors):
-                on += f"; {sum(str(e).startswith('stopped after') for e in other.errors)} DiCE search(es) stopped " \
-                      "at the time limit: its figure is a lower bound"
+                on += (
+                    f"; {sum(str(e).startswith('stopped after') for e in other.errors)} DiCE search(es) stopped "
+                    "at the time limit: its figure is a lower bound"
+                )
             if method == "random":
-                checks.append(f"wall below DiCE random's {verdict(ours_wall < their_wall)} "
-                              f"({ours_wall:.3f} vs {their_wall:.3f} s{on})")
+                checks.append(
+                    f"wall below DiCE random's {verdict(ours_wall < their_wall)} "
+                    f"({ours_wall:.3f} vs {their_wall:.3f} s{on})"
+                )
             else:
                 ratio = their_wall / ours_wall if ours_wall else math.inf
-                checks.append(f">= {TARGET_GENETIC_RATIO:.0f}x below DiCE genetic's "
-                              f"{verdict(ratio >= TARGET_GENETIC_RATIO)} ({ratio:.1f}x: {ours_wall:.3f} vs "
-                              f"{their_wall:.3f} s{on})")
+                checks.append(
+                    f">= {TARGET_GENETIC_RATIO:.0f}x below DiCE genetic's "
+                    f"{verdict(ratio >= TARGET_GENETIC_RATIO)} ({ratio:.1f}x: {ours_wall:.3f} vs "
+                    f"{their_wall:.3f} s{on})"
+                )
         print(f"  targets, {model}:\n    " + "\n    ".join(checks))
 
 
@@ -467,8 +553,10 @@ def _notes(scored: Scored) -> list[str]:
     notes = [scored.note] if scored.note else []
     refused = [s.refused for s in scored.searches]
     if any(refused):
-        notes.append(f"rows the API would refuse (two employment columns set), answered as the scenario's class "
-                     f"without a task: {_mean(refused):,.0f} per scenario")
+        notes.append(
+            f"rows the API would refuse (two employment columns set), answered as the scenario's class "
+            f"without a task: {_mean(refused):,.0f} per scenario"
+        )
     counts: dict[str, int] = {}
     for error in scored.errors:
         counts[error] = counts.get(error, 0) + 1
@@ -480,25 +568,46 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--scenarios", type=int, default=20, help="scenarios per model")
     parser.add_argument("--delays", type=float, nargs="+", default=[0.0, 0.2], help="server task delays, seconds")
-    parser.add_argument("--methods", nargs="+", choices=("random", "genetic"), default=["random", "genetic"],
-                        help="DiCE's methods to run beside ours")
+    parser.add_argument(
+        "--methods",
+        nargs="+",
+        choices=("random", "genetic"),
+        default=["random", "genetic"],
+        help="DiCE's methods to run beside ours",
+    )
     parser.add_argument("--skip-dice", action="store_true", help="ours only")
-    parser.add_argument("--genetic-scenarios", type=int, default=5,
-                        help="scenarios per model for DiCE genetic at delays above 0 (hundreds of tasks each)")
-    parser.add_argument("--dice-timeout", type=int, default=60,
-                        help="seconds one DiCE search may take before it is stopped")
-    parser.add_argument("--credit-version", type=int, choices=(1, 2), default=2,
-                        help="credit model: 1 logistic regression, 2 gradient boosting")
-    parser.add_argument("--server-process", action="store_true",
-                        help="run the server in a child process instead of a thread of the bench")
+    parser.add_argument(
+        "--genetic-scenarios",
+        type=int,
+        default=5,
+        help="scenarios per model for DiCE genetic at delays above 0 (hundreds of tasks each)",
+    )
+    parser.add_argument(
+        "--dice-timeout", type=int, default=60, help="seconds one DiCE search may take before it is stopped"
+    )
+    parser.add_argument(
+        "--credit-version",
+        type=int,
+        choices=(1, 2),
+        default=2,
+        help="credit model: 1 logistic regression, 2 gradient boosting",
+    )
+    parser.add_argument(
+        "--server-process",
+        action="store_true",
+        help="run the server in a child process instead of a thread of the bench",
+    )
     args = parser.parse_args()
     print(describe_machine())
     python: Path | None = None
     if not args.skip_dice:
         python, why = dice_python()
         if python is None:
-            print(f"DiCE cannot run: its virtualenv {_shown(DICE_VENV)} could not be made ({why}); "
-                  "only our figures follow.", flush=True)
+            print(
+                f"DiCE cannot run: its virtualenv {_shown(DICE_VENV)} could not be made ({why}); "
+                "only our figures follow.",
+                flush=True,
+            )
     started = time.perf_counter()
     results = {delay: measure(delay, args, python) for delay in args.delays}
     for delay, rows in results.items():

@@ -53,8 +53,9 @@ def generate_access_token(user_data: dict[str, str], secret: str) -> str:
 class SeedClient:
     """The seed page's create_prediction_task and poll_task_for_result, parameterised by URL."""
 
-    def __init__(self, api_base_url: str, model_path: str, model_bucket: str,
-                 return_only_predictions: bool = False) -> None:
+    def __init__(
+        self, api_base_url: str, model_path: str, model_bucket: str, return_only_predictions: bool = False
+    ) -> None:
         self.API_BASE_URL = api_base_url
         self.MODEL_PATH = model_path
         self.MODEL_BUCKET = model_bucket
@@ -65,39 +66,35 @@ class SeedClient:
         """POST the rows with the query string exactly as the seed builds it; return the task id."""
         r = requests.post(
             # this URL you can get in datrics in model deployment info
-            f'{self.API_BASE_URL}?path={self.MODEL_PATH}&bucket={self.MODEL_BUCKET}'
-            f'&return_only_prediction={self.API_RETURN_ONLY_PREDICTIONS}',
+            f"{self.API_BASE_URL}?path={self.MODEL_PATH}&bucket={self.MODEL_BUCKET}"
+            f"&return_only_prediction={self.API_RETURN_ONLY_PREDICTIONS}",
             data=json.dumps(data),
             headers={
-                'authorization': f'Bearer {token}',
-                'content-type': 'application/json;charset=UTF-8',
+                "authorization": f"Bearer {token}",
+                "content-type": "application/json;charset=UTF-8",
             },
             timeout=SEED_REQUEST_TIMEOUT_S,
         )
-        return r.json().get('id')
+        return r.json().get("id")
 
     def poll_task_for_result(self, task_id: str, token: str) -> dict[str, Any]:
         """GET the task until SUCCESS, sleeping 1 s on STARTED; any other state is an error."""
         while True:
             r = requests.get(
-                f'{self.API_BASE_URL}/info/{task_id}',
-                headers={
-                    'authorization': f'Bearer {token}'
-                },
+                f"{self.API_BASE_URL}/info/{task_id}",
+                headers={"authorization": f"Bearer {token}"},
                 timeout=SEED_REQUEST_TIMEOUT_S,
             )
             self.gets += 1
             result = r.json()
-            if result.get('state') == 'SUCCESS':
+            if result.get("state") == "SUCCESS":
                 return result
-            elif result.get('state') == 'STARTED':
+            elif result.get("state") == "STARTED":
                 if self.gets >= SEED_MAX_POLLS:
-                    return {'error': 'bench: gave up polling'}
+                    return {"error": "bench: gave up polling"}
                 sleep(1)
             else:
-                return {
-                    'error': result
-                }
+                return {"error": result}
 
 
 # ---- measuring ----------------------------------------------------------------------------------
@@ -165,8 +162,10 @@ def report_row(delay_s: float, name: str, s: Samples) -> tuple[str, float]:
     req_mean = sum(s.requests) / len(s.requests) if s.requests else float("nan")
     req_max = max(s.requests) if s.requests else 0
     label = "ours (long poll)" if name == "ours" else "seed (sleep 1 s)"
-    row = (f"{delay_s:>6.1f} | {label:<17} | {len(s.elapsed_s):>3} | {median(s.elapsed_s) * 1000:>10.1f} | "
-           f"{med:>10.1f} | {p95:>10.1f} | {req_mean:>7.2f} / {req_max:<6} | {s.failures:>4}")
+    row = (
+        f"{delay_s:>6.1f} | {label:<17} | {len(s.elapsed_s):>3} | {median(s.elapsed_s) * 1000:>10.1f} | "
+        f"{med:>10.1f} | {p95:>10.1f} | {req_mean:>7.2f} / {req_max:<6} | {s.failures:>4}"
+    )
     return row, med
 
 
@@ -177,14 +176,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--n-slow", type=int, default=10, help="timed predictions per client for task times >= 1 s")
     parser.add_argument("--warmup", type=int, default=2, help="untimed predictions per client first")
     parser.add_argument("--delays", default="0,0.2,1", help="server task times in seconds, comma-separated")
-    parser.add_argument("--server-process", action="store_true",
-                        help="run the server in a child process instead of a thread of this one")
+    parser.add_argument(
+        "--server-process",
+        action="store_true",
+        help="run the server in a child process instead of a thread of this one",
+    )
     args = parser.parse_args(argv)
     delays = [float(d) for d in args.delays.split(",") if d.strip()]
 
     print(describe_machine())
-    print(f"latency: one Titanic row per prediction, server in a {'process' if args.server_process else 'thread'}, "
-          f"{args.warmup} warm-up prediction(s) per client untimed; overhead = end-to-end - task time")
+    print(
+        f"latency: one Titanic row per prediction, server in a {'process' if args.server_process else 'thread'}, "
+        f"{args.warmup} warm-up prediction(s) per client untimed; overhead = end-to-end - task time"
+    )
     rows: list[str] = []
     medians: dict[tuple[float, str], float] = {}
     bench_started = time.perf_counter()
@@ -193,8 +197,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             n = max(1, args.n_slow if delay >= 1 else args.n)
             started = time.perf_counter()
             with running_server(Path(store), in_process=not args.server_process, task_delay_s=delay) as server:
-                print(f"  task time {delay:g} s: server up in {time.perf_counter() - started:.1f} s, "
-                      f"{n} predictions per client...", flush=True)
+                print(
+                    f"  task time {delay:g} s: server up in {time.perf_counter() - started:.1f} s, "
+                    f"{n} predictions per client...",
+                    flush=True,
+                )
                 samples = measure(server, n, args.warmup)
             for name, s in samples.items():
                 row, medians[(delay, name)] = report_row(delay, name, s)
@@ -208,13 +215,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     print()
     for delay in delays:
         ours = medians.get((delay, "ours"), float("nan"))
-        print(f"target: median overhead with long poll < {TARGET_OVERHEAD_MS:.0f} ms at task time {delay:g} s: "
-              f"{ours:.1f} ms -> {verdict(ours < TARGET_OVERHEAD_MS)}")
+        print(
+            f"target: median overhead with long poll < {TARGET_OVERHEAD_MS:.0f} ms at task time {delay:g} s: "
+            f"{ours:.1f} ms -> {verdict(ours < TARGET_OVERHEAD_MS)}"
+        )
     if RATIO_DELAY_S in delays:
         ours, seed = medians[(RATIO_DELAY_S, "ours")], medians[(RATIO_DELAY_S, "seed")]
         ratio = seed / ours if ours > 0 else float("inf")
-        print(f"overhead ratio seed/ours at {RATIO_DELAY_S:g} s: {seed:.1f} / {ours:.1f} ms = {ratio:.0f}x "
-              f"(target >= {TARGET_RATIO:.0f}x) -> {verdict(ratio >= TARGET_RATIO)}")
+        print(
+            f"overhead ratio seed/ours at {RATIO_DELAY_S:g} s: {seed:.1f} / {ours:.1f} ms = {ratio:.0f}x "
+            f"(target >= {TARGET_RATIO:.0f}x) -> {verdict(ratio >= TARGET_RATIO)}"
+        )
     print(f"bench took {time.perf_counter() - bench_started:.0f} s")
     return 0
 

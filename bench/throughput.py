@@ -107,8 +107,7 @@ def big_task(server: Server, store: Path, rows: pd.DataFrame, runs: int) -> None
             api_once(client, rows, only)  # warm-up
             results[only] = [api_once(client, rows, only) for _ in range(runs)]
         # client-side pieces, measured apart on the same data
-        encode = median([timed(lambda: json.dumps(_records(rows), allow_nan=False).encode())[0]
-                         for _ in range(runs)])
+        encode = median([timed(lambda: json.dumps(_records(rows), allow_nan=False).encode())[0] for _ in range(runs)])
         sample = client.predict(rows, TITANIC_PATH, DEMO_BUCKET, timeout=PREDICT_TIMEOUT_S).raw
         body = json.dumps(sample)
         decode = median([timed(lambda: json.loads(body))[0] for _ in range(runs)])
@@ -120,26 +119,38 @@ def big_task(server: Server, store: Path, rows: pd.DataFrame, runs: int) -> None
 
     print(f"(a) one task of {n:,} rows, median of {runs} runs (after 1 warm-up)")
     print(f"    in-process predict_frame: {inproc * 1000:8.1f} ms = {n / inproc:>10,.0f} rows/s")
-    print("    through the API (the median run)       | total ms |   rows/s | vs in-proc | submit | wait | "
-          "server task | delivery")
+    print(
+        "    through the API (the median run)       | total ms |   rows/s | vs in-proc | submit | wait | "
+        "server task | delivery"
+    )
     for only, label in ((False, "return_only_prediction=False"), (True, "return_only_prediction=True")):
         r = median_run(results[only])
-        print(f"    {label:<38} | {r.total * 1000:8.1f} | {n / r.total:8,.0f} | {inproc / r.total:10.0%} | "
-              f"{r.submit * 1000:6.0f} | {r.wait * 1000:4.0f} | {r.server_task * 1000:11.0f} | "
-              f"{r.delivery * 1000:8.0f}")
-    print("    (ms. submit: client encode, POST, server parse and checks. wait: submit's answer -> DataFrame.\n"
-          "     server task: server clock, task accepted -> result records built (queue, predict, records); it\n"
-          "     starts inside submit, so it overlaps both. delivery: task done -> client holds the DataFrame\n"
-          "     (answer JSON encode, transfer, client decode, DataFrame).)")
-    print(f"    client-side parts (return_only_prediction=False), measured apart: encode rows {encode * 1000:.0f} ms,"
-          f"\n      decode answer JSON {decode * 1000:.0f} ms ({len(body) / 1e6:.1f} MB), "
-          f"build DataFrame {parse * 1000:.0f} ms")
-    print("    server-side parts, measured apart:\n      "
-          + ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in server.items()))
+        print(
+            f"    {label:<38} | {r.total * 1000:8.1f} | {n / r.total:8,.0f} | {inproc / r.total:10.0%} | "
+            f"{r.submit * 1000:6.0f} | {r.wait * 1000:4.0f} | {r.server_task * 1000:11.0f} | "
+            f"{r.delivery * 1000:8.0f}"
+        )
+    print(
+        "    (ms. submit: client encode, POST, server parse and checks. wait: submit's answer -> DataFrame.\n"
+        "     server task: server clock, task accepted -> result records built (queue, predict, records); it\n"
+        "     starts inside submit, so it overlaps both. delivery: task done -> client holds the DataFrame\n"
+        "     (answer JSON encode, transfer, client decode, DataFrame).)"
+    )
+    print(
+        f"    client-side parts (return_only_prediction=False), measured apart: encode rows {encode * 1000:.0f} ms,"
+        f"\n      decode answer JSON {decode * 1000:.0f} ms ({len(body) / 1e6:.1f} MB), "
+        f"build DataFrame {parse * 1000:.0f} ms"
+    )
+    print(
+        "    server-side parts, measured apart:\n      "
+        + ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in server.items())
+    )
     for only in (False, True):
         share = inproc / median_run(results[only]).total
-        print(f"    target: API >= {TARGET_SHARE:.0%} of in-process rows/s (return_only_prediction={only}): "
-              f"{share:.0%} -> {verdict(share >= TARGET_SHARE)}")
+        print(
+            f"    target: API >= {TARGET_SHARE:.0%} of in-process rows/s (return_only_prediction={only}): "
+            f"{share:.0%} -> {verdict(share >= TARGET_SHARE)}"
+        )
 
 
 def server_parts(loaded: LoadedModel, body: bytes, answer: dict[str, Any], runs: int) -> dict[str, float]:
@@ -177,8 +188,15 @@ def _predict_one(client: ModelClient, row: dict[str, Any]) -> float | None:
         return None
 
 
-def one_client(server: Server, rows: list[dict[str, Any]], per_client: int, start: threading.Barrier,
-               ready: threading.Barrier, out: LoadResult, lock: threading.Lock) -> None:
+def one_client(
+    server: Server,
+    rows: list[dict[str, Any]],
+    per_client: int,
+    start: threading.Barrier,
+    ready: threading.Barrier,
+    out: LoadResult,
+    lock: threading.Lock,
+) -> None:
     """One user on its own ModelClient: one untimed prediction, then ``per_client`` timed ones in a row."""
     client = ModelClient(server.predict_url, secret=server.secret, user_id=DEMO_USER, email=DEMO_EMAIL)
     mine: list[float] = []
@@ -204,14 +222,16 @@ def one_client(server: Server, rows: list[dict[str, Any]], per_client: int, star
 
 def load_test(server: Server, rows: pd.DataFrame, clients: int, per_client: int) -> LoadResult:
     """``clients`` threads: a common cold first prediction, then ``per_client`` each, timed from a common start."""
-    records = [{k: (v.item() if hasattr(v, "item") else v) for k, v in r.items()}
-               for r in rows.head(500).to_dict("records")]
+    records = [
+        {k: (v.item() if hasattr(v, "item") else v) for k, v in r.items()} for r in rows.head(500).to_dict("records")
+    ]
     out, lock = LoadResult(), threading.Lock()
     start, ready = threading.Barrier(clients + 1), threading.Barrier(clients + 1)
     with ThreadPoolExecutor(max_workers=clients) as pool:
-        futures = [pool.submit(one_client, server, records[c::clients] or records, per_client, start, ready,
-                               out, lock)
-                   for c in range(clients)]
+        futures = [
+            pool.submit(one_client, server, records[c::clients] or records, per_client, start, ready, out, lock)
+            for c in range(clients)
+        ]
         start.wait(30)
         ready.wait(PREDICT_TIMEOUT_S)
         started = time.perf_counter()
@@ -231,8 +251,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--workers", default="2,4", help="server prediction workers to try in (b), comma-separated")
     parser.add_argument("--skip-a", action="store_true", help="skip (a), the big task")
     parser.add_argument("--skip-b", action="store_true", help="skip (b), the concurrent clients")
-    parser.add_argument("--server-process", action="store_true",
-                        help="run the server in a child process instead of a thread of this one")
+    parser.add_argument(
+        "--server-process",
+        action="store_true",
+        help="run the server in a child process instead of a thread of this one",
+    )
     args = parser.parse_args(argv)
     in_process = not args.server_process
     where = "a thread of this process" if in_process else "a child process"
@@ -253,8 +276,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"(b) {args.clients} concurrent clients x {args.per_client} one-row predictions = {total} tasks")
             print("    each on a fresh server; every client first makes one untimed prediction, all at once (the cold")
             print("    start: the model is not loaded yet), then the timed ones; latency in ms")
-            print("    workers |  tasks/s | wall s | lat med | lat p95 | lat mean | lat max | fail | "
-                  "cold first: med / max")
+            print(
+                "    workers |  tasks/s | wall s | lat med | lat p95 | lat mean | lat max | fail | "
+                "cold first: med / max"
+            )
             for w in workers:
                 with running_server(store, in_process=in_process, workers=w) as server:
                     result = load_test(server, rows, args.clients, args.per_client)
@@ -262,10 +287,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                 cold_ms = [x * 1000 for x in result.cold]
                 rate = len(result.latencies) / result.wall_s if result.wall_s else float("nan")
                 mean = sum(lat_ms) / len(lat_ms) if lat_ms else float("nan")
-                print(f"    {w:>7} | {rate:8.1f} | {result.wall_s:6.1f} | {median(lat_ms):7.0f} | "
-                      f"{percentile(lat_ms, 95):7.0f} | {mean:8.0f} | {max(lat_ms, default=float('nan')):7.0f} | "
-                      f"{result.failures:>4} | {median(cold_ms):6.0f} / {max(cold_ms, default=float('nan')):.0f}",
-                      flush=True)
+                print(
+                    f"    {w:>7} | {rate:8.1f} | {result.wall_s:6.1f} | {median(lat_ms):7.0f} | "
+                    f"{percentile(lat_ms, 95):7.0f} | {mean:8.0f} | {max(lat_ms, default=float('nan')):7.0f} | "
+                    f"{result.failures:>4} | {median(cold_ms):6.0f} / {max(cold_ms, default=float('nan')):.0f}",
+                    flush=True,
+                )
     print(f"bench took {time.perf_counter() - bench_started:.0f} s")
     return 0
 

@@ -43,9 +43,16 @@ from bench._machine import describe_machine  # noqa: E402
 FEATURES = 100
 BUCKET = "storage.datrics.ai"
 CHROMIUM = os.environ.get("CHROMIUM_PATH") or next(
-    (c for c in ("/usr/lib/chromium/chromium", "/usr/bin/chromium") if Path(c).is_file()), "/usr/lib/chromium/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+    (c for c in ("/usr/lib/chromium/chromium", "/usr/bin/chromium") if Path(c).is_file()), "/usr/lib/chromium/chromium"
+)
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 PAGE_TIMEOUT_S = 120.0
 TARGET_FRAME_S = 1.0  # the app's frame at most this much later than the whole bare page
 TARGET_FORM_RATIO = 2.0  # the app's form at most this many times the bare page, store built
@@ -88,12 +95,17 @@ def save_wide_model(home: Path) -> str:
     x = rng.normal(size=(500, FEATURES))
     y = x @ rng.normal(size=FEATURES)
     names = [f"f{i:03d}" for i in range(FEATURES)]
-    schema = FeatureSchema(tuple(Feature(n, "number", -3.0, 3.0, 0.0, description=f"Synthetic input {n}")
-                                 for n in names), name="Wide synthetic (bench)", task="regression", target="y")
+    schema = FeatureSchema(
+        tuple(Feature(n, "number", -3.0, 3.0, 0.0, description=f"Synthetic input {n}") for n in names),
+        name="Wide synthetic (bench)",
+        task="regression",
+        target="y",
+    )
     import pandas as pd
 
-    saved = ModelRegistry(home / "store").save(Ridge().fit(pd.DataFrame(x, columns=names), y), schema,
-                                               bucket=BUCKET, user="1", project="9", name=schema.name)
+    saved = ModelRegistry(home / "store").save(
+        Ridge().fit(pd.DataFrame(x, columns=names), y), schema, bucket=BUCKET, user="1", project="9", name=schema.name
+    )
     return str(saved["path"])
 
 
@@ -104,11 +116,21 @@ def fill_history(home: Path, path: str, runs: int) -> None:
     store = RunStore.from_url(RunStore.default_url(home))
     key = HistoryKey("local-demo-api", "1", BUCKET, path)
     have = store.count(key)
-    batch = [{"inputs": {f"f{i:03d}": (n % 7) / 3 for i in range(FEATURES)},
-              "row": {f"f{i:03d}": (n % 7) / 3 for i in range(FEATURES)},
-              "prediction": float(n % 11), "label": f"{n % 11}", "score": float(n % 11), "probabilities": {},
-              "task_id": f"bench-{n}", "elapsed_ms": 10.0, "model_name": "Wide synthetic (bench)",
-              "model_version": 1} for n in range(have, runs)]
+    batch = [
+        {
+            "inputs": {f"f{i:03d}": (n % 7) / 3 for i in range(FEATURES)},
+            "row": {f"f{i:03d}": (n % 7) / 3 for i in range(FEATURES)},
+            "prediction": float(n % 11),
+            "label": f"{n % 11}",
+            "score": float(n % 11),
+            "probabilities": {},
+            "task_id": f"bench-{n}",
+            "elapsed_ms": 10.0,
+            "model_name": "Wide synthetic (bench)",
+            "model_version": 1,
+        }
+        for n in range(have, runs)
+    ]
     if batch:
         store.add_many(key, batch)
 
@@ -135,7 +157,6 @@ def rerun_times(home: Path, path: str, reruns: int) -> list[float]:
         at.run()
         times.append(time.perf_counter() - started)
     return times
-
 
 
 # ---- the first page -------------------------------------------------------------------------
@@ -167,17 +188,28 @@ def bare_page_folder(base: Path) -> Path:
 
 
 @contextlib.contextmanager
-def streamlit_process(folder: Path, script: str, home: Path, port: int,
-                      log: Path) -> Iterator[subprocess.Popen[bytes]]:
+def streamlit_process(folder: Path, script: str, home: Path, port: int, log: Path) -> Iterator[subprocess.Popen[bytes]]:
     """``streamlit run script`` in ``folder`` on ``port``, with its own WHATIF_HOME; stopped and waited for."""
     env = {**os.environ, "WHATIF_HOME": str(home), "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false"}
     for name in ("WHATIF_API_URL", "WHATIF_API_SECRET", "WHATIF_STORE"):
         env.pop(name, None)  # the app measured is the one with nothing configured
-    command = [sys.executable, "-m", "streamlit", "run", script, "--server.headless", "true",
-               "--server.port", str(port), "--server.address", "127.0.0.1"]
+    command = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        script,
+        "--server.headless",
+        "true",
+        "--server.port",
+        str(port),
+        "--server.address",
+        "127.0.0.1",
+    ]
     with log.open("wb") as output:
-        process = subprocess.Popen(command, cwd=folder, env=env, stdout=output, stderr=subprocess.STDOUT,
-                                   stdin=subprocess.DEVNULL)
+        process = subprocess.Popen(
+            command, cwd=folder, env=env, stdout=output, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+        )
     try:
         yield process
     finally:
@@ -215,15 +247,19 @@ def first_page(browser: Any, folder: Path, script: str, home: Path) -> FirstPage
                 except OSError:
                     time.sleep(0.05)
             if health is None:
-                raise PageNotShown(f"streamlit did not answer within {PAGE_TIMEOUT_S:.0f} s; log: "
-                                   f"{log.read_text(errors='replace')[-500:]}")
+                raise PageNotShown(
+                    f"streamlit did not answer within {PAGE_TIMEOUT_S:.0f} s; log: "
+                    f"{log.read_text(errors='replace')[-500:]}"
+                )
             tab.goto(f"http://127.0.0.1:{port}/")
             try:
                 tab.get_by_role("button", name="Predict", exact=True).wait_for(timeout=PAGE_TIMEOUT_S * 1000)
             except PlaywrightError:
                 text = " ".join(tab.locator("body").inner_text().split())[:300]
-                raise PageNotShown(f"no Predict button within {PAGE_TIMEOUT_S:.0f} s; the page showed: {text!r}; "
-                                   f"log: {log.read_text(errors='replace')[-500:]!r}") from None
+                raise PageNotShown(
+                    f"no Predict button within {PAGE_TIMEOUT_S:.0f} s; the page showed: {text!r}; "
+                    f"log: {log.read_text(errors='replace')[-500:]!r}"
+                ) from None
             shown = time.perf_counter() - started
             seen: dict[str, float] = tab.evaluate("window.__firstSeen")
     finally:
@@ -232,8 +268,9 @@ def first_page(browser: Any, folder: Path, script: str, home: Path) -> FirstPage
     def since_start(name: str) -> float | None:
         return seen[name] / 1000 - started_epoch if name in seen else None
 
-    return FirstPage(health=health, form=since_start("form") or shown, frame=since_start("frame"),
-                     status=since_start("status"))
+    return FirstPage(
+        health=health, form=since_start("form") or shown, frame=since_start("frame"), status=since_start("status")
+    )
 
 
 @dataclass
@@ -270,8 +307,10 @@ def measure_first_pages(app_dirs: Sequence[Path], rounds: int, warmup_rounds: in
         bare = bare_page_folder(Path(scratch))
         for number in range(warmup_rounds + rounds):
             timed = number >= warmup_rounds
-            print(f"  round {number + 1 - warmup_rounds}/{rounds}" if timed else "  warm-up round (not counted)",
-                  flush=True)
+            print(
+                f"  round {number + 1 - warmup_rounds}/{rounds}" if timed else "  warm-up round (not counted)",
+                flush=True,
+            )
             runs = [("bare", bare, "bare.py", Path(tempfile.mkdtemp(dir=scratch)))]
             for app_dir in app_dirs:
                 home = Path(tempfile.mkdtemp(prefix="whatif-home-", dir=scratch))
@@ -293,16 +332,20 @@ def print_first_pages(rows: list[Measured], rounds: int) -> None:
     """The table, the ratios and the targets."""
     bare = rows[0].median("form")
     assert bare is not None
-    print(f"\nFirst page: seconds from `streamlit run` until headless Chromium shows it (browser started "
-          f"beforehand), median of {rounds} (min-max); frame = the sidebar's page links, status = "
-          f"\"Preparing the demo models...\", form = the Predict button")
+    print(
+        f"\nFirst page: seconds from `streamlit run` until headless Chromium shows it (browser started "
+        f"beforehand), median of {rounds} (min-max); frame = the sidebar's page links, status = "
+        f'"Preparing the demo models...", form = the Predict button'
+    )
     print(f"  {'':<44} {'health':>6} {'frame':>6} {'status':>11} {'form':>6} {'form min-max':>12} {'form/bare':>9}")
     for row in rows:
         frame, status, form, health = (row.median(p) for p in ("frame", "status", "form", "health"))
         status_text = f"{status:.1f} ({row.seen('status')})" if status is not None else "-"
         failed = f"  ({row.failures} round(s) without a form)" if row.failures else ""
-        print(f"  {row.label:<44} {health or 0:>6.1f} {f'{frame:.1f}' if frame else '-':>6} {status_text:>11} "
-              f"{form or 0:>6.1f} {row.spread('form'):>12} {(form or 0) / bare:>8.2f}x{failed}")
+        print(
+            f"  {row.label:<44} {health or 0:>6.1f} {f'{frame:.1f}' if frame else '-':>6} {status_text:>11} "
+            f"{form or 0:>6.1f} {row.spread('form'):>12} {(form or 0) / bare:>8.2f}x{failed}"
+        )
     print("  targets:")
     for row in rows[1:]:
         frame, status = row.median("frame"), row.median("status")
@@ -310,24 +353,36 @@ def print_first_pages(rows: list[Measured], rounds: int) -> None:
             print(f"    {row.label}: no figures (the form never showed)")
             continue
         if status is None:
-            print(f"    {row.label}: no \"Preparing the demo models...\" status seen (a blank page until the form) "
-                  f"-> MISSED")
+            print(
+                f'    {row.label}: no "Preparing the demo models..." status seen (a blank page until the form) '
+                f"-> MISSED"
+            )
         else:
             late = max(frame or status, status) - bare
-            print(f"    {row.label}: frame and status {late:+.1f} s after the bare page "
-                  f"(target <= +{TARGET_FRAME_S:.0f} s) -> {'met' if late <= TARGET_FRAME_S else 'MISSED'}")
+            print(
+                f"    {row.label}: frame and status {late:+.1f} s after the bare page "
+                f"(target <= +{TARGET_FRAME_S:.0f} s) -> {'met' if late <= TARGET_FRAME_S else 'MISSED'}"
+            )
         if row.label.endswith("model store exists"):
             ratio = (row.median("form") or 0) / bare
-            print(f"    {row.label}: form {ratio:.2f}x the bare page (target <= {TARGET_FORM_RATIO:.0f}x) -> "
-                  f"{'met' if ratio <= TARGET_FORM_RATIO else 'MISSED'}")
+            print(
+                f"    {row.label}: form {ratio:.2f}x the bare page (target <= {TARGET_FORM_RATIO:.0f}x) -> "
+                f"{'met' if ratio <= TARGET_FORM_RATIO else 'MISSED'}"
+            )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=5, help="timed rounds of first pages (bare, fresh, store exists)")
     parser.add_argument("--warmup-rounds", type=int, default=1, help="untimed rounds first (disk caches, .pyc files)")
-    parser.add_argument("--app", type=Path, nargs="*", default=[], metavar="DIR",
-                        help="another checkout of this app to measure in the same rounds (e.g. before a change)")
+    parser.add_argument(
+        "--app",
+        type=Path,
+        nargs="*",
+        default=[],
+        metavar="DIR",
+        help="another checkout of this app to measure in the same rounds (e.g. before a change)",
+    )
     parser.add_argument("--skip-first-page", action="store_true")
     parser.add_argument("--reruns", type=int, default=10)
     parser.add_argument("--runs", type=int, nargs="+", default=[1000, 10000])
@@ -343,8 +398,10 @@ def main() -> None:
             print_first_pages(rows, args.rounds)
     if args.skip_reruns:
         return
-    print(f"\nWhat-if page, {FEATURES}-feature model, AppTest rerun after changing one input "
-          f"({args.reruns} reruns; target < {TARGET_RERUN_MS:.0f} ms at 10,000 runs)")
+    print(
+        f"\nWhat-if page, {FEATURES}-feature model, AppTest rerun after changing one input "
+        f"({args.reruns} reruns; target < {TARGET_RERUN_MS:.0f} ms at 10,000 runs)"
+    )
     print(f"{'stored runs':>12} {'median ms':>10} {'p90 ms':>8} {'max ms':>8}")
     with tempfile.TemporaryDirectory() as folder:
         home = Path(folder)

@@ -63,15 +63,28 @@ logger = logging.getLogger(__name__)
 
 POLL_S = 0.5  # how often the progress panel looks at the running job
 FILE_TYPES = ["csv", "tsv", "txt", "xlsx", "xlsm", "xls"]
-TASK_STATES = {"SUBMITTING": "being sent", "PENDING": "queued", "RECEIVED": "queued", "STARTED": "running",
-               "SUCCESS": "answered"}  # the API's task states as the status line says them
+TASK_STATES = {
+    "SUBMITTING": "being sent",
+    "PENDING": "queued",
+    "RECEIVED": "queued",
+    "STARTED": "running",
+    "SUCCESS": "answered",
+}  # the API's task states as the status line says them
 NO_TARGET = "(none)"
-SLICE_TITLES = {"accuracy": "Accuracy", "roc_auc": "ROC AUC", "log_loss": "Log loss", "mae": "MAE", "rmse": "RMSE",
-                "r2": "R²"}
+SLICE_TITLES = {
+    "accuracy": "Accuracy",
+    "roc_auc": "ROC AUC",
+    "log_loss": "Log loss",
+    "mae": "MAE",
+    "rmse": "RMSE",
+    "r2": "R²",
+}
 TABLE_HEIGHT = 420
-FILTER_HELP = ("Conditions joined by **and**: `column op value`, op one of = != < <= > >=, e.g. "
-               "`age > 60 and sex = male`, `predicted_label = survived` or `score >= 0.8` (the charted score). "
-               "Categories by code or label.")
+FILTER_HELP = (
+    "Conditions joined by **and**: `column op value`, op one of = != < <= > >=, e.g. "
+    "`age > 60 and sex = male`, `predicted_label = survived` or `score >= 0.8` (the charted score). "
+    "Categories by code or label."
+)
 
 
 # ---- the job ------------------------------------------------------------------------------------------
@@ -98,8 +111,9 @@ class ScoringJob:
 
     def start(self, profile: Profile, connection_key: str) -> None:
         """Score the rows in a thread of its own, with a client of its own (the page's stays the page's)."""
-        self.thread = threading.Thread(target=self._run, args=(profile, connection_key), daemon=True,
-                                       name=f"whatif-batch-{self.choice.key}")
+        self.thread = threading.Thread(
+            target=self._run, args=(profile, connection_key), daemon=True, name=f"whatif-batch-{self.choice.key}"
+        )
         self.thread.start()
 
     def cancel(self) -> None:
@@ -114,19 +128,33 @@ class ScoringJob:
 
     def _run(self, profile: Profile, connection_key: str) -> None:
         try:
-            with ModelClient(profile.url, secret=profile.secret, user_id=profile.user_id, email=profile.email,
-                             token_lifetime_s=profile.token_lifetime_s, poll_deadline_s=profile.poll_deadline_s,
-                             long_poll_s=APP_LONG_POLL_S) as client:
-                predictor = BatchPredictor(client, self.choice.path, self.choice.bucket, connection_key=connection_key,
-                                           cache=AnswerCache(max_rows=0), on_progress=self._task_state)
-                self.result = score_rows(self.choice.schema, self.rows, predictor, on_progress=self._progress,
-                                         should_stop=self.stop.is_set)
+            with ModelClient(
+                profile.url,
+                secret=profile.secret,
+                user_id=profile.user_id,
+                email=profile.email,
+                token_lifetime_s=profile.token_lifetime_s,
+                poll_deadline_s=profile.poll_deadline_s,
+                long_poll_s=APP_LONG_POLL_S,
+            ) as client:
+                predictor = BatchPredictor(
+                    client,
+                    self.choice.path,
+                    self.choice.bucket,
+                    connection_key=connection_key,
+                    cache=AnswerCache(max_rows=0),
+                    on_progress=self._task_state,
+                )
+                self.result = score_rows(
+                    self.choice.schema, self.rows, predictor, on_progress=self._progress, should_stop=self.stop.is_set
+                )
         except (AnalysisError, APIError, ValueError) as problem:
             self.error = _sentence(problem)
         except Exception as problem:  # a bug: said in a sentence on the page, the traceback in the log
             logger.exception("scoring %s failed", self.file_name)
-            self.error = (f"Scoring stopped on an unexpected error ({type(problem).__name__}); the details are in "
-                          "the app's log.")
+            self.error = (
+                f"Scoring stopped on an unexpected error ({type(problem).__name__}); the details are in the app's log."
+            )
         finally:
             self.finished = time.monotonic()
 
@@ -161,11 +189,14 @@ class Upload:
 def upload_section(choice: ModelChoice) -> Upload | None:
     """The uploader and what the file holds; None (with the file's problem said) until it can be scored."""
     kinds = "CSV or Excel (.xlsx)" if excel_available() else "CSV"
-    upload = st.file_uploader(f"Rows to score ({kinds}, up to {MAX_FILE_ROWS:,} rows)", type=FILE_TYPES,
-                              key=f"batch_upload_{choice.key}",
-                              help="A header line naming the model's inputs; comma, semicolon (with decimal commas) "
-                                   "or tab separated. Categories by code or label. Other columns (an ID, the true "
-                                   "values) are kept beside the predictions.")
+    upload = st.file_uploader(
+        f"Rows to score ({kinds}, up to {MAX_FILE_ROWS:,} rows)",
+        type=FILE_TYPES,
+        key=f"batch_upload_{choice.key}",
+        help="A header line naming the model's inputs; comma, semicolon (with decimal commas) "
+        "or tab separated. Categories by code or label. Other columns (an ID, the true "
+        "values) are kept beside the predictions.",
+    )
     if upload is None:
         st.caption(f"The file's header must name the model's inputs: {_inputs(choice.schema)}.")
         return None
@@ -210,9 +241,14 @@ def score_button(connection: Connection, choice: ModelChoice, upload: Upload | N
     """ "Score the file": starts a job (replacing this model's earlier result)."""
     job = current_job(choice)
     busy = job is not None and job.running
-    pressed = st.button("Score the file", key=f"batch_score_{choice.key}", type="primary",
-                        icon=":material/play_arrow:", disabled=upload is None or busy,
-                        help="Scoring is running; cancel it or wait." if busy else None)
+    pressed = st.button(
+        "Score the file",
+        key=f"batch_score_{choice.key}",
+        type="primary",
+        icon=":material/play_arrow:",
+        disabled=upload is None or busy,
+        help="Scoring is running; cancel it or wait." if busy else None,
+    )
     if pressed and upload is not None and not busy:
         new = ScoringJob(choice, upload.rows, upload.name)
         st.session_state[_job_key(choice)] = new
@@ -249,9 +285,15 @@ def _progress_panel(choice: ModelChoice) -> None:
             left.caption(f":orange[:material/hourglass_top: Stopping after the task being answered{state}...]")
         else:
             left.caption(f":material/sync: Scoring {job.file_name} in the background{state}; the page stays usable.")
-        right.button("Cancel", key=f"batch_cancel_{choice.key}", icon=":material/stop:", on_click=job.cancel,
-                     disabled=job.stop.is_set(), width="stretch",
-                     help="Stops before the next task; the rows scored so far are kept.")
+        right.button(
+            "Cancel",
+            key=f"batch_cancel_{choice.key}",
+            icon=":material/stop:",
+            on_click=job.cancel,
+            disabled=job.stop.is_set(),
+            width="stretch",
+            help="Stops before the next task; the rows scored so far are kept.",
+        )
 
 
 def finished_result(choice: ModelChoice) -> tuple[ScoringJob, ScoredRows] | None:
@@ -277,9 +319,11 @@ def result_summary(job: ScoringJob, scored: ScoredRows) -> None:
     """One line: how many rows, in how many tasks, how long; and where they came from."""
     rate = scored.rows / scored.elapsed_s if scored.elapsed_s > 0 else 0.0
     of = "" if scored.complete else f" of {scored.rows_total:,}"
-    st.caption(f":material/task_alt: {scored.rows:,}{of} rows of **{job.file_name}** scored in "
-               f"{scored.tasks} task{'s' if scored.tasks != 1 else ''}, {scored.elapsed_s:.1f} s "
-               f"({rate:,.0f} rows/s).")
+    st.caption(
+        f":material/task_alt: {scored.rows:,}{of} rows of **{job.file_name}** scored in "
+        f"{scored.tasks} task{'s' if scored.tasks != 1 else ''}, {scored.elapsed_s:.1f} s "
+        f"({rate:,.0f} rows/s)."
+    )
 
 
 def score_charts(choice: ModelChoice, scored: ScoredRows) -> None:
@@ -296,7 +340,7 @@ def score_charts(choice: ModelChoice, scored: ScoredRows) -> None:
 def table_frame(job: ScoringJob, scored: ScoredRows) -> pd.DataFrame:
     """The scored rows with the file's other columns (an ID, the true values) after the answers."""
     others = other_columns(scored.schema, job.rows)
-    extra = job.rows[others].iloc[:scored.rows].reset_index(drop=True)
+    extra = job.rows[others].iloc[: scored.rows].reset_index(drop=True)
     extra.columns = [c if c not in scored.frame.columns else f"file_{c}" for c in extra.columns]
     return pd.concat([scored.frame, extra], axis=1)
 
@@ -304,17 +348,28 @@ def table_frame(job: ScoringJob, scored: ScoredRows) -> pd.DataFrame:
 def rows_table(choice: ModelChoice, job: ScoringJob, scored: ScoredRows) -> None:
     """The filter box, the sortable table (categories by label), the downloads and "What if for this row?"."""
     full = table_frame(job, scored)
-    text = st.text_input("Filter the rows", key=f"batch_filter_{choice.key}", help=FILTER_HELP,
-                         placeholder="e.g. age > 60 and sex = male")
+    text = st.text_input(
+        "Filter the rows",
+        key=f"batch_filter_{choice.key}",
+        help=FILTER_HELP,
+        placeholder="e.g. age > 60 and sex = male",
+    )
     try:
         shown = filter_rows(full, text, scored.schema)
     except AnalysisError as problem:
         st.caption(f":red[:material/error: {problem}]")
         shown = full
     order = [c for c in shown.columns if c != scored.column(SCORE)]  # the score repeats a probability or the value
-    table = st.dataframe(_readable(scored.schema, shown), height=TABLE_HEIGHT, hide_index=True, column_order=order,
-                         key=f"batch_table_{choice.key}", on_select="rerun", selection_mode="single-row",
-                         column_config=_column_config(scored))
+    table = st.dataframe(
+        _readable(scored.schema, shown),
+        height=TABLE_HEIGHT,
+        hide_index=True,
+        column_order=order,
+        key=f"batch_table_{choice.key}",
+        on_select="rerun",
+        selection_mode="single-row",
+        column_config=_column_config(scored),
+    )
     note = f"{len(shown):,} of {len(full):,} rows" if len(shown) != len(full) else f"{len(full):,} rows"
     st.caption(f"{note}. Click a column's header to sort; select a row to open it in the what-if form.")
     downloads(choice, full)
@@ -342,15 +397,28 @@ def downloads(choice: ModelChoice, frame: pd.DataFrame) -> None:
     """CSV, and Parquet where pyarrow is installed; built when clicked."""
     slug = choice.path.replace("/", "-").removesuffix(".json")
     left, right, _ = st.columns([1, 1, 3])
-    left.download_button("Download CSV", data=lambda: frame.to_csv(index=False).encode(),
-                         file_name=f"scored-{slug}.csv", mime="text/csv", key=f"batch_csv_{choice.key}",
-                         on_click="ignore", icon=":material/download:", width="stretch",
-                         help="Every scored row: the inputs (categories as codes), the answers and the file's "
-                              "other columns.")
+    left.download_button(
+        "Download CSV",
+        data=lambda: frame.to_csv(index=False).encode(),
+        file_name=f"scored-{slug}.csv",
+        mime="text/csv",
+        key=f"batch_csv_{choice.key}",
+        on_click="ignore",
+        icon=":material/download:",
+        width="stretch",
+        help="Every scored row: the inputs (categories as codes), the answers and the file's other columns.",
+    )
     if importlib.util.find_spec("pyarrow") is not None:
-        right.download_button("Download Parquet", data=lambda: _parquet(frame), file_name=f"scored-{slug}.parquet",
-                              mime="application/vnd.apache.parquet", key=f"batch_parquet_{choice.key}",
-                              on_click="ignore", icon=":material/download:", width="stretch")
+        right.download_button(
+            "Download Parquet",
+            data=lambda: _parquet(frame),
+            file_name=f"scored-{slug}.parquet",
+            mime="application/vnd.apache.parquet",
+            key=f"batch_parquet_{choice.key}",
+            on_click="ignore",
+            icon=":material/download:",
+            width="stretch",
+        )
 
 
 def _parquet(frame: pd.DataFrame) -> bytes:
@@ -371,11 +439,25 @@ def what_if_for_a_row(choice: ModelChoice, scored: ScoredRows, shown: pd.DataFra
     if not 1 <= int(st.session_state.get(key, 1)) <= scored.rows:
         st.session_state[key] = 1
     left, right, _ = st.columns([1, 1.4, 2.6], vertical_alignment="bottom")
-    number = int(left.number_input("Row", min_value=1, max_value=scored.rows, step=1, key=key,
-                                   help="The row's number in the file (the table's first column)."))
+    number = int(
+        left.number_input(
+            "Row",
+            min_value=1,
+            max_value=scored.rows,
+            step=1,
+            key=key,
+            help="The row's number in the file (the table's first column).",
+        )
+    )
     values = {f.name: _plain(scored.frame[f.name].iloc[number - 1]) for f in scored.schema.features}
-    if right.button("What if for this row?", key=f"batch_what_if_{choice.key}", icon=":material/tune:",
-                    on_click=open_in_what_if, args=(choice, values), width="stretch"):
+    if right.button(
+        "What if for this row?",
+        key=f"batch_what_if_{choice.key}",
+        icon=":material/tune:",
+        on_click=open_in_what_if,
+        args=(choice, values),
+        width="stretch",
+    ):
         st.switch_page("pages/what_if.py")
 
 
@@ -411,15 +493,20 @@ def metrics_section(choice: ModelChoice, job: ScoringJob, scored: ScoredRows) ->
     others = other_columns(scored.schema, job.rows)
     st.subheader("How the model does on these rows")
     if not others:
-        st.caption(f"The file has no column besides the model's inputs. Add the true values (a column named "
-                   f"`{scored.schema.target or 'target'}`) to see how the model does on these rows.")
+        st.caption(
+            f"The file has no column besides the model's inputs. Add the true values (a column named "
+            f"`{scored.schema.target or 'target'}`) to see how the model does on these rows."
+        )
         return
     key = f"batch_target_{choice.key}"
     if st.session_state.get(key) not in [NO_TARGET, *others]:
         st.session_state[key] = target_column(scored.schema, job.rows) or NO_TARGET
-    column = st.selectbox("True values", [NO_TARGET, *others], key=key,
-                          help="The file's column that holds what really happened, named as the model's target "
-                               "or chosen here.")
+    column = st.selectbox(
+        "True values",
+        [NO_TARGET, *others],
+        key=key,
+        help="The file's column that holds what really happened, named as the model's target or chosen here.",
+    )
     if column == NO_TARGET:
         st.caption("Choose the column that holds the true values to compare the predictions with.")
         return
@@ -443,10 +530,15 @@ def _classifier_metrics(choice: ModelChoice, scored: ScoredRows, truth: pd.Serie
     key = _threshold_key(choice)
     if key not in st.session_state:
         st.session_state[key] = scorer.threshold or 0.5
-    threshold = st.slider(f"Threshold: predict {label} when {scorer.title} is at least", min_value=0.01, max_value=0.99,
-                          step=0.01, key=key,
-                          help="Moves where the model's probability turns into a class: the matrix and the metrics "
-                               "are redrawn from the answers already here, without a new task.")
+    threshold = st.slider(
+        f"Threshold: predict {label} when {scorer.title} is at least",
+        min_value=0.01,
+        max_value=0.99,
+        step=0.01,
+        key=key,
+        help="Moves where the model's probability turns into a class: the matrix and the metrics "
+        "are redrawn from the answers already here, without a new task.",
+    )
     _show_classification(scored, classification_metrics(scored, truth, threshold=threshold), threshold)
 
 
@@ -461,15 +553,18 @@ def _show_classification(scored: ScoredRows, metrics: Any, threshold: float | No
     chart_side.altair_chart(confusion_chart(metrics), width="stretch")
     left_out = f" {metrics.left_out:,} rows without a true value are left out." if metrics.left_out else ""
     at = f" at the threshold {threshold:.2f}" if threshold is not None else ""
-    note_side.caption(f"On {metrics.rows:,} rows with a true value{at}: rows are the true classes, columns the "
-                      f"predicted ones; each cell's share is of its true class.{left_out} ROC AUC and log loss "
-                      "read the probabilities, so the threshold does not move them.")
+    note_side.caption(
+        f"On {metrics.rows:,} rows with a true value{at}: rows are the true classes, columns the "
+        f"predicted ones; each cell's share is of its true class.{left_out} ROC AUC and log loss "
+        "read the probabilities, so the threshold does not move them."
+    )
 
 
 def _regression_metrics(scored: ScoredRows, truth: pd.Series) -> None:
     metrics = regression_metrics(scored, truth)
-    for column, (name, value) in zip(st.columns(3), [("R²", metrics.r2), ("MAE", metrics.mae),
-                                                      ("RMSE", metrics.rmse)], strict=True):
+    for column, (name, value) in zip(
+        st.columns(3), [("R²", metrics.r2), ("MAE", metrics.mae), ("RMSE", metrics.rmse)], strict=True
+    ):
         column.metric(name, nice_number(value))
     st.altair_chart(predicted_actual_chart(metrics), width="stretch")
     if metrics.left_out:
@@ -481,19 +576,35 @@ def _slices(choice: ModelChoice, scored: ScoredRows, truth: pd.Series) -> None:
     st.markdown("**Per slice**")
     names = [f.name for f in scored.schema.features]
     left, right, _ = st.columns([2, 1, 3])
-    by = left.selectbox("Slice by", names, key=f"batch_slice_by_{choice.key}",
-                        help="A category's levels, or a number's quantile bins.")
+    by = left.selectbox(
+        "Slice by", names, key=f"batch_slice_by_{choice.key}", help="A category's levels, or a number's quantile bins."
+    )
     feature = scored.schema.feature(str(by))
     numeric = feature.type in ("number", "integer") and not feature.is_categorical
-    bins = int(right.number_input("Bins", min_value=2, max_value=20, value=5, step=1, disabled=not numeric,
-                                  key=f"batch_slice_bins_{choice.key}",
-                                  help="A number is cut into this many bins of about as many rows each (quantiles)."))
+    bins = int(
+        right.number_input(
+            "Bins",
+            min_value=2,
+            max_value=20,
+            value=5,
+            step=1,
+            disabled=not numeric,
+            key=f"batch_slice_bins_{choice.key}",
+            help="A number is cut into this many bins of about as many rows each (quantiles).",
+        )
+    )
     table = slice_metrics(scored, truth, str(by), bins=bins, threshold=_threshold(choice, scored))
     worst = "lowest accuracy" if "accuracy" in table.columns else "largest mean absolute error"
-    st.dataframe(table, hide_index=True, key=f"batch_slices_{choice.key}", column_config={
-        "slice": st.column_config.TextColumn(str(by)),
-        "rows": st.column_config.NumberColumn("Rows", format="localized"),
-        **{name: st.column_config.NumberColumn(title, format="%.3f") for name, title in SLICE_TITLES.items()}})
+    st.dataframe(
+        table,
+        hide_index=True,
+        key=f"batch_slices_{choice.key}",
+        column_config={
+            "slice": st.column_config.TextColumn(str(by)),
+            "rows": st.column_config.NumberColumn("Rows", format="localized"),
+            **{name: st.column_config.NumberColumn(title, format="%.3f") for name, title in SLICE_TITLES.items()},
+        },
+    )
     st.caption(f"Worst first ({worst}); the rows add up to the {int(table['rows'].sum()):,} rows with a true value.")
 
 

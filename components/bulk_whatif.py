@@ -137,9 +137,11 @@ def bulk_whatif_section(connection: Connection, choice: ModelChoice, rows: pd.Da
 def _section(connection: Connection, choice: ModelChoice, rows: pd.DataFrame, store_engine: Any) -> None:
     schema = choice.schema
     st.subheader("What if every row changed?")
-    st.caption("Edit every row of the file (or the rows a filter picks), send the original and the edited rows "
-               "as one task, and see how the answers move: which rows change class, and by how much the score "
-               "moves on average.")
+    st.caption(
+        "Edit every row of the file (or the rows a filter picks), send the original and the edited rows "
+        "as one task, and see how the answers move: which rows change class, and by how much the score "
+        "moves on average."
+    )
     store, store_problem = edit_set_store(store_engine)
     owner = (connection.history_key, str(connection.profile.user_id))
     _saved_sets(choice, store, owner, store_problem)
@@ -147,19 +149,29 @@ def _section(connection: Connection, choice: ModelChoice, rows: pd.DataFrame, st
     with right, st.container(border=True, key=f"whatif_bulk_builder_{choice.key}"):
         _edit_builder(schema, choice)
     with left:
-        text = st.text_area("Edits, one per line, applied in order", key=edits_key(choice), height=130,
-                            placeholder=_placeholder(schema),
-                            help="f=v sets a value (a label for a category), f+=x and f-=x add, f*=x multiplies, "
-                                 "f:A->B changes one category to another, clip(f) brings numbers back within "
-                                 "the training range.")
-        where = st.text_input("Only the rows where (optional)", key=where_key(choice),
-                              placeholder=_where_placeholder(schema),
-                              help="Conditions feature op value with < <= > >= == !=, joined by and / or; "
-                                   "labels or codes for categories. The text is read, never run.")
+        text = st.text_area(
+            "Edits, one per line, applied in order",
+            key=edits_key(choice),
+            height=130,
+            placeholder=_placeholder(schema),
+            help="f=v sets a value (a label for a category), f+=x and f-=x add, f*=x multiplies, "
+            "f:A->B changes one category to another, clip(f) brings numbers back within "
+            "the training range.",
+        )
+        where = st.text_input(
+            "Only the rows where (optional)",
+            key=where_key(choice),
+            placeholder=_where_placeholder(schema),
+            help="Conditions feature op value with < <= > >= == !=, joined by and / or; "
+            "labels or codes for categories. The text is read, never run.",
+        )
         _save_form(choice, store, owner, edit_lines(text), where, store_problem)
-    drop = st.toggle("Leave out rows pushed outside the training range", key=f"whatif_bulk_drop_{choice.key}",
-                     help="A number an edit moves beyond the range the model was trained on gives an answer "
-                          "the model never learnt; leave those rows out of the numbers.")
+    drop = st.toggle(
+        "Leave out rows pushed outside the training range",
+        key=f"whatif_bulk_drop_{choice.key}",
+        help="A number an edit moves beyond the range the model was trained on gives an answer "
+        "the model never learnt; leave those rows out of the numbers.",
+    )
     score_class = _class_picker(schema, choice)
     edits = edit_lines(text)
     preview = _preview(schema, rows, edits, where)
@@ -193,9 +205,13 @@ def _class_picker(schema: FeatureSchema, choice: ModelChoice) -> str | None:
     if schema.task != "classification" or len(schema.classes) <= 2:
         return None
     classes = [str(c) for c in schema.classes]
-    picked = st.selectbox("Score", classes, key=f"whatif_bulk_class_{choice.key}",
-                          format_func=lambda c: f"P({schema.class_label(c)})",
-                          help="The class whose probability is compared before and after.")
+    picked = st.selectbox(
+        "Score",
+        classes,
+        key=f"whatif_bulk_class_{choice.key}",
+        format_func=lambda c: f"P({schema.class_label(c)})",
+        help="The class whose probability is compared before and after.",
+    )
     return str(picked)
 
 
@@ -210,8 +226,13 @@ def _edit_builder(schema: FeatureSchema, choice: ModelChoice) -> None:
     ops = OPS_NUMBER if is_numeric(feature) else OPS_CATEGORY
     op = st.selectbox("Change", list(ops), format_func=lambda o: ops[o], key=f"{prefix}_op_{feature.name}")
     _value_widgets(feature, str(op), prefix)
-    st.button("Add", key=f"{prefix}_button", icon=":material/add:",
-              on_click=_add_edit, args=(schema, choice, feature.name, str(op), prefix))
+    st.button(
+        "Add",
+        key=f"{prefix}_button",
+        icon=":material/add:",
+        on_click=_add_edit,
+        args=(schema, choice, feature.name, str(op), prefix),
+    )
     problem = st.session_state.pop(f"{prefix}_problem", None)
     if problem:
         st.caption(f":orange[:material/error: {problem}]")
@@ -302,13 +323,25 @@ def _preview(schema: FeatureSchema, rows: pd.DataFrame, edits: Sequence[str], wh
 
 
 def _run_button(choice: ModelChoice, disabled: bool) -> bool:
-    return st.button("Run the edits", key=f"whatif_bulk_run_{choice.key}", type="primary",
-                     icon=":material/play_arrow:", disabled=disabled,
-                     help="Fix the edits above first." if disabled else None)
+    return st.button(
+        "Run the edits",
+        key=f"whatif_bulk_run_{choice.key}",
+        type="primary",
+        icon=":material/play_arrow:",
+        disabled=disabled,
+        help="Fix the edits above first." if disabled else None,
+    )
 
 
-def _run(connection: Connection, choice: ModelChoice, rows: pd.DataFrame, edits: list[str], where: str,
-         drop: bool, score_class: str | None) -> None:
+def _run(
+    connection: Connection,
+    choice: ModelChoice,
+    rows: pd.DataFrame,
+    edits: list[str],
+    where: str,
+    drop: bool,
+    score_class: str | None,
+) -> None:
     """Run the bulk what-if with a live status; keep its result (or its one-sentence failure)."""
     st.session_state.pop(_error_key(choice), None)
     started = time.perf_counter()
@@ -323,20 +356,32 @@ def _run(connection: Connection, choice: ModelChoice, rows: pd.DataFrame, edits:
             line.markdown(f"{step.rows:,} rows · {task}{ident} · **{step.state}** · {step.elapsed_s:.1f} s")
             panel.update(label=f"{title}: waiting for the model... {step.elapsed_s:.0f} s")
 
-        predict = BatchPredictor(connection.client, choice.path, choice.bucket,
-                                 connection_key=f"{connection.history_key}/{connection.profile.user_id}",
-                                 cache=answer_cache(), on_progress=progress)
+        predict = BatchPredictor(
+            connection.client,
+            choice.path,
+            choice.bucket,
+            connection_key=f"{connection.history_key}/{connection.profile.user_id}",
+            cache=answer_cache(),
+            on_progress=progress,
+        )
         try:
-            result = bulk_whatif(choice.schema, rows, edits, predict, where=where or None, drop_outside=drop,
-                                 score_class=score_class)
+            result = bulk_whatif(
+                choice.schema, rows, edits, predict, where=where or None, drop_outside=drop, score_class=score_class
+            )
         except (AnalysisError, APIError, RowValidationError) as problem:
             panel.update(label=f"{title} failed", state="error", expanded=False)
             st.session_state[_error_key(choice)] = _sentence(problem)
             return
     slot.empty()
-    st.session_state[_result_key(choice)] = Shown(result, tuple(edits), where.strip(), drop,
-                                                  rows_key(choice.schema, rows), time.perf_counter() - started,
-                                                  predict.tasks_sent)
+    st.session_state[_result_key(choice)] = Shown(
+        result,
+        tuple(edits),
+        where.strip(),
+        drop,
+        rows_key(choice.schema, rows),
+        time.perf_counter() - started,
+        predict.tasks_sent,
+    )
 
 
 # ---- the result -------------------------------------------------------------------------------------------
@@ -354,14 +399,21 @@ def _show(choice: ModelChoice, rows: pd.DataFrame, edits: list[str], where: str,
     if shown.edits != tuple(edits) or shown.where != where.strip() or shown.drop_outside != drop:
         stale.append("the edits changed")
     if stale:
-        st.caption(f":orange[:material/history: Out of date: {' and '.join(stale)} since this ran; press "
-                   "**Run the edits** to run it again.]")
+        st.caption(
+            f":orange[:material/history: Out of date: {' and '.join(stale)} since this ran; press "
+            "**Run the edits** to run it again.]"
+        )
     st.markdown(f":material/lightbulb: {result.reading}")
     _numbers(result)
     for note in facts["notes"]:
         st.caption(f":material/info: {note}")
-    view = st.segmented_control("Scores", [HISTOGRAM, CUMULATIVE], default=HISTOGRAM,
-                                key=f"whatif_bulk_view_{choice.key}", label_visibility="collapsed")
+    view = st.segmented_control(
+        "Scores",
+        [HISTOGRAM, CUMULATIVE],
+        default=HISTOGRAM,
+        key=f"whatif_bulk_view_{choice.key}",
+        label_visibility="collapsed",
+    )
     left, right = st.columns(2)
     left.altair_chart(distribution_chart(result, cumulative=view == CUMULATIVE), width="stretch")
     if "transitions" in facts:
@@ -371,13 +423,16 @@ def _show(choice: ModelChoice, rows: pd.DataFrame, edits: list[str], where: str,
     movers = movers_table(result)
     if len(movers):
         st.markdown("**Rows that moved most**")
-        st.dataframe(_movers_view(result, movers), hide_index=True, width="stretch",
-                     key=f"whatif_bulk_movers_{choice.key}")
+        st.dataframe(
+            _movers_view(result, movers), hide_index=True, width="stretch", key=f"whatif_bulk_movers_{choice.key}"
+        )
     sent = facts["rows_sent"]
     if shown.tasks:
-        st.caption(f"{sent:,} rows sent ({facts['rows']:,} before, {sent - facts['rows']:,} edited) in "
-                   f"{'1 task' if shown.tasks == 1 else f'{shown.tasks} tasks'}; answered {shown.wall_s:.2f} s "
-                   "after the click.")
+        st.caption(
+            f"{sent:,} rows sent ({facts['rows']:,} before, {sent - facts['rows']:,} edited) in "
+            f"{'1 task' if shown.tasks == 1 else f'{shown.tasks} tasks'}; answered {shown.wall_s:.2f} s "
+            "after the click."
+        )
     else:
         st.caption(f"{sent:,} rows, every answer known from an earlier run: no task was sent.")
     _downloads(choice, result)
@@ -388,18 +443,30 @@ def _numbers(result: AnalysisResult) -> None:
     scorer = result.scorer
     columns = st.columns(3)
     if "share_changed" in facts:
-        columns[0].metric("Rows whose class changed", share_text(facts["share_changed"]),
-                          help=f"{facts['class_changed']:,} of {facts['rows']:,} rows.")
+        columns[0].metric(
+            "Rows whose class changed",
+            share_text(facts["share_changed"]),
+            help=f"{facts['class_changed']:,} of {facts['rows']:,} rows.",
+        )
     else:
-        columns[0].metric("Rows whose inputs changed", f"{facts['inputs_changed']:,}",
-                          help=f"Of {facts['rows']:,} rows.")
-    columns[1].metric(f"Mean change of {scorer.title}", _short(change_text(scorer, facts["mean_change"], True)),
-                      help="The average over every row analysed of its score after minus its score before.")
+        columns[0].metric(
+            "Rows whose inputs changed", f"{facts['inputs_changed']:,}", help=f"Of {facts['rows']:,} rows."
+        )
+    columns[1].metric(
+        f"Mean change of {scorer.title}",
+        _short(change_text(scorer, facts["mean_change"], True)),
+        help="The average over every row analysed of its score after minus its score before.",
+    )
     left_out = f"{facts['left_out']:,} left out" if facts["left_out"] else "kept"
-    columns[2].metric("Pushed outside the range", f"{facts['outside']:,}",
-                      help=f"Rows an edit moved beyond a feature's training range ({left_out}).")
-    st.caption(f"95 % interval of the mean change: {interval_text(scorer, facts['change_low'], facts['change_high'])} "
-               f"(a paired bootstrap: {facts['resamples']:,} resamples of the rows, each with its before and after).")
+    columns[2].metric(
+        "Pushed outside the range",
+        f"{facts['outside']:,}",
+        help=f"Rows an edit moved beyond a feature's training range ({left_out}).",
+    )
+    st.caption(
+        f"95 % interval of the mean change: {interval_text(scorer, facts['change_low'], facts['change_high'])} "
+        f"(a paired bootstrap: {facts['resamples']:,} resamples of the rows, each with its before and after)."
+    )
 
 
 def _short(text: str) -> str:
@@ -412,34 +479,46 @@ def _movers_view(result: AnalysisResult, movers: pd.DataFrame) -> pd.DataFrame:
     shown = movers.drop(columns=[c for c in ("matched", "inputs_changed", "class_changed") if c in movers.columns])
     if not shown["outside"].any():
         shown = shown.drop(columns="outside")
-    first = [c for c in ("row", "class_before", "class_after", "score_before", "score_after", "change")
-             if c in shown.columns]
+    first = [
+        c for c in ("row", "class_before", "class_after", "score_before", "score_after", "change") if c in shown.columns
+    ]
     shown = shown[first + [c for c in shown.columns if c not in first]]
     if result.scorer.task == "classification":
         for column in ("score_before", "score_after", "change"):
             shown[column] = (shown[column] * 100).round(1)
-        shown = shown.rename(columns={"score_before": "score before (%)", "score_after": "score after (%)",
-                                      "change": "change (points)"})
+        shown = shown.rename(
+            columns={"score_before": "score before (%)", "score_after": "score after (%)", "change": "change (points)"}
+        )
     return shown
 
 
 def _downloads(choice: ModelChoice, result: AnalysisResult) -> None:
     slug = choice.path.replace("/", "-").removesuffix(".json")
     left, right = st.columns(2)
-    left.download_button("Every row before and after (CSV)", data=lambda: _csv(result.summary),
-                         file_name=f"bulk-whatif-rows-{slug}.csv", mime="text/csv",
-                         key=f"whatif_bulk_csv_rows_{choice.key}", on_click="ignore", icon=":material/download:",
-                         help="One line per row: the edited inputs, the score and class before and after.")
-    right.download_button("The numbers (CSV)", data=lambda: _csv(facts_table(result)),
-                          file_name=f"bulk-whatif-summary-{slug}.csv", mime="text/csv",
-                          key=f"whatif_bulk_csv_summary_{choice.key}", on_click="ignore", icon=":material/download:",
-                          help="The edits, the transition matrix, the share changed and the mean change with its "
-                               "interval.")
+    left.download_button(
+        "Every row before and after (CSV)",
+        data=lambda: _csv(result.summary),
+        file_name=f"bulk-whatif-rows-{slug}.csv",
+        mime="text/csv",
+        key=f"whatif_bulk_csv_rows_{choice.key}",
+        on_click="ignore",
+        icon=":material/download:",
+        help="One line per row: the edited inputs, the score and class before and after.",
+    )
+    right.download_button(
+        "The numbers (CSV)",
+        data=lambda: _csv(facts_table(result)),
+        file_name=f"bulk-whatif-summary-{slug}.csv",
+        mime="text/csv",
+        key=f"whatif_bulk_csv_summary_{choice.key}",
+        on_click="ignore",
+        icon=":material/download:",
+        help="The edits, the transition matrix, the share changed and the mean change with its interval.",
+    )
 
 
 # ---- saved edit sets --------------------------------------------------------------------------------------
-def _saved_sets(choice: ModelChoice, store: EditSetStore | None, owner: tuple[str, str],
-                problem: str | None) -> None:
+def _saved_sets(choice: ModelChoice, store: EditSetStore | None, owner: tuple[str, str], problem: str | None) -> None:
     """Load (or delete) a saved edit set into the text area and the filter."""
     notice = st.session_state.pop(_notice_key(choice), None)
     if notice:
@@ -456,10 +535,22 @@ def _saved_sets(choice: ModelChoice, store: EditSetStore | None, owner: tuple[st
     picker, load, delete = st.columns([4, 1, 1], vertical_alignment="bottom")
     picked = picker.selectbox("Saved edit sets", [NO_SET, *names], key=f"whatif_bulk_set_{choice.key}")
     chosen = None if picked == NO_SET else str(picked)
-    load.button("Load", key=f"whatif_bulk_load_{choice.key}", disabled=chosen is None,
-                on_click=_load_set, args=(choice, store, owner, chosen), width="stretch")
-    delete.button("Delete", key=f"whatif_bulk_delete_{choice.key}", disabled=chosen is None,
-                  on_click=_delete_set, args=(choice, store, owner, chosen), width="stretch")
+    load.button(
+        "Load",
+        key=f"whatif_bulk_load_{choice.key}",
+        disabled=chosen is None,
+        on_click=_load_set,
+        args=(choice, store, owner, chosen),
+        width="stretch",
+    )
+    delete.button(
+        "Delete",
+        key=f"whatif_bulk_delete_{choice.key}",
+        disabled=chosen is None,
+        on_click=_delete_set,
+        args=(choice, store, owner, chosen),
+        width="stretch",
+    )
 
 
 def _load_set(choice: ModelChoice, store: EditSetStore, owner: tuple[str, str], name: str | None) -> None:
@@ -491,8 +582,14 @@ def _delete_set(choice: ModelChoice, store: EditSetStore, owner: tuple[str, str]
     st.session_state[_notice_key(choice)] = f"Deleted the edit set {name!r}."
 
 
-def _save_form(choice: ModelChoice, store: EditSetStore | None, owner: tuple[str, str], edits: list[str],
-               where: str, problem: str | None) -> None:
+def _save_form(
+    choice: ModelChoice,
+    store: EditSetStore | None,
+    owner: tuple[str, str],
+    edits: list[str],
+    where: str,
+    problem: str | None,
+) -> None:
     """Name the edits and the filter, and keep them to run again on another file or model version."""
     with st.expander("Save these edits", icon=":material/bookmark:"):
         if store is None:
@@ -500,8 +597,9 @@ def _save_form(choice: ModelChoice, store: EditSetStore | None, owner: tuple[str
             return
         name_side, button_side = st.columns([4, 1], vertical_alignment="bottom")
         name = name_side.text_input("Name", key=f"whatif_bulk_name_{choice.key}", placeholder="income up 10 %")
-        if button_side.button("Save", key=f"whatif_bulk_save_{choice.key}", icon=":material/save:",
-                              disabled=not edits, width="stretch"):
+        if button_side.button(
+            "Save", key=f"whatif_bulk_save_{choice.key}", icon=":material/save:", disabled=not edits, width="stretch"
+        ):
             try:
                 saved = store.save(*owner, str(name), edits, where, schema=choice.schema)
             except (EditSetError, AnalysisError) as failure:

@@ -154,8 +154,10 @@ def append_checks(text: str, checks: Sequence[Mapping[str, Any]]) -> tuple[str, 
     except json.JSONDecodeError:
         data = None
     if not isinstance(data, dict) or not isinstance(data.setdefault("checks", []), list):
-        raise ValueError("The suite's text is not a JSON object with a \"checks\" list; fix it (or pick "
-                         "\"New suite\") before adding checks.")
+        raise ValueError(
+            'The suite\'s text is not a JSON object with a "checks" list; fix it (or pick '
+            '"New suite") before adding checks.'
+        )
     present = {str(c.get("name")) for c in data["checks"] if isinstance(c, dict)}
     added, skipped = [], []
     for check in checks:
@@ -178,8 +180,9 @@ def renamed(text: str, name: str) -> str:
     if not isinstance(data, dict):
         return text
     data.pop("name", None)
-    return json.dumps({"version": data.pop("version", 1), "name": name, **data}, indent=2, ensure_ascii=False,
-                      default=_plain)
+    return json.dumps(
+        {"version": data.pop("version", 1), "name": name, **data}, indent=2, ensure_ascii=False, default=_plain
+    )
 
 
 def _plain(value: Any) -> Any:
@@ -228,15 +231,30 @@ def suite_editor(store: SuiteStore | None, owner: Owner, choice: ModelChoice) ->
     if NAME_KEY not in st.session_state:
         _name_from_text()
     left, right = st.columns(2)
-    left.selectbox("Suite", [NEW_SUITE, *texts], key=PICK_KEY, on_change=_load_picked, args=(texts, new_text),
-                   help="Your saved suites on this connection, or a new one.")
-    right.text_input("Name", key=NAME_KEY, on_change=_text_from_name,
-                     help="The suite's \"name\" in the text below. Saving under a new name keeps a new suite.")
-    text = st.text_area("The suite (JSON)", key=TEXT_KEY, height=340, on_change=_name_from_text,
-                        help="Checks of three types: expect (\"class\" or \"range\"), invariant (\"set\", "
-                             "\"permute\" or \"perturb\" a \"feature\", with a \"tolerance\"), monotonic (a "
-                             "\"feature\" and a \"direction\"). \"rows\" (of the suite or of a check) are form "
-                             "values; missing inputs take their defaults.")
+    left.selectbox(
+        "Suite",
+        [NEW_SUITE, *texts],
+        key=PICK_KEY,
+        on_change=_load_picked,
+        args=(texts, new_text),
+        help="Your saved suites on this connection, or a new one.",
+    )
+    right.text_input(
+        "Name",
+        key=NAME_KEY,
+        on_change=_text_from_name,
+        help='The suite\'s "name" in the text below. Saving under a new name keeps a new suite.',
+    )
+    text = st.text_area(
+        "The suite (JSON)",
+        key=TEXT_KEY,
+        height=340,
+        on_change=_name_from_text,
+        help='Checks of three types: expect ("class" or "range"), invariant ("set", '
+        '"permute" or "perturb" a "feature", with a "tolerance"), monotonic (a '
+        '"feature" and a "direction"). "rows" (of the suite or of a check) are form '
+        "values; missing inputs take their defaults.",
+    )
     draft = read_draft(text, choice.schema)
     if draft.problem:
         st.error(draft.problem, icon=":material/error:")
@@ -248,23 +266,42 @@ def suite_editor(store: SuiteStore | None, owner: Owner, choice: ModelChoice) ->
     return draft, picked
 
 
-def save_and_delete(store: SuiteStore | None, owner: Owner, choice: ModelChoice, draft: Draft,
-                    picked: SavedSuite | None) -> None:
+def save_and_delete(
+    store: SuiteStore | None, owner: Owner, choice: ModelChoice, draft: Draft, picked: SavedSuite | None
+) -> None:
     """Save the text as it is (under its name); delete the picked suite and its results."""
     notice = st.session_state.pop(SAVE_NOTICE_KEY, None)
     save, delete, start = st.columns([1, 1, 1.4], vertical_alignment="center")
-    save.button("Save", key="checks_save", type="primary", icon=":material/save:", width="stretch",
-                disabled=store is None or draft.suite is None,
-                on_click=reporting(_save), args=(store, owner, draft.text, choice.schema),
-                help="Keeps the suite in the run-history database, for you on this connection.")
+    save.button(
+        "Save",
+        key="checks_save",
+        type="primary",
+        icon=":material/save:",
+        width="stretch",
+        disabled=store is None or draft.suite is None,
+        on_click=reporting(_save),
+        args=(store, owner, draft.text, choice.schema),
+        help="Keeps the suite in the run-history database, for you on this connection.",
+    )
     if picked is not None and store is not None:
         with delete.popover("Delete", icon=":material/delete:", width="stretch"):
-            st.caption(f"Deletes the suite \"{picked.name}\" and every result kept for it.")
-            st.button(f"Delete \"{picked.name}\"", key="checks_delete", type="primary",
-                      on_click=reporting(_delete), args=(store, owner, picked.name, choice.schema))
-    start.button("Start a new suite", key="checks_new", type="tertiary", icon=":material/note_add:",
-                 on_click=reporting(_start_new), args=(store, owner, choice.schema),
-                 help="An empty suite in the text area (a saved suite stays saved).")
+            st.caption(f'Deletes the suite "{picked.name}" and every result kept for it.')
+            st.button(
+                f'Delete "{picked.name}"',
+                key="checks_delete",
+                type="primary",
+                on_click=reporting(_delete),
+                args=(store, owner, picked.name, choice.schema),
+            )
+    start.button(
+        "Start a new suite",
+        key="checks_new",
+        type="tertiary",
+        icon=":material/note_add:",
+        on_click=reporting(_start_new),
+        args=(store, owner, choice.schema),
+        help="An empty suite in the text area (a saved suite stays saved).",
+    )
     if notice:
         st.caption(notice)
     elif picked is not None and picked.text != draft.text:
@@ -286,7 +323,7 @@ def _save(store: SuiteStore, owner: Owner, text: str, schema: FeatureSchema) -> 
         st.session_state[SAVE_NOTICE_KEY] = f":red[:material/error: Not saved: {problem}]"
         return
     st.session_state[PICK_KEY] = st.session_state[NAME_KEY] = saved.name
-    st.session_state[SAVE_NOTICE_KEY] = f":material/check: Saved \"{saved.name}\"."
+    st.session_state[SAVE_NOTICE_KEY] = f':material/check: Saved "{saved.name}".'
 
 
 def _delete(store: SuiteStore, owner: Owner, name: str, schema: FeatureSchema) -> None:
@@ -295,7 +332,7 @@ def _delete(store: SuiteStore, owner: Owner, name: str, schema: FeatureSchema) -
     st.session_state[PICK_KEY] = NEW_SUITE
     st.session_state[TEXT_KEY] = new_suite_text(schema, left)
     _name_from_text()
-    st.session_state[SAVE_NOTICE_KEY] = f":material/delete: Deleted \"{name}\" and its results."
+    st.session_state[SAVE_NOTICE_KEY] = f':material/delete: Deleted "{name}" and its results.'
 
 
 # ---- the form that writes a check --------------------------------------------------------------------
@@ -304,8 +341,9 @@ def add_check_form(choice: ModelChoice, text: str) -> None:
     schema = choice.schema
     prefix = f"checks_add_{choice.key}"
     st.markdown("**Add a check**")
-    kind = st.radio("Check type", list(TYPE_TITLES), key=f"{prefix}_type", horizontal=True,
-                    format_func=TYPE_TITLES.__getitem__)
+    kind = st.radio(
+        "Check type", list(TYPE_TITLES), key=f"{prefix}_type", horizontal=True, format_func=TYPE_TITLES.__getitem__
+    )
     st.caption(TYPE_HELP[kind])
     check: dict[str, Any] = {"type": kind}
     if kind == "expect":
@@ -318,14 +356,22 @@ def add_check_form(choice: ModelChoice, text: str) -> None:
         feature = schema.feature(str(st.selectbox("Input", features, key=f"{prefix}_{kind}_feature")))
         check["feature"] = feature.name
         auto = (_monotonic_fields if kind == "monotonic" else _invariant_fields)(feature, prefix, check)
-        tolerance = st.number_input("Tolerance", min_value=0.0, value=None, step=0.005, format="%.3f",
-                                    key=f"{prefix}_tolerance", placeholder=_default_tolerance(schema),
-                                    help="How far the score may go the wrong way before a case fails, in "
-                                         "score units (0.01 of probability is 1 point). Empty: the default.")
+        tolerance = st.number_input(
+            "Tolerance",
+            min_value=0.0,
+            value=None,
+            step=0.005,
+            format="%.3f",
+            key=f"{prefix}_tolerance",
+            placeholder=_default_tolerance(schema),
+            help="How far the score may go the wrong way before a case fails, in "
+            "score units (0.01 of probability is 1 point). Empty: the default.",
+        )
         if tolerance is not None:
             check["tolerance"] = float(tolerance)
-    name = st.text_input("Check name", key=f"{prefix}_name", placeholder=auto,
-                         help="Empty: the name shown in grey.").strip()
+    name = st.text_input(
+        "Check name", key=f"{prefix}_name", placeholder=auto, help="Empty: the name shown in grey."
+    ).strip()
     problem = st.session_state.pop(ADD_NOTICE_KEY, None)
     if st.button("Add to the suite", key=f"{prefix}_button", icon=":material/add:"):
         check = {"name": name or auto, **check}
@@ -335,24 +381,35 @@ def add_check_form(choice: ModelChoice, text: str) -> None:
 
 
 def _monotonic_fields(feature: Feature, prefix: str, check: dict[str, Any]) -> str:
-    direction = st.radio("Direction", list(DIRECTION_TITLES), key=f"{prefix}_direction", horizontal=True,
-                         format_func=DIRECTION_TITLES.__getitem__)
+    direction = st.radio(
+        "Direction",
+        list(DIRECTION_TITLES),
+        key=f"{prefix}_direction",
+        horizontal=True,
+        format_func=DIRECTION_TITLES.__getitem__,
+    )
     check["direction"] = direction
     return f"more {feature.name} never {'lowers' if direction == 'increasing' else 'raises'} the score"
 
 
 def _invariant_fields(feature: Feature, prefix: str, check: dict[str, Any]) -> str:
     changes = list(CHANGE_TITLES) if is_numeric(feature) else ["set", "permute"]
-    change = st.radio("Change", changes, key=f"{prefix}_change_{feature.name}", horizontal=True,
-                      format_func=CHANGE_TITLES.__getitem__,
-                      help="Swapping needs at least 2 rows; noise is a share of the input's spread.")
+    change = st.radio(
+        "Change",
+        changes,
+        key=f"{prefix}_change_{feature.name}",
+        horizontal=True,
+        format_func=CHANGE_TITLES.__getitem__,
+        help="Swapping needs at least 2 rows; noise is a share of the input's spread.",
+    )
     if change == "set":
         check["set"] = _value_widget(feature, f"{prefix}_set_{feature.name}")
     elif change == "permute":
         check["permute"] = True
     else:
-        check["perturb"] = float(st.number_input("Noise (share of the spread)", 0.01, 10.0, 0.1, 0.05,
-                                                 key=f"{prefix}_perturb"))
+        check["perturb"] = float(
+            st.number_input("Noise (share of the spread)", 0.01, 10.0, 0.1, 0.05, key=f"{prefix}_perturb")
+        )
     return f"{feature.name} is ignored"
 
 
@@ -373,15 +430,25 @@ def _value_widget(feature: Feature, key: str) -> Any:
 
 
 def _expect_fields(schema: FeatureSchema, prefix: str, check: dict[str, Any]) -> str:
-    by_class = schema.task == "classification" and st.radio(
-        "Expect", ["class", "range"], key=f"{prefix}_expect", horizontal=True,
-        format_func=lambda k: "A class" if k == "class" else "A score range") == "class"
+    by_class = (
+        schema.task == "classification"
+        and st.radio(
+            "Expect",
+            ["class", "range"],
+            key=f"{prefix}_expect",
+            horizontal=True,
+            format_func=lambda k: "A class" if k == "class" else "A score range",
+        )
+        == "class"
+    )
     if by_class:
         keys = [class_key(schema, c) for c in schema.classes] or list(schema.class_labels)
         wanted = st.selectbox("Every row gets", keys, key=f"{prefix}_class", format_func=schema.class_label)
         check["class"] = int(wanted) if re.fullmatch(r"-?\d+", str(wanted)) else wanted
-        st.caption("The rows: the suite's (or the run's file), else the schema's defaults; give the check "
-                   "\"rows\" of its own in the text to expect a class of particular cases.")
+        st.caption(
+            "The rows: the suite's (or the run's file), else the schema's defaults; give the check "
+            '"rows" of its own in the text to expect a class of particular cases.'
+        )
         return f"every row is {schema.class_label(wanted)}"
     low_side, high_side = st.columns(2)
     low = low_side.number_input("Score at least", value=None, key=f"{prefix}_low", placeholder="no limit")
@@ -420,17 +487,22 @@ def suggest_form(connection: Connection, choice: ModelChoice, text: str) -> None
     rises or only falls, invariant for the inputs the user names irrelevant."""
     schema = choice.schema
     st.markdown("**Suggest checks**")
-    st.caption("Moves each input alone over its range around the schema's defaults (one task), then suggests "
-               "a monotonic check for every number that only raised or only lowered the score, and an "
-               "invariant check for each input you say should not matter.")
-    irrelevant = st.multiselect("Inputs that should not matter", [f.name for f in schema.features],
-                                key=f"checks_irrelevant_{choice.key}",
-                                help="Each gets an invariant check: set to the value of its sweep that moved "
-                                     "the score most.")
+    st.caption(
+        "Moves each input alone over its range around the schema's defaults (one task), then suggests "
+        "a monotonic check for every number that only raised or only lowered the score, and an "
+        "invariant check for each input you say should not matter."
+    )
+    irrelevant = st.multiselect(
+        "Inputs that should not matter",
+        [f.name for f in schema.features],
+        key=f"checks_irrelevant_{choice.key}",
+        help="Each gets an invariant check: set to the value of its sweep that moved the score most.",
+    )
     notice = st.session_state.pop(SUGGEST_NOTICE_KEY, None)
     if st.button("Suggest checks", key=f"checks_suggest_{choice.key}", icon=":material/auto_awesome:"):
-        ran = run_with_status(connection, choice, "Suggesting checks", lambda predict: sensitivity(
-            schema, schema.defaults(), predict))
+        ran = run_with_status(
+            connection, choice, "Suggesting checks", lambda predict: sensitivity(schema, schema.defaults(), predict)
+        )
         if ran.problem is not None:
             notice = f":red[:material/error: {ran.problem}]"
         else:
@@ -441,8 +513,10 @@ def suggest_form(connection: Connection, choice: ModelChoice, text: str) -> None
             if checks:
                 notice = _append(text, checks, schema, SUGGEST_NOTICE_KEY)
             elif notice is None:
-                notice = (":orange[:material/info: No number moved the score one way only around the defaults, "
-                          "and no input was named: nothing to suggest.]")
+                notice = (
+                    ":orange[:material/info: No number moved the score one way only around the defaults, "
+                    "and no input was named: nothing to suggest.]"
+                )
     if notice:
         st.caption(notice)
 
@@ -458,8 +532,7 @@ class Ran:
     wall_s: float
 
 
-def run_with_status(connection: Connection, choice: ModelChoice, title: str,
-                    compute: Callable[[Predict], Any]) -> Ran:
+def run_with_status(connection: Connection, choice: ModelChoice, title: str, compute: Callable[[Predict], Any]) -> Ran:
     """``compute(predict)`` with a live status (rows, task, state, elapsed); a failure is one sentence."""
     started = time.perf_counter()
     slot = st.empty()
@@ -472,9 +545,14 @@ def run_with_status(connection: Connection, choice: ModelChoice, title: str,
             line.markdown(f"{step.rows:,} rows · {task}{ident} · **{step.state}** · {step.elapsed_s:.1f} s")
             panel.update(label=f"{title}: waiting for the model... {step.elapsed_s:.0f} s")
 
-        predict = BatchPredictor(connection.client, choice.path, choice.bucket,
-                                 connection_key=f"{connection.history_key}/{connection.profile.user_id}",
-                                 cache=answer_cache(), on_progress=progress)
+        predict = BatchPredictor(
+            connection.client,
+            choice.path,
+            choice.bucket,
+            connection_key=f"{connection.history_key}/{connection.profile.user_id}",
+            cache=answer_cache(),
+            on_progress=progress,
+        )
         try:
             value = compute(predict)
         except (AnalysisError, APIError, RowValidationError) as problem:
@@ -495,20 +573,34 @@ class Rows:
 
 def rows_picker(connection: Connection, choice: ModelChoice) -> Rows:
     """Which rows the checks run on: the suite's, the server's real rows, or an uploaded CSV."""
-    source = st.radio("Rows", [SUITE_ROWS, SAMPLE_ROWS, UPLOAD_ROWS], key=ROWS_KEY, horizontal=True,
-                      help="For the checks without \"rows\" of their own. The suite's rows are its \"rows\" "
-                           "list, or the schema's defaults (one row) when it has none.")
+    source = st.radio(
+        "Rows",
+        [SUITE_ROWS, SAMPLE_ROWS, UPLOAD_ROWS],
+        key=ROWS_KEY,
+        horizontal=True,
+        help='For the checks without "rows" of their own. The suite\'s rows are its "rows" '
+        "list, or the schema's defaults (one row) when it has none.",
+    )
     if source == SAMPLE_ROWS:
-        frame, problem = _real_rows(connection.profile.fingerprint, choice.path, choice.bucket,
-                                    choice.schema.fingerprint(), connection.client, choice.schema)
+        frame, problem = _real_rows(
+            connection.profile.fingerprint,
+            choice.path,
+            choice.bucket,
+            choice.schema.fingerprint(),
+            connection.client,
+            choice.schema,
+        )
         if frame is None:
             st.caption(f":orange[:material/info: {problem} Choose other rows.]")
             return Rows(None, "", False)
         st.caption(f"{len(frame):,} real rows of the model's held-out data.")
         return Rows(frame, f"the model's {len(frame):,} real rows", True)
     if source == UPLOAD_ROWS:
-        upload = st.file_uploader(f"Rows (CSV with the model's input columns; the first {MAX_FILE_ROWS} are used)",
-                                  type=["csv"], key="checks_rows_upload")
+        upload = st.file_uploader(
+            f"Rows (CSV with the model's input columns; the first {MAX_FILE_ROWS} are used)",
+            type=["csv"],
+            key="checks_rows_upload",
+        )
         if upload is None:
             return Rows(None, "", False)
         try:
@@ -524,8 +616,9 @@ def rows_picker(connection: Connection, choice: ModelChoice) -> Rows:
 
 
 @st.cache_data(ttl=300, show_spinner=False)
-def _real_rows(fingerprint: str, path: str, bucket: str, schema_fingerprint: str, _client: ModelClient,
-               _schema: FeatureSchema) -> tuple[pd.DataFrame | None, str | None]:
+def _real_rows(
+    fingerprint: str, path: str, bucket: str, schema_fingerprint: str, _client: ModelClient, _schema: FeatureSchema
+) -> tuple[pd.DataFrame | None, str | None]:
     """The model's real rows as form values (cached five minutes per connection and schema), or why there
     are none."""
     schema = _schema
@@ -564,19 +657,25 @@ def _run_error_key(choice: ModelChoice) -> str:
     return f"checks_run_error_{choice.key}"
 
 
-def run_suite_button(connection: Connection, choice: ModelChoice, store: SuiteStore | None, draft: Draft,
-                     rows: Rows) -> None:
+def run_suite_button(
+    connection: Connection, choice: ModelChoice, store: SuiteStore | None, draft: Draft, rows: Rows
+) -> None:
     """*Run the suite*: one task with a live status; the report kept for this model version and saved."""
     ready = draft.suite is not None and rows.ready
     why = None if ready else ("Fix the suite above first." if draft.suite is None else "Choose the rows first.")
-    if not st.button("Run the suite", key="checks_run", type="primary", icon=":material/play_arrow:",
-                     disabled=not ready, help=why):
+    if not st.button(
+        "Run the suite", key="checks_run", type="primary", icon=":material/play_arrow:", disabled=not ready, help=why
+    ):
         return
     suite = draft.suite
     assert suite is not None
     st.session_state.pop(_run_error_key(choice), None)
-    ran = run_with_status(connection, choice, f"Running \"{suite.name}\"", lambda predict: run_suite(
-        choice.schema, suite, predict, rows=rows.frame))
+    ran = run_with_status(
+        connection,
+        choice,
+        f'Running "{suite.name}"',
+        lambda predict: run_suite(choice.schema, suite, predict, rows=rows.frame),
+    )
     if ran.problem is not None:
         st.session_state[_run_error_key(choice)] = ran.problem
         return
@@ -585,8 +684,9 @@ def run_suite_button(connection: Connection, choice: ModelChoice, store: SuiteSt
     if store is None:
         not_kept = "The run history cannot be used, so this result was not kept."
     else:
-        key = HistoryKey(connection.history_key, connection.profile.user_id, choice.bucket, choice.path,
-                         choice.schema_key)
+        key = HistoryKey(
+            connection.history_key, connection.profile.user_id, choice.bucket, choice.path, choice.schema_key
+        )
         try:
             store.save_result(key, report.to_json(), model_name=choice.name, model_version=choice.version)
         except HistoryUnavailable as problem:
@@ -611,40 +711,54 @@ def report_view(choice: ModelChoice, draft: Draft) -> None:
     icon = ":green[:material/check_circle:]" if not failed else ":red[:material/cancel:]"
     names = f": {_names([r.name for r in failed])} failed" if failed else ""
     st.markdown(f"#### {icon} {report.passed} of {report.total} checks passed on {choice.title}{names}")
-    rows = kept.rows_label or {"suite": f"the suite's {report.rows:,} rows",
-                               "defaults": "the schema's defaults (one row)"}.get(report.rows_source, "")
+    rows = kept.rows_label or {
+        "suite": f"the suite's {report.rows:,} rows",
+        "defaults": "the schema's defaults (one row)",
+    }.get(report.rows_source, "")
     tasks = "no task (every answer known from an earlier run)" if not kept.tasks else _count(kept.tasks, "task")
-    st.caption(f"{report.rows:,} rows sent in {tasks}, {kept.wall_s:.1f} s · checks without rows of their own "
-               f"used {rows or 'their own rows'} · score: {report.scorer.title}.")
+    st.caption(
+        f"{report.rows:,} rows sent in {tasks}, {kept.wall_s:.1f} s · checks without rows of their own "
+        f"used {rows or 'their own rows'} · score: {report.scorer.title}."
+    )
     if kept.text != draft.text:
-        st.caption(":orange[:material/history: The suite changed since this ran: press **Run the suite** to run "
-                   "it as it is now.]")
+        st.caption(
+            ":orange[:material/history: The suite changed since this ran: press **Run the suite** to run "
+            "it as it is now.]"
+        )
     if kept.not_kept:
         st.warning(kept.not_kept, icon=":material/database:")
     st.dataframe(_styled_checks(report), hide_index=True, key=f"checks_report_table_{choice.key}")
     for number, result in enumerate(failed):
-        with st.expander(f"FAIL · {result.name}: {result.failures} of {result.cases} cases failed",
-                         icon=":material/cancel:"):
+        with st.expander(
+            f"FAIL · {result.name}: {result.failures} of {result.cases} cases failed", icon=":material/cancel:"
+        ):
             st.caption(f"The check asks: {result.what}. Its worst failing cases, worst first:")
-            st.dataframe(examples_frame(result, report), hide_index=True,
-                         key=f"checks_examples_{choice.key}_{number}")
+            st.dataframe(examples_frame(result, report), hide_index=True, key=f"checks_examples_{choice.key}_{number}")
     _downloads(choice, kept)
 
 
 def report_table(report: SuiteReport) -> pd.DataFrame:
     """One row per check as the page shows it."""
-    return pd.DataFrame([{
-        "Result": "PASS" if r.passed else "FAIL", "Check": r.name, "What it asks": r.what,
-        "Failed cases": f"{r.failures:,} of {r.cases:,}",
-        "Fail rate (95 % interval)": f"{_percent(r.fail_rate)} ({_interval(r.fail_low, r.fail_high)})",
-        "Tolerance": r.tolerance_text or "-",
-    } for r in report.checks])
+    return pd.DataFrame(
+        [
+            {
+                "Result": "PASS" if r.passed else "FAIL",
+                "Check": r.name,
+                "What it asks": r.what,
+                "Failed cases": f"{r.failures:,} of {r.cases:,}",
+                "Fail rate (95 % interval)": f"{_percent(r.fail_rate)} ({_interval(r.fail_low, r.fail_high)})",
+                "Tolerance": r.tolerance_text or "-",
+            }
+            for r in report.checks
+        ]
+    )
 
 
 def _styled_checks(report: SuiteReport) -> Styler:
     return report_table(report).style.map(
         lambda v: "color: #1a7f37; font-weight: 600" if v == "PASS" else "color: #cf222e; font-weight: 600",
-        subset=["Result"])
+        subset=["Result"],
+    )
 
 
 def examples_frame(result: CheckResult, report: SuiteReport) -> pd.DataFrame:
@@ -656,18 +770,29 @@ def examples_frame(result: CheckResult, report: SuiteReport) -> pd.DataFrame:
         others = ", ".join(f"{k} {_short(v)}" for k, v in values.items())
         if "expected" in example:
             got = example["got"]
-            shown.append({"Row": example["row"], "Expected": example["expected"],
-                          "Got": score_text(scorer, got) if isinstance(got, float | int) else str(got),
-                          scorer.title: score_text(scorer, example.get("score")), "The row": others})
+            shown.append(
+                {
+                    "Row": example["row"],
+                    "Expected": example["expected"],
+                    "Got": score_text(scorer, got) if isinstance(got, float | int) else str(got),
+                    scorer.title: score_text(scorer, example.get("score")),
+                    "The row": others,
+                }
+            )
         else:
             change = float(example["change"])
-            shown.append({"Row": example["row"],
-                          "Change": f"{example['feature']} {example['before']} → {example['after']}",
-                          scorer.title: f"{score_text(scorer, example['score_before'])} → "
-                                        f"{score_text(scorer, example['score_after'])}",
-                          "Difference": (f"{change * 100:+.1f} pts" if scorer.task == "classification"
-                                         else f"{change:+,.4g}"),
-                          "Other inputs of the row": others})
+            shown.append(
+                {
+                    "Row": example["row"],
+                    "Change": f"{example['feature']} {example['before']} → {example['after']}",
+                    scorer.title: f"{score_text(scorer, example['score_before'])} → "
+                    f"{score_text(scorer, example['score_after'])}",
+                    "Difference": (
+                        f"{change * 100:+.1f} pts" if scorer.task == "classification" else f"{change:+,.4g}"
+                    ),
+                    "Other inputs of the row": others,
+                }
+            )
     return pd.DataFrame(shown)
 
 
@@ -676,19 +801,38 @@ def _downloads(choice: ModelChoice, kept: Report) -> None:
     slug = _slug(report.suite)
     version = f"-v{report.model_version}" if report.model_version is not None else ""
     suite_col, json_col, csv_col = st.columns(3)
-    suite_col.download_button("The suite (JSON)", data=lambda: kept.text.encode(), file_name=f"{slug}.json",
-                              mime="application/json", key=f"checks_download_suite_{choice.key}",
-                              on_click="ignore", icon=":material/download:", width="stretch")
-    json_col.download_button("The report (JSON)", file_name=f"{slug}-report{version}.json",
-                             data=lambda: json.dumps(report.to_json(with_rows=True), indent=2,
-                                                     default=str).encode(),
-                             mime="application/json", key=f"checks_download_json_{choice.key}", on_click="ignore",
-                             icon=":material/download:", width="stretch",
-                             help="Every check's outcome and worst cases, and every row sent with its answer.")
-    csv_col.download_button("The report (CSV)", file_name=f"{slug}-report{version}.csv",
-                            data=lambda: report.to_frame().to_csv(index=False).encode(), mime="text/csv",
-                            key=f"checks_download_csv_{choice.key}", on_click="ignore",
-                            icon=":material/download:", width="stretch", help="One row per check.")
+    suite_col.download_button(
+        "The suite (JSON)",
+        data=lambda: kept.text.encode(),
+        file_name=f"{slug}.json",
+        mime="application/json",
+        key=f"checks_download_suite_{choice.key}",
+        on_click="ignore",
+        icon=":material/download:",
+        width="stretch",
+    )
+    json_col.download_button(
+        "The report (JSON)",
+        file_name=f"{slug}-report{version}.json",
+        data=lambda: json.dumps(report.to_json(with_rows=True), indent=2, default=str).encode(),
+        mime="application/json",
+        key=f"checks_download_json_{choice.key}",
+        on_click="ignore",
+        icon=":material/download:",
+        width="stretch",
+        help="Every check's outcome and worst cases, and every row sent with its answer.",
+    )
+    csv_col.download_button(
+        "The report (CSV)",
+        file_name=f"{slug}-report{version}.csv",
+        data=lambda: report.to_frame().to_csv(index=False).encode(),
+        mime="text/csv",
+        key=f"checks_download_csv_{choice.key}",
+        on_click="ignore",
+        icon=":material/download:",
+        width="stretch",
+        help="One row per check.",
+    )
 
 
 # ---- across versions ------------------------------------------------------------------------------------
@@ -703,8 +847,10 @@ def versions_view(store: SuiteStore | None, owner: Owner, suite_name: str) -> No
         st.error(history_problem_sentence(problem), icon=":material/database:")
         return
     if not results:
-        st.caption(f"\"{suite_name}\" has not run yet. Each run is kept for its model version; run it on "
-                   "several versions (pick another version above) to compare them here.")
+        st.caption(
+            f'"{suite_name}" has not run yet. Each run is kept for its model version; run it on '
+            "several versions (pick another version above) to compare them here."
+        )
         return
     table = SuiteStore.compare(results)
     versions = version_columns(table)
@@ -718,8 +864,11 @@ def versions_view(store: SuiteStore | None, owner: Owner, suite_name: str) -> No
 
 def version_columns(table: pd.DataFrame) -> dict[str, tuple[int, int]]:
     """Each version's column of a comparison -> (checks passed, checks run there)."""
-    return {str(c): (int((table[c] == "passed").sum()), int((table[c] != "").sum()))
-            for c in table.columns[2:] if not str(c).endswith(" change")}
+    return {
+        str(c): (int((table[c] == "passed").sum()), int((table[c] != "").sum()))
+        for c in table.columns[2:]
+        if not str(c).endswith(" change")
+    }
 
 
 def changes_sentences(table: pd.DataFrame) -> list[str]:
@@ -736,24 +885,28 @@ def changes_sentences(table: pd.DataFrame) -> list[str]:
                 one = len(names) == 1
                 verb = change if one else change.replace("fails", "fail").replace("passes", "pass")
                 colour = "red" if change == NEWLY_FAILS else "green"
-                sentences.append(f"On {after}, {_names(names)} :{colour}[**{verb}**] "
-                                 f"({'it' if one else 'they'} {was} on {before}).")
+                sentences.append(
+                    f"On {after}, {_names(names)} :{colour}[**{verb}**] ({'it' if one else 'they'} {was} on {before})."
+                )
     if not sentences and len(versions) > 1:
         sentences.append("No check changed its outcome from one version to the next.")
     return sentences
 
 
 def _styled_versions(table: pd.DataFrame) -> Styler:
-    styles = {"passed": "color: #1a7f37", "failed": "color: #cf222e",
-              NEWLY_FAILS: "background-color: #ffd8d3; color: #82071e; font-weight: 600",
-              NEWLY_PASSES: "background-color: #d2f4d3; color: #055d20; font-weight: 600"}
+    styles = {
+        "passed": "color: #1a7f37",
+        "failed": "color: #cf222e",
+        NEWLY_FAILS: "background-color: #ffd8d3; color: #82071e; font-weight: 600",
+        NEWLY_PASSES: "background-color: #d2f4d3; color: #055d20; font-weight: 600",
+    }
     shown = table.rename(columns={"check": "Check", "type": "Type"})
     return shown.style.map(lambda v: styles.get(v, ""), subset=list(shown.columns[2:]))
 
 
 # ---- words ---------------------------------------------------------------------------------------------
 def _names(names: Sequence[str]) -> str:
-    quoted = [f"\"{n}\"" for n in names]
+    quoted = [f'"{n}"' for n in names]
     return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + f" and {quoted[-1]}"
 
 

@@ -20,5 +20,7 @@ def code_snippet(connection: Connection, choice: ModelChoice, row: Mapping[str, 
     python_tab.code(python_snippet(*args), language="python")
     client_tab.code(client_snippet(*args), language="python")
     curl_tab.code(curl_snippet(*args), language="bash")
-    st.caption("Replace `<API_SECRET>` with the API secret (the client snippet reads it from `WHATIF_API_SECRET`); "
-               "keep it out of code and logs. Each snippet runs as pasted once the secret is set.")
+    st.caption(
+        "Replace `<API_SECRET>` with the API secret (the client snippet reads it from `WHATIF_API_SECRET`); "
+        "keep it out of code and logs. Each snippet runs as pasted once the secret is set."
+    )

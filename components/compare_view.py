@@ -66,8 +66,9 @@ class Picked:
     @property
     def key(self) -> str:
         """A short id of (API, user, bucket, path), for widget and result keys."""
-        material = f"{self.connection.history_key}/{self.connection.profile.user_id}/{self.side.bucket}/" \
-                   f"{self.side.path}"
+        material = (
+            f"{self.connection.history_key}/{self.connection.profile.user_id}/{self.side.bucket}/{self.side.path}"
+        )
         return hashlib.sha1(material.encode()).hexdigest()[:8]
 
 
@@ -121,15 +122,21 @@ def pick_two(connection: Connection) -> tuple[Picked, Picked] | None:
     None until both are known (a sentence says what is missing)."""
     models, problem, _ = list_models_or_none(connection)
     if not models:
-        st.warning(problem or f"User {connection.profile.user_id} has no saved models on this API.",
-                   icon=":material/info:")
+        st.warning(
+            problem or f"User {connection.profile.user_id} has no saved models on this API.", icon=":material/info:"
+        )
         return None
     options = _options(models)
     first, second = _default_pair(options)
     left, right = st.columns(2, gap="large")
     with left, st.container(border=True):
-        st.selectbox("API of model A", [connection.profile.name], key="compare_api_a", disabled=True,
-                     help="Model A is on the sidebar's API; choose another one there.")
+        st.selectbox(
+            "API of model A",
+            [connection.profile.name],
+            key="compare_api_a",
+            disabled=True,
+            help="Model A is on the sidebar's API; choose another one there.",
+        )
         a = _pick_version(connection, options, "compare_model_a", first, "Model A")
     with right, st.container(border=True):
         b_connection = _second_connection(connection)
@@ -139,20 +146,29 @@ def pick_two(connection: Connection) -> tuple[Picked, Picked] | None:
         if b_connection is not connection:
             b_models, b_problem, _ = list_models_or_none(b_connection)
             if not b_models:
-                st.warning(b_problem or f"User {b_connection.profile.user_id} has no saved models on that API.",
-                           icon=":material/info:")
+                st.warning(
+                    b_problem or f"User {b_connection.profile.user_id} has no saved models on that API.",
+                    icon=":material/info:",
+                )
                 return None
             b_options = _options(b_models)
             second = min(second, len(b_options) - 1)
-        b = _pick_version(b_connection, b_options, "compare_model_b", second, "Model B",
-                          other=a.side.name if a else None)
+        b = _pick_version(
+            b_connection, b_options, "compare_model_b", second, "Model B", other=a.side.name if a else None
+        )
     if a is None or b is None:
         return None
     return a, b
 
 
-def _pick_version(connection: Connection, options: list[tuple[SavedModel, ModelVersion]], key: str,
-                  default: int, label: str, other: str | None = None) -> Picked | None:
+def _pick_version(
+    connection: Connection,
+    options: list[tuple[SavedModel, ModelVersion]],
+    key: str,
+    default: int,
+    label: str,
+    other: str | None = None,
+) -> Picked | None:
     labels = [_label(m, v) for m, v in options]
     if st.session_state.get(key) not in labels:
         st.session_state[key] = labels[default]
@@ -162,8 +178,10 @@ def _pick_version(connection: Connection, options: list[tuple[SavedModel, ModelV
     if schema is None:
         return None
     name = side_name(schema if schema.name else _named(schema, model.name, version.version), version.path, other)
-    st.caption(f"{schema.task.capitalize()} of **{schema.target or 'the target'}** · {len(schema.features)} "
-               f"inputs · `{version.path}`")
+    st.caption(
+        f"{schema.task.capitalize()} of **{schema.target or 'the target'}** · {len(schema.features)} "
+        f"inputs · `{version.path}`"
+    )
     return Picked(connection, Side(connection.client, version.path, version.bucket, schema, name))
 
 
@@ -190,8 +208,9 @@ def _second_connection(connection: Connection) -> Connection | None:
     key = "compare_api_b"
     if st.session_state.get(key) not in names:
         st.session_state[key] = connection.profile.name
-    chosen = st.selectbox("API of model B", names, key=key,
-                          help="Model B may live on another API: any profile of the sidebar's list.")
+    chosen = st.selectbox(
+        "API of model B", names, key=key, help="Model B may live on another API: any profile of the sidebar's list."
+    )
     if chosen == connection.profile.name:
         return connection
     profile = resolve(next(p for p in profiles if p.name == chosen))
@@ -208,9 +227,15 @@ def _client_for_b(profile: Any) -> ModelClient:
     current: tuple[str, ModelClient] | None = st.session_state.get(SECOND_CLIENT_KEY)
     if current is not None and current[0] == profile.fingerprint:
         return current[1]
-    client = ModelClient(profile.url, secret=profile.secret, user_id=profile.user_id, email=profile.email,
-                         token_lifetime_s=profile.token_lifetime_s, poll_deadline_s=profile.poll_deadline_s,
-                         long_poll_s=1.0)
+    client = ModelClient(
+        profile.url,
+        secret=profile.secret,
+        user_id=profile.user_id,
+        email=profile.email,
+        token_lifetime_s=profile.token_lifetime_s,
+        poll_deadline_s=profile.poll_deadline_s,
+        long_poll_s=1.0,
+    )
     if current is not None:
         current[1].close()
     st.session_state[SECOND_CLIENT_KEY] = (profile.fingerprint, client)
@@ -221,8 +246,10 @@ def differences_note(a: Picked, b: Picked) -> None:
     """What differs between the two schemas, one sentence each (nothing when they take the same inputs)."""
     sentences = schema_differences(a.side.schema, b.side.schema, a.side.name, b.side.name)
     if not sentences:
-        st.caption(f":material/check_circle: {a.side.name} and {b.side.name} take the same inputs and predict the "
-                   "same classes.")
+        st.caption(
+            f":material/check_circle: {a.side.name} and {b.side.name} take the same inputs and predict the "
+            "same classes."
+        )
         return
     with st.container(border=True, key="compare_differences"):
         st.markdown(":material/difference: **What differs between the two**")
@@ -253,9 +280,14 @@ def scenario_inputs(a: Picked) -> tuple[dict[str, Any], str | None]:
     if reset.button("A's defaults", key=f"compare_reset_{a.key}", icon=":material/restart_alt:", width="stretch"):
         st.session_state[store_key] = values = dict(schema.defaults())
         _forget_widgets(a)
-    if take.button("The what-if page's values", key=f"compare_take_{a.key}", icon=":material/tune:",
-                   width="stretch", disabled=from_what_if is None,
-                   help=None if from_what_if else "Open this model on the what-if page first."):
+    if take.button(
+        "The what-if page's values",
+        key=f"compare_take_{a.key}",
+        icon=":material/tune:",
+        width="stretch",
+        disabled=from_what_if is None,
+        help=None if from_what_if else "Open this model on the what-if page first.",
+    ):
         st.session_state[store_key] = values = dict(from_what_if or values)
         _forget_widgets(a)
     columns = st.columns(FORM_COLUMNS)
@@ -317,14 +349,31 @@ def scenario_section(a: Picked, b: Picked, values: Mapping[str, Any], problem: s
     key = f"compare_scenario_{_pair_key(a, b)}"
     names = [f.name for f in a.side.schema.features]
     left, right = st.columns([3, 2], vertical_alignment="bottom")
-    sweep = left.selectbox("Also sweep one input (both models, the same two tasks)", [NO_SWEEP, *names],
-                           key=f"compare_sweep_{a.key}",
-                           help="Moves this input over its range, the others as above, for both models.")
-    if right.button("Compare on this scenario", key="compare_run_scenario", type="primary",
-                    icon=":material/compare_arrows:", width="stretch", disabled=problem is not None, help=problem):
+    sweep = left.selectbox(
+        "Also sweep one input (both models, the same two tasks)",
+        [NO_SWEEP, *names],
+        key=f"compare_sweep_{a.key}",
+        help="Moves this input over its range, the others as above, for both models.",
+    )
+    if right.button(
+        "Compare on this scenario",
+        key="compare_run_scenario",
+        type="primary",
+        icon=":material/compare_arrows:",
+        width="stretch",
+        disabled=problem is not None,
+        help=problem,
+    ):
         feature = None if sweep == NO_SWEEP else str(sweep)
-        _run(key, lambda progress: compare_scenario(a.side, b.side, dict(values), sweep_feature=feature,
-                                                    on_progress=progress), dict(values), a, b)
+        _run(
+            key,
+            lambda progress: compare_scenario(
+                a.side, b.side, dict(values), sweep_feature=feature, on_progress=progress
+            ),
+            dict(values),
+            a,
+            b,
+        )
     show_scenario(key, values)
 
 
@@ -338,8 +387,10 @@ def show_scenario(key: str, values: Mapping[str, Any] | None, compact: bool = Fa
         return
     result = kept.result
     if values is not None and _differs(kept.values, values):
-        st.caption(":orange[:material/history: Out of date: the inputs changed since this comparison ran. Press "
-                   "**Compare** again to compare the current ones.]")
+        st.caption(
+            ":orange[:material/history: Out of date: the inputs changed since this comparison ran. Press "
+            "**Compare** again to compare the current ones.]"
+        )
     for sentence in result.differences if compact else ():
         st.caption(f":material/difference: {sentence}")
     _answers(result, compact)
@@ -350,9 +401,16 @@ def show_scenario(key: str, values: Mapping[str, Any] | None, compact: bool = Fa
         st.altair_chart(compare_sweep_chart(result), width="stretch")
     st.caption(_timing(result, kept))
     if not compact:
-        st.download_button("Download the rows sent (CSV)", data=lambda: _csv(result.sent),
-                           file_name="compare-scenario.csv", mime="text/csv", key=f"{key}_csv", on_click="ignore",
-                           icon=":material/download:", help="Every row sent to either model, with its answer.")
+        st.download_button(
+            "Download the rows sent (CSV)",
+            data=lambda: _csv(result.sent),
+            file_name="compare-scenario.csv",
+            mime="text/csv",
+            key=f"{key}_csv",
+            on_click="ignore",
+            icon=":material/download:",
+            help="Every row sent to either model, with its answer.",
+        )
 
 
 def _differs(before: Mapping[str, Any], now: Mapping[str, Any]) -> bool:
@@ -379,9 +437,14 @@ def _answers(result: Comparison, compact: bool = False) -> None:
     if compact:
         return
     same = facts.get("same_class")
-    columns[2].metric(f"Difference ({B} − {A})", change or "n/a", border=True,
-                      delta=None if same is None or change is None else ("same class" if same else "different classes"),
-                      delta_color="off" if same else "inverse", delta_arrow="off")
+    columns[2].metric(
+        f"Difference ({B} − {A})",
+        change or "n/a",
+        border=True,
+        delta=None if same is None or change is None else ("same class" if same else "different classes"),
+        delta_color="off" if same else "inverse",
+        delta_arrow="off",
+    )
     columns[2].caption(f"In {title}")
 
 
@@ -398,8 +461,7 @@ def rows_picker(a: Picked, b: Picked) -> tuple[pd.DataFrame | None, str]:
     """The rows to compare on: an uploaded CSV or A's real rows; (None, "") with a note until there are some."""
     source = st.radio("Rows", [UPLOAD_SOURCE, SAMPLE_SOURCE], key="compare_rows_source", horizontal=True)
     if source == SAMPLE_SOURCE:
-        sample, problem = _real_rows(a.connection.profile.fingerprint, a.side.path, a.side.bucket,
-                                     a.connection.client)
+        sample, problem = _real_rows(a.connection.profile.fingerprint, a.side.path, a.side.bucket, a.connection.client)
         if sample is None:
             st.caption(f":orange[:material/info: {problem} Upload a CSV instead.]")
             return None, ""
@@ -414,8 +476,9 @@ def rows_picker(a: Picked, b: Picked) -> tuple[pd.DataFrame | None, str]:
             return None, ""
         st.caption(f"{len(forms):,} real rows of {a.side.name}'s held-out data.")
         return pd.DataFrame(forms), f"{len(forms)} real rows of {a.side.name}"
-    upload = st.file_uploader("Rows (CSV with A's input columns; categories by label or code)", type=["csv"],
-                              key="compare_rows_upload")
+    upload = st.file_uploader(
+        "Rows (CSV with A's input columns; categories by label or code)", type=["csv"], key="compare_rows_upload"
+    )
     if upload is None:
         return None, ""
     try:
@@ -431,8 +494,13 @@ def rows_section(a: Picked, b: Picked) -> None:
     """The rows, the Compare button and the kept result of this pair on rows."""
     key = f"compare_rows_{_pair_key(a, b)}"
     rows, source = rows_picker(a, b)
-    if st.button("Compare on these rows", key="compare_run_rows", type="primary", icon=":material/compare_arrows:",
-                 disabled=rows is None):
+    if st.button(
+        "Compare on these rows",
+        key="compare_run_rows",
+        type="primary",
+        icon=":material/compare_arrows:",
+        disabled=rows is None,
+    ):
         assert rows is not None
         _run(key, lambda progress: compare_rows(a.side, b.side, rows, on_progress=progress), {}, a, b, source)
     show_rows(key)
@@ -455,17 +523,30 @@ def show_rows(key: str) -> None:
         st.caption(f":material/difference: {sentence}")
     first, second, third = st.columns(3)
     if classifier:
-        first.metric("Agreement", f"{facts['agreement'] * 100:.1f} %", border=True,
-                     help=f"{facts['agreeing_rows']:,} of {facts['rows']:,} rows get the same class label.")
-        second.metric(f"Mean |difference| of {result.scorer.title}", _points(facts.get("mean_abs_difference")),
-                      border=True)
-        third.metric(f"Largest |difference| of {result.scorer.title}", _points(facts.get("max_abs_difference")),
-                     border=True, help=f"Row {facts.get('max_difference_row')}")
+        first.metric(
+            "Agreement",
+            f"{facts['agreement'] * 100:.1f} %",
+            border=True,
+            help=f"{facts['agreeing_rows']:,} of {facts['rows']:,} rows get the same class label.",
+        )
+        second.metric(
+            f"Mean |difference| of {result.scorer.title}", _points(facts.get("mean_abs_difference")), border=True
+        )
+        third.metric(
+            f"Largest |difference| of {result.scorer.title}",
+            _points(facts.get("max_abs_difference")),
+            border=True,
+            help=f"Row {facts.get('max_difference_row')}",
+        )
     else:
         first.metric(f"Mean difference ({B} − {A})", _signed(facts.get("mean_difference")), border=True)
         second.metric("Mean |difference|", _number(facts.get("mean_abs_difference")), border=True)
-        third.metric("Largest |difference|", _number(facts.get("max_abs_difference")), border=True,
-                     help=f"Row {facts.get('max_difference_row')}")
+        third.metric(
+            "Largest |difference|",
+            _number(facts.get("max_abs_difference")),
+            border=True,
+            help=f"Row {facts.get('max_difference_row')}",
+        )
     left, right = st.columns(2, gap="large")
     if classifier:
         left.markdown(f"**{A}'s class against {B}'s**")
@@ -478,19 +559,41 @@ def show_rows(key: str) -> None:
     shown = min(len(result.disagreements), 20)
     st.markdown(f"**The {shown} rows where they disagree most**")
     table = _disagreements_table(result)
-    st.dataframe(table, hide_index=True, key=f"{key}_table", height=TABLE_ROW_PX * (len(table) + 1) + 3,
-                 column_config={column: st.column_config.NumberColumn(format="%.1f") for column in table.columns
-                                if column.endswith(("(%)", "(pts)"))})
+    st.dataframe(
+        table,
+        hide_index=True,
+        key=f"{key}_table",
+        height=TABLE_ROW_PX * (len(table) + 1) + 3,
+        column_config={
+            column: st.column_config.NumberColumn(format="%.1f")
+            for column in table.columns
+            if column.endswith(("(%)", "(pts)"))
+        },
+    )
     st.caption(_timing(result, kept))
     one, two = st.columns(2)
-    one.download_button("Download every row compared (CSV)", data=lambda: _csv(result.summary),
-                        file_name="compare-rows.csv", mime="text/csv", key=f"{key}_csv", on_click="ignore",
-                        icon=":material/download:", width="stretch",
-                        help="One line per row: both answers, their difference, and A's inputs.")
-    two.download_button("Download the rows sent (CSV)", data=lambda: _csv(result.sent),
-                        file_name="compare-rows-sent.csv", mime="text/csv", key=f"{key}_sent_csv", on_click="ignore",
-                        icon=":material/download:", width="stretch",
-                        help="Every row sent to either model, as sent, with its answer.")
+    one.download_button(
+        "Download every row compared (CSV)",
+        data=lambda: _csv(result.summary),
+        file_name="compare-rows.csv",
+        mime="text/csv",
+        key=f"{key}_csv",
+        on_click="ignore",
+        icon=":material/download:",
+        width="stretch",
+        help="One line per row: both answers, their difference, and A's inputs.",
+    )
+    two.download_button(
+        "Download the rows sent (CSV)",
+        data=lambda: _csv(result.sent),
+        file_name="compare-rows-sent.csv",
+        mime="text/csv",
+        key=f"{key}_sent_csv",
+        on_click="ignore",
+        icon=":material/download:",
+        width="stretch",
+        help="Every row sent to either model, as sent, with its answer.",
+    )
 
 
 def _disagreements_table(result: Comparison) -> pd.DataFrame:
@@ -502,17 +605,30 @@ def _disagreements_table(result: Comparison) -> pd.DataFrame:
             table[column] = table[column] * 100
         if len(result.scorer.classes) <= 2:  # two classes: the distance is the score's difference, unsigned
             table = table.drop(columns="distance")
-        names = {"row": "Row", "a_class": f"{A} says", "b_class": f"{B} says", "agree": "Same class",
-                 "a_score": f"{title} by {A} (%)", "b_score": f"{title} by {B} (%)",
-                 "difference": f"{B} − {A} (pts)", "distance": "Distance (pts)"}
+        names = {
+            "row": "Row",
+            "a_class": f"{A} says",
+            "b_class": f"{B} says",
+            "agree": "Same class",
+            "a_score": f"{title} by {A} (%)",
+            "b_score": f"{title} by {B} (%)",
+            "difference": f"{B} − {A} (pts)",
+            "distance": "Distance (pts)",
+        }
     else:
         names = {"row": "Row", "a_value": f"{A} predicts", "b_value": f"{B} predicts", "difference": f"{B} − {A}"}
     return table.rename(columns=names)
 
 
 # ---- running ------------------------------------------------------------------------------------------------
-def _run(key: str, compute: Callable[[Callable[[str, Progress], None]], Comparison], values: dict[str, Any],
-         a: Picked | Side, b: Picked | Side, source: str = "") -> None:
+def _run(
+    key: str,
+    compute: Callable[[Callable[[str, Progress], None]], Comparison],
+    values: dict[str, Any],
+    a: Picked | Side,
+    b: Picked | Side,
+    source: str = "",
+) -> None:
     """Run one comparison with a live status (one line per model: task, state, elapsed); keep its result or
     its one-sentence failure under ``key``."""
     st.session_state.pop(f"{key}_error", None)
@@ -525,8 +641,10 @@ def _run(key: str, compute: Callable[[Callable[[str, Progress], None]], Comparis
         def progress(side: str, step: Progress) -> None:
             ident = f" `{step.task_id}`" if step.task_id else ""
             task = f"task {step.task_number} of {step.tasks_total}" if step.tasks_total > 1 else "one task"
-            lines[side].markdown(f"**{side}** · {names[side]}: {step.rows:,} rows · {task}{ident} · "
-                                 f"**{step.state}** · {step.elapsed_s:.1f} s")
+            lines[side].markdown(
+                f"**{side}** · {names[side]}: {step.rows:,} rows · {task}{ident} · "
+                f"**{step.state}** · {step.elapsed_s:.1f} s"
+            )
             panel.update(label=f"Comparing: waiting for both models... {step.elapsed_s:.0f} s")
 
         try:
@@ -541,13 +659,16 @@ def _run(key: str, compute: Callable[[Callable[[str, Progress], None]], Comparis
 
 def _timing(result: Comparison, kept: Kept) -> str:
     where = f" ({kept.source})" if kept.source else ""
-    return (f"{len(result.sent):,} rows{where} sent in {result.tasks} tasks, submitted together; answered "
-            f"{kept.wall_s:.2f} s after the click.")
+    return (
+        f"{len(result.sent):,} rows{where} sent in {result.tasks} tasks, submitted together; answered "
+        f"{kept.wall_s:.2f} s after the click."
+    )
 
 
 # ---- the what-if page's "Compare with another version" -----------------------------------------------------
-def compare_with_another_version(connection: Connection, choice: ModelChoice, values: Mapping[str, Any],
-                                 row: Mapping[str, Any] | None) -> None:
+def compare_with_another_version(
+    connection: Connection, choice: ModelChoice, values: Mapping[str, Any], row: Mapping[str, Any] | None
+) -> None:
     """For the what-if page: the form's scenario on another version of this model (or any other model of this
     API), in one click; both predictions and their difference in about one prediction's time."""
     models, problem, _ = list_models_or_none(connection)
@@ -558,16 +679,26 @@ def compare_with_another_version(connection: Connection, choice: ModelChoice, va
     if not options:
         st.caption("This API has no other model or version to compare with.")
         return
-    same_model = [(m, v) for m, v in options if any(x.path == choice.path and x.bucket == choice.bucket
-                                                    for x in m.versions)]
+    same_model = [
+        (m, v) for m, v in options if any(x.path == choice.path and x.bucket == choice.bucket for x in m.versions)
+    ]
     ordered = same_model + [pair for pair in options if pair not in same_model]
     labels = [_label(m, v) for m, v in ordered]
     picker, button = st.columns([3, 2], vertical_alignment="bottom")
-    chosen = picker.selectbox("Compare with", labels, key=f"whatif_compare_other_{choice.key}",
-                              help="Another version of this model first, then the other models of this API.")
-    pressed = button.button("Compare", key=f"whatif_compare_run_{choice.key}", icon=":material/compare_arrows:",
-                            width="stretch", disabled=row is None,
-                            help="Fix the inputs above first." if row is None else None)
+    chosen = picker.selectbox(
+        "Compare with",
+        labels,
+        key=f"whatif_compare_other_{choice.key}",
+        help="Another version of this model first, then the other models of this API.",
+    )
+    pressed = button.button(
+        "Compare",
+        key=f"whatif_compare_run_{choice.key}",
+        icon=":material/compare_arrows:",
+        width="stretch",
+        disabled=row is None,
+        help="Fix the inputs above first." if row is None else None,
+    )
     model, version = ordered[labels.index(chosen)]
     key = f"whatif_compare_{choice.key}_{hashlib.sha1(f'{version.bucket}/{version.path}'.encode()).hexdigest()[:8]}"
     if pressed and row is not None:
@@ -575,10 +706,20 @@ def compare_with_another_version(connection: Connection, choice: ModelChoice, va
         if schema_b is not None:
             side_a = Side(connection.client, choice.path, choice.bucket, choice.schema, choice.title)
             named_b = schema_b if schema_b.name else _named(schema_b, model.name, version.version)
-            side_b = Side(connection.client, version.path, version.bucket, schema_b,
-                          side_name(named_b, version.path, other=choice.title))
-            _run(key, lambda progress: compare_scenario(side_a, side_b, dict(values), on_progress=progress),
-                 dict(values), side_a, side_b)
+            side_b = Side(
+                connection.client,
+                version.path,
+                version.bucket,
+                schema_b,
+                side_name(named_b, version.path, other=choice.title),
+            )
+            _run(
+                key,
+                lambda progress: compare_scenario(side_a, side_b, dict(values), on_progress=progress),
+                dict(values),
+                side_a,
+                side_b,
+            )
     show_scenario(key, values, compact=True)
 
 

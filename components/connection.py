@@ -114,16 +114,19 @@ def demo_launch(store: str) -> DemoLaunch:
     return DemoLaunch(store, lambda folder: start_server(folder, warm_up=False))
 
 
-def wait_with_status(launch: DemoLaunch, *, tick_s: float = STATUS_TICK_S,
-                     clock: Callable[[], float] = time.monotonic) -> None:
+def wait_with_status(
+    launch: DemoLaunch, *, tick_s: float = STATUS_TICK_S, clock: Callable[[], float] = time.monotonic
+) -> None:
     """Show "Preparing the demo models..." with the seconds waited until ``launch`` is done, then remove it."""
     if launch.ready:
         return
     started = clock()
     slot = st.empty()
     status = slot.status(PREPARING_DEMO, expanded=True)
-    status.caption("The local demo API is starting. At the very first start it trains the sample models and "
-                   f"saves them in {launch.store}; later starts only load them.")
+    status.caption(
+        "The local demo API is starting. At the very first start it trains the sample models and "
+        f"saves them in {launch.store}; later starts only load them."
+    )
     while not launch.wait(tick_s):
         # each update also lets Streamlit notice a click meanwhile (a rerun ends this wait, not the launch)
         status.update(label=f"{PREPARING_DEMO} {clock() - started:.0f} s", expanded=True)
@@ -196,8 +199,12 @@ def client_for(profile: Profile) -> ModelClient:
     if current is not None and current[0] == profile.fingerprint:
         return current[1]
     client = ModelClient(
-        profile.url, secret=profile.secret, user_id=profile.user_id, email=profile.email,
-        token_lifetime_s=profile.token_lifetime_s, poll_deadline_s=profile.poll_deadline_s,
+        profile.url,
+        secret=profile.secret,
+        user_id=profile.user_id,
+        email=profile.email,
+        token_lifetime_s=profile.token_lifetime_s,
+        poll_deadline_s=profile.poll_deadline_s,
         long_poll_s=APP_LONG_POLL_S,
     )
     if current is not None:
@@ -235,15 +242,20 @@ def connection_sidebar() -> Connection:
     if st.session_state.get(SIDEBAR_KEY) not in names:
         st.session_state[SIDEBAR_KEY] = default_profile_name(profiles, app_secrets())
     with st.sidebar:
-        chosen = st.selectbox("API", names, key=SIDEBAR_KEY, help="Profiles come from .streamlit/secrets.toml, "
-                              "WHATIF_API_URL, and the Settings page.")
+        chosen = st.selectbox(
+            "API",
+            names,
+            key=SIDEBAR_KEY,
+            help="Profiles come from .streamlit/secrets.toml, WHATIF_API_URL, and the Settings page.",
+        )
         notes = st.container()  # filled below, once the connection is known
     profile = resolve(profiles[names.index(chosen)])
     try:
         client = client_for(profile)
     except ValueError as unusable:  # no secret, a URL without http://...: say so, and keep the app usable
-        notes.error(f"{chosen} cannot be used: {unusable} Using the local demo API meanwhile.",
-                    icon=":material/key_off:")
+        notes.error(
+            f"{chosen} cannot be used: {unusable} Using the local demo API meanwhile.", icon=":material/key_off:"
+        )
         profile = resolve(next(p for p in profiles if p.is_demo))
         client = client_for(profile)
     forget_results_of_another_api(profile)

@@ -118,7 +118,7 @@ class Importance:
 
     rank: int
     share: float  # its effect over the largest effect, 0..1
-    text: str     # "#1 · swing 38 pts", "#2 · lowers it 26 pts"
+    text: str  # "#1 · swing 38 pts", "#2 · lowers it 26 pts"
 
 
 @dataclass(frozen=True)
@@ -126,7 +126,7 @@ class Ranking:
     """The form's importance cues: per feature, and where they come from."""
 
     features: dict[str, Importance]
-    source: str        # "Which inputs matter" or "Contributions"
+    source: str  # "Which inputs matter" or "Contributions"
     row: dict[str, Any]  # the request row the ranking was made for
 
     def note(self, row: Mapping[str, Any] | None) -> str:
@@ -139,8 +139,12 @@ class Ranking:
 
 def importance(choice: ModelChoice) -> Ranking | None:
     """Each feature's rank and effect from the newest tornado or contributions of this model; None before either."""
-    candidates = [(s, a) for a in ANALYSES if a.key in ("sensitivity", "contributions")
-                  if (s := shown_result(choice, a.key)) is not None]
+    candidates = [
+        (s, a)
+        for a in ANALYSES
+        if a.key in ("sensitivity", "contributions")
+        if (s := shown_result(choice, a.key)) is not None
+    ]
     if not candidates:
         return None
     newest, analysis = max(candidates, key=lambda pair: pair[0].finished_at)
@@ -160,19 +164,31 @@ def importance(choice: ModelChoice) -> Ranking | None:
     return Ranking(ranked, analysis.title, newest.row)
 
 
-def explore_section(connection: Connection, choice: ModelChoice, values: Mapping[str, Any],
-                    row: Mapping[str, Any] | None, runs: RunKeeping) -> None:
+def explore_section(
+    connection: Connection,
+    choice: ModelChoice,
+    values: Mapping[str, Any],
+    row: Mapping[str, Any] | None,
+    runs: RunKeeping,
+) -> None:
     """The section "Explore this scenario": one tab per analysis (in a keyed container, so the browser
     keeps it as the same element when the form above changes size)."""
     with st.container(key="whatif_explore"):
         _explore_tabs(connection, choice, values, row, runs)
 
 
-def _explore_tabs(connection: Connection, choice: ModelChoice, values: Mapping[str, Any],
-                  row: Mapping[str, Any] | None, runs: RunKeeping) -> None:
+def _explore_tabs(
+    connection: Connection,
+    choice: ModelChoice,
+    values: Mapping[str, Any],
+    row: Mapping[str, Any] | None,
+    runs: RunKeeping,
+) -> None:
     st.subheader("Explore this scenario")
-    st.caption("Each analysis sends one task of many rows built around the form's values, and draws the answers. "
-               "Change an input and run it again to compare.")
+    st.caption(
+        "Each analysis sends one task of many rows built around the form's values, and draws the answers. "
+        "Change an input and run it again to compare."
+    )
     if row is None:
         st.caption(":orange[:material/edit: The inputs above need correcting before this scenario can be explored.]")
     score_class = _class_picker(choice.schema)
@@ -198,52 +214,102 @@ def _class_picker(schema: FeatureSchema) -> str | None:
     if schema.task != "classification" or len(schema.classes) <= 2:
         return None
     classes = [str(c) for c in schema.classes]
-    picked = st.selectbox("Score", classes, key="whatif_explore_class",
-                          format_func=lambda c: f"P({schema.class_label(c)})",
-                          help="The class whose probability every analysis charts.")
+    picked = st.selectbox(
+        "Score",
+        classes,
+        key="whatif_explore_class",
+        format_func=lambda c: f"P({schema.class_label(c)})",
+        help="The class whose probability every analysis charts.",
+    )
     return str(picked)
 
 
 # ---- the tabs ---------------------------------------------------------------------------------
-def _sensitivity_tab(connection: Connection, choice: ModelChoice, values: Mapping[str, Any],
-                     row: Mapping[str, Any] | None, score_class: str | None) -> None:
+def _sensitivity_tab(
+    connection: Connection,
+    choice: ModelChoice,
+    values: Mapping[str, Any],
+    row: Mapping[str, Any] | None,
+    score_class: str | None,
+) -> None:
     analysis = ANALYSES[0]
     st.caption("Moves each input alone over its range (every level of a category) and shows how far the answer moves.")
     names = [f.name for f in choice.schema.features]
-    exclude = st.multiselect("Leave out", names, key=f"whatif_sens_exclude_{choice.key}",
-                             help="Inputs that cannot change (an ID, a date of birth) or that do not interest you.")
+    exclude = st.multiselect(
+        "Leave out",
+        names,
+        key=f"whatif_sens_exclude_{choice.key}",
+        help="Inputs that cannot change (an ID, a date of birth) or that do not interest you.",
+    )
     if _run_button(analysis, choice, row, disabled=len(exclude) == len(names)):
-        _run(connection, choice, analysis, row, lambda predict: sensitivity(
-            choice.schema, dict(values), predict, exclude=tuple(exclude), score_class=score_class))
+        _run(
+            connection,
+            choice,
+            analysis,
+            row,
+            lambda predict: sensitivity(
+                choice.schema, dict(values), predict, exclude=tuple(exclude), score_class=score_class
+            ),
+        )
     _show(choice, analysis, row, lambda result: [tornado_chart(result)])
 
 
-def _sweep_tab(connection: Connection, choice: ModelChoice, values: Mapping[str, Any],
-               row: Mapping[str, Any] | None, score_class: str | None) -> None:
+def _sweep_tab(
+    connection: Connection,
+    choice: ModelChoice,
+    values: Mapping[str, Any],
+    row: Mapping[str, Any] | None,
+    score_class: str | None,
+) -> None:
     analysis = ANALYSES[1]
-    st.caption("Moves one input over its range, the others as in the form. With real rows, a thin line per row "
-               "(ICE) and their average in bold (partial dependence).")
+    st.caption(
+        "Moves one input over its range, the others as in the form. With real rows, a thin line per row "
+        "(ICE) and their average in bold (partial dependence)."
+    )
     names = [f.name for f in choice.schema.features]
     left, right = st.columns(2)
     feature = left.selectbox("Input", names, key=f"whatif_sweep_feature_{choice.key}")
-    source = right.selectbox("Curves of other rows", [NO_ROWS_SOURCE, SAMPLE_SOURCE, UPLOAD_SOURCE],
-                             key=f"whatif_sweep_source_{choice.key}")
+    source = right.selectbox(
+        "Curves of other rows", [NO_ROWS_SOURCE, SAMPLE_SOURCE, UPLOAD_SOURCE], key=f"whatif_sweep_source_{choice.key}"
+    )
     background = _background(connection, choice, source, "sweep")
-    centred = st.toggle("Centre the curves at the first point", key=f"whatif_sweep_centred_{choice.key}",
-                        disabled=background is None,
-                        help="Each curve minus its own value at the start: shows differences in shape, not level.")
+    centred = st.toggle(
+        "Centre the curves at the first point",
+        key=f"whatif_sweep_centred_{choice.key}",
+        disabled=background is None,
+        help="Each curve minus its own value at the start: shows differences in shape, not level.",
+    )
     if _run_button(analysis, choice, row, disabled=source != NO_ROWS_SOURCE and background is None):
-        _run(connection, choice, analysis, row, lambda predict: sweep(
-            choice.schema, dict(values), predict, str(feature), background=background, centred=centred,
-            score_class=score_class))
+        _run(
+            connection,
+            choice,
+            analysis,
+            row,
+            lambda predict: sweep(
+                choice.schema,
+                dict(values),
+                predict,
+                str(feature),
+                background=background,
+                centred=centred,
+                score_class=score_class,
+            ),
+        )
     _show(choice, analysis, row, lambda result: [sweep_chart(result)])
 
 
-def _interaction_tab(connection: Connection, choice: ModelChoice, values: Mapping[str, Any],
-                     row: Mapping[str, Any] | None, score_class: str | None) -> None:
+def _interaction_tab(
+    connection: Connection,
+    choice: ModelChoice,
+    values: Mapping[str, Any],
+    row: Mapping[str, Any] | None,
+    score_class: str | None,
+) -> None:
     analysis = ANALYSES[2]
-    st.caption("Moves two inputs together over a grid, the others as in the form. Beside the map: the interaction "
-               "alone, what the pair does beyond the sum of each input's own effect.")
+    st.caption(
+        "Moves two inputs together over a grid, the others as in the form. Beside the map: the interaction "
+        "alone, what the pair does beyond the sum of each input's own effect."
+    )
     names = [f.name for f in choice.schema.features]
     if len(names) < 2:
         st.info("This model has a single input: there is no pair to map.", icon=":material/info:")
@@ -252,87 +318,192 @@ def _interaction_tab(connection: Connection, choice: ModelChoice, values: Mappin
     first = left.selectbox("Across", names, key=f"whatif_map_x_{choice.key}")
     second = right.selectbox("Up", [n for n in names if n != first], key=f"whatif_map_y_{choice.key}")
     if _run_button(analysis, choice, row):
-        _run(connection, choice, analysis, row, lambda predict: interaction(
-            choice.schema, dict(values), predict, (str(first), str(second)), score_class=score_class))
-    _show(choice, analysis, row, lambda result: [interaction_chart(result), interaction_effect_chart(result)],
-          side_by_side=True)
+        _run(
+            connection,
+            choice,
+            analysis,
+            row,
+            lambda predict: interaction(
+                choice.schema, dict(values), predict, (str(first), str(second)), score_class=score_class
+            ),
+        )
+    _show(
+        choice,
+        analysis,
+        row,
+        lambda result: [interaction_chart(result), interaction_effect_chart(result)],
+        side_by_side=True,
+    )
 
 
-def _contributions_tab(connection: Connection, choice: ModelChoice, values: Mapping[str, Any],
-                       row: Mapping[str, Any] | None, score_class: str | None) -> None:
+def _contributions_tab(
+    connection: Connection,
+    choice: ModelChoice,
+    values: Mapping[str, Any],
+    row: Mapping[str, Any] | None,
+    score_class: str | None,
+) -> None:
     analysis = ANALYSES[3]
-    st.caption("How much each input moved this prediction away from the average answer over the background rows "
-               "(Shapley values): they add up to the prediction minus that average.")
-    source = st.selectbox("Background rows", [SAMPLE_SOURCE, UPLOAD_SOURCE, DEFAULTS_SOURCE],
-                          key=f"whatif_contrib_source_{choice.key}",
-                          help="What 'an average row' means: real rows of the model's data are the usual choice.")
+    st.caption(
+        "How much each input moved this prediction away from the average answer over the background rows "
+        "(Shapley values): they add up to the prediction minus that average."
+    )
+    source = st.selectbox(
+        "Background rows",
+        [SAMPLE_SOURCE, UPLOAD_SOURCE, DEFAULTS_SOURCE],
+        key=f"whatif_contrib_source_{choice.key}",
+        help="What 'an average row' means: real rows of the model's data are the usual choice.",
+    )
     background = _background(connection, choice, source, "contrib")
     if background is not None and len(background) > MAX_BACKGROUND:
-        st.caption(f"{MAX_BACKGROUND} of these rows, picked at random, are the background: each row multiplies "
-                   "the rows sent, and all must fit in one task.")
+        st.caption(
+            f"{MAX_BACKGROUND} of these rows, picked at random, are the background: each row multiplies "
+            "the rows sent, and all must fit in one task."
+        )
     if _run_button(analysis, choice, row, disabled=source == UPLOAD_SOURCE and background is None):
-        _run(connection, choice, analysis, row, lambda predict: contributions(
-            choice.schema, dict(values), predict, background=background, max_background=MAX_BACKGROUND,
-            score_class=score_class))
+        _run(
+            connection,
+            choice,
+            analysis,
+            row,
+            lambda predict: contributions(
+                choice.schema,
+                dict(values),
+                predict,
+                background=background,
+                max_background=MAX_BACKGROUND,
+                score_class=score_class,
+            ),
+        )
     _show(choice, analysis, row, lambda result: [waterfall_chart(result)])
 
 
-def _robustness_tab(connection: Connection, choice: ModelChoice, values: Mapping[str, Any],
-                    row: Mapping[str, Any] | None, score_class: str | None) -> None:
+def _robustness_tab(
+    connection: Connection,
+    choice: ModelChoice,
+    values: Mapping[str, Any],
+    row: Mapping[str, Any] | None,
+    score_class: str | None,
+) -> None:
     analysis = ANALYSES[4]
-    st.caption("A thousand near copies of this scenario, every number nudged a little: how often does the answer "
-               "change, and which input makes it change?")
+    st.caption(
+        "A thousand near copies of this scenario, every number nudged a little: how often does the answer "
+        "change, and which input makes it change?"
+    )
     left, right = st.columns(2)
-    percent = left.slider("Noise, as a share of each input's spread", 1, 20, 5, 1, format="%d %%",
-                          key=f"whatif_robust_eps_{choice.key}",
-                          help="Each number is moved by a random amount of about this share of its spread "
-                               "(its standard deviation in the training data, or a quarter of its range).")
+    percent = left.slider(
+        "Noise, as a share of each input's spread",
+        1,
+        20,
+        5,
+        1,
+        format="%d %%",
+        key=f"whatif_robust_eps_{choice.key}",
+        help="Each number is moved by a random amount of about this share of its spread "
+        "(its standard deviation in the training data, or a quarter of its range).",
+    )
     epsilon = percent / 100
     names = [f.name for f in choice.schema.features]
     hold = right.multiselect("Hold fixed", names, key=f"whatif_robust_hold_{choice.key}")
     flips = st.toggle("Also switch categories now and then (5 % of copies)", key=f"whatif_robust_flip_{choice.key}")
     if _run_button(analysis, choice, row):
-        _run(connection, choice, analysis, row, lambda predict: robustness(
-            choice.schema, dict(values), predict, epsilon=float(epsilon), hold=tuple(hold),
-            categorical_flip_p=0.05 if flips else 0.0, score_class=score_class))
-    _show(choice, analysis, row, lambda result: [robustness_chart(result), robustness_features_chart(result)],
-          side_by_side=True)
+        _run(
+            connection,
+            choice,
+            analysis,
+            row,
+            lambda predict: robustness(
+                choice.schema,
+                dict(values),
+                predict,
+                epsilon=float(epsilon),
+                hold=tuple(hold),
+                categorical_flip_p=0.05 if flips else 0.0,
+                score_class=score_class,
+            ),
+        )
+    _show(
+        choice,
+        analysis,
+        row,
+        lambda result: [robustness_chart(result), robustness_features_chart(result)],
+        side_by_side=True,
+    )
 
 
-def _counterfactual_tab(connection: Connection, choice: ModelChoice, values: Mapping[str, Any],
-                        row: Mapping[str, Any] | None, score_class: str | None, runs: RunKeeping) -> None:
+def _counterfactual_tab(
+    connection: Connection,
+    choice: ModelChoice,
+    values: Mapping[str, Any],
+    row: Mapping[str, Any] | None,
+    score_class: str | None,
+    runs: RunKeeping,
+) -> None:
     analysis = ANALYSES[5]
-    st.caption("The smallest changes of these inputs that give another answer, each changing different inputs: "
-               "a few large tasks of candidates, then one that trims each candidate to what it needs.")
+    st.caption(
+        "The smallest changes of these inputs that give another answer, each changing different inputs: "
+        "a few large tasks of candidates, then one that trims each candidate to what it needs."
+    )
     names = [f.name for f in choice.schema.features]
     left, middle, right = st.columns([3, 4, 2])
     with left:
         goal = goal_picker(choice.schema, f"whatif_cf_goal_{choice.key}")
-    fixed = middle.multiselect("Keep fixed", names, key=f"whatif_cf_fixed_{choice.key}",
-                               help="Inputs that cannot change in reality (sex, age of a past passenger).")
+    fixed = middle.multiselect(
+        "Keep fixed",
+        names,
+        key=f"whatif_cf_fixed_{choice.key}",
+        help="Inputs that cannot change in reality (sex, age of a past passenger).",
+    )
     count = right.number_input("Alternatives", 1, 10, 3, key=f"whatif_cf_count_{choice.key}")
     bounds, directions = limits_editor(choice.schema, values, f"whatif_cf_{choice.key}")
     if isinstance(goal, str):
         st.caption(f":orange[:material/flag: {goal}]")
     if _run_button(analysis, choice, row, disabled=isinstance(goal, str) or len(fixed) == len(names)):
-        _run(connection, choice, analysis, row, lambda predict: counterfactuals(
-            choice.schema, dict(values), predict, goal=goal if isinstance(goal, Goal) else None,
-            fixed=tuple(fixed), bounds=bounds, directions=directions,  # type: ignore[arg-type]
-            count=int(count), score_class=score_class))
-    _show(choice, analysis, row, lambda result: [counterfactual_chart(result)],
-          under_charts=lambda result: alternatives_table(choice, result, runs.store, runs.key, runs.session_id))
+        _run(
+            connection,
+            choice,
+            analysis,
+            row,
+            lambda predict: counterfactuals(
+                choice.schema,
+                dict(values),
+                predict,
+                goal=goal if isinstance(goal, Goal) else None,
+                fixed=tuple(fixed),
+                bounds=bounds,
+                directions=directions,  # type: ignore[arg-type]
+                count=int(count),
+                score_class=score_class,
+            ),
+        )
+    _show(
+        choice,
+        analysis,
+        row,
+        lambda result: [counterfactual_chart(result)],
+        under_charts=lambda result: alternatives_table(choice, result, runs.store, runs.key, runs.session_id),
+    )
 
 
 # ---- running and showing ----------------------------------------------------------------------
-def _run_button(analysis: Analysis, choice: ModelChoice, row: Mapping[str, Any] | None,
-                disabled: bool = False) -> bool:
-    return st.button(analysis.button, key=f"whatif_explore_run_{analysis.key}_{choice.key}", type="secondary",
-                     icon=":material/play_arrow:", disabled=row is None or disabled,
-                     help="Fix the inputs above first." if row is None else None)
+def _run_button(analysis: Analysis, choice: ModelChoice, row: Mapping[str, Any] | None, disabled: bool = False) -> bool:
+    return st.button(
+        analysis.button,
+        key=f"whatif_explore_run_{analysis.key}_{choice.key}",
+        type="secondary",
+        icon=":material/play_arrow:",
+        disabled=row is None or disabled,
+        help="Fix the inputs above first." if row is None else None,
+    )
 
 
-def _run(connection: Connection, choice: ModelChoice, analysis: Analysis, row: Mapping[str, Any] | None,
-         compute: Callable[[Predict], AnalysisResult]) -> None:
+def _run(
+    connection: Connection,
+    choice: ModelChoice,
+    analysis: Analysis,
+    row: Mapping[str, Any] | None,
+    compute: Callable[[Predict], AnalysisResult],
+) -> None:
     """Run one analysis with a live status; keep its result (or its one-sentence failure) for this model."""
     if row is None:
         return
@@ -348,9 +519,14 @@ def _run(connection: Connection, choice: ModelChoice, analysis: Analysis, row: M
             line.markdown(f"{step.rows:,} rows · {task}{ident} · **{step.state}** · {step.elapsed_s:.1f} s")
             panel.update(label=f"{analysis.title}: waiting for the model... {step.elapsed_s:.0f} s")
 
-        predict = BatchPredictor(connection.client, choice.path, choice.bucket,
-                                 connection_key=f"{connection.history_key}/{connection.profile.user_id}",
-                                 cache=answer_cache(), on_progress=progress)
+        predict = BatchPredictor(
+            connection.client,
+            choice.path,
+            choice.bucket,
+            connection_key=f"{connection.history_key}/{connection.profile.user_id}",
+            cache=answer_cache(),
+            on_progress=progress,
+        )
         try:
             result = compute(predict)
         except (AnalysisError, APIError, RowValidationError) as problem:
@@ -359,15 +535,21 @@ def _run(connection: Connection, choice: ModelChoice, analysis: Analysis, row: M
             return
         wall_s = time.perf_counter() - started
     slot.empty()  # the result's caption below says how many rows, tasks and seconds
-    st.session_state[_state_key(choice, analysis.key)] = Shown(result, dict(row), wall_s, predict.tasks_sent,
-                                                               time.time())
+    st.session_state[_state_key(choice, analysis.key)] = Shown(
+        result, dict(row), wall_s, predict.tasks_sent, time.time()
+    )
     if analysis.key in ("sensitivity", "contributions"):
         st.rerun()  # the form above shows the new ranking at once
 
 
-def _show(choice: ModelChoice, analysis: Analysis, row: Mapping[str, Any] | None,
-          charts: Callable[[AnalysisResult], list[alt.LayerChart | alt.Chart]], side_by_side: bool = False,
-          under_charts: Callable[[AnalysisResult], None] | None = None) -> None:
+def _show(
+    choice: ModelChoice,
+    analysis: Analysis,
+    row: Mapping[str, Any] | None,
+    charts: Callable[[AnalysisResult], list[alt.LayerChart | alt.Chart]],
+    side_by_side: bool = False,
+    under_charts: Callable[[AnalysisResult], None] | None = None,
+) -> None:
     """The kept result: an out-of-date note when the form changed since, the charts, the reading, the rows."""
     problem = st.session_state.get(_error_key(choice, analysis.key))
     if problem:
@@ -377,8 +559,10 @@ def _show(choice: ModelChoice, analysis: Analysis, row: Mapping[str, Any] | None
         return
     result = shown.result
     if row is not None and dict(row) != shown.row:
-        st.caption(f":orange[:material/history: Out of date: {_what_changed(choice, shown.row, row)}. Press "
-                   f"**{analysis.button}** to run it on the form's values.]")
+        st.caption(
+            f":orange[:material/history: Out of date: {_what_changed(choice, shown.row, row)}. Press "
+            f"**{analysis.button}** to run it on the form's values.]"
+        )
     st.markdown(f":material/lightbulb: {result.reading}")
     drawn = charts(result)
     columns = st.columns(len(drawn)) if side_by_side and len(drawn) > 1 else [st.container() for _ in drawn]
@@ -387,15 +571,22 @@ def _show(choice: ModelChoice, analysis: Analysis, row: Mapping[str, Any] | None
     if under_charts is not None:
         under_charts(result)
     if shown.tasks:
-        st.caption(f"{result.rows:,} rows sent in {_tasks(shown.tasks)}; answered {shown.wall_s:.2f} s "
-                   "after the click.")
+        st.caption(
+            f"{result.rows:,} rows sent in {_tasks(shown.tasks)}; answered {shown.wall_s:.2f} s after the click."
+        )
     else:
         st.caption(f"{result.rows:,} rows, every answer known from an earlier run: no task was sent.")
     slug = choice.path.replace("/", "-").removesuffix(".json")
-    st.download_button("Download the rows (CSV)", data=lambda: _csv(result.sent),
-                       file_name=f"{analysis.key}-{slug}.csv",
-                       mime="text/csv", key=f"whatif_explore_csv_{analysis.key}_{choice.key}", on_click="ignore",
-                       icon=":material/download:", help="Every row sent and the model's answer for it.")
+    st.download_button(
+        "Download the rows (CSV)",
+        data=lambda: _csv(result.sent),
+        file_name=f"{analysis.key}-{slug}.csv",
+        mime="text/csv",
+        key=f"whatif_explore_csv_{analysis.key}_{choice.key}",
+        on_click="ignore",
+        icon=":material/download:",
+        help="Every row sent and the model's answer for it.",
+    )
 
 
 def _what_changed(choice: ModelChoice, before: Mapping[str, Any], now: Mapping[str, Any]) -> str:
@@ -428,8 +619,9 @@ def _background(connection: Connection, choice: ModelChoice, source: str, prefix
         st.caption(f"{len(frame):,} real rows of the model's held-out data.")
         return frame
     if source == UPLOAD_SOURCE:
-        upload = st.file_uploader("Rows (CSV with the model's input columns)", type=["csv"],
-                                  key=f"whatif_{prefix}_upload_{choice.key}")
+        upload = st.file_uploader(
+            "Rows (CSV with the model's input columns)", type=["csv"], key=f"whatif_{prefix}_upload_{choice.key}"
+        )
         if upload is None:
             return None
         return _uploaded_rows(choice.schema, upload.getvalue())
@@ -439,8 +631,9 @@ def _background(connection: Connection, choice: ModelChoice, source: str, prefix
 
 
 @st.cache_data(ttl=300, show_spinner=False)
-def _sample_rows(fingerprint: str, path: str, bucket: str,
-                 _client: ModelClient) -> tuple[SampleRows | None, str | None]:
+def _sample_rows(
+    fingerprint: str, path: str, bucket: str, _client: ModelClient
+) -> tuple[SampleRows | None, str | None]:
     """A model's real rows for backgrounds, or why there are none; cached five minutes per connection
     (a server without the extension is asked once, not at every rerun)."""
     try:

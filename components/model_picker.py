@@ -16,8 +16,12 @@ from whatif.schema import FeatureSchema, SchemaError, csv_columns, guess_target
 
 OPEN_REQUEST_KEY = "whatif_open_model"  # (path, bucket) set by the Saved models page or a share link
 KEPT_KEYS = ("whatif_model", "whatif_model_by_hand", "whatif_path", "whatif_bucket", "whatif_schema_source")
-SCHEMA_SOURCES = ("From the server", "Upload a datrics-json model file", "Upload a CSV of training data",
-                  "Paste an example request body")
+SCHEMA_SOURCES = (
+    "From the server",
+    "Upload a datrics-json model file",
+    "Upload a CSV of training data",
+    "Paste an example request body",
+)
 NO_TARGET = "(none: every column is an input)"
 REFILL_FORM_KEY = "whatif_form_refill"  # set when a schema brings values of its own (a pasted example)
 
@@ -99,15 +103,18 @@ def _choose(connection: Connection) -> ModelChoice | None:
         st.caption(problem)
     elif problem:  # wrong secret, unreachable API...: typing a path by hand would fail the same way
         st.error(problem, icon=":material/error:")
-        st.caption("This happened while loading the saved-models list. Check the connection in the sidebar or on "
-                   "the Settings page.")
+        st.caption(
+            "This happened while loading the saved-models list. Check the connection in the sidebar or on "
+            "the Settings page."
+        )
         return None
     return _pick_by_hand(connection, requested)
 
 
 def _pick_from_list(connection: Connection, options: list, requested: Any) -> ModelChoice | None:
-    labels = [f"{m.name} · v{v.version}" + (" (latest)" if v is m.latest and len(m.versions) > 1 else "")
-              for m, v in options]
+    labels = [
+        f"{m.name} · v{v.version}" + (" (latest)" if v is m.latest and len(m.versions) > 1 else "") for m, v in options
+    ]
     if requested:
         match = [i for i, (_, v) in enumerate(options) if (v.path, v.bucket) == tuple(requested)]
         if match:
@@ -144,15 +151,16 @@ def _pick_by_hand(connection: Connection, requested: Any) -> ModelChoice | None:
     saved = _saved_schema(connection, path, bucket) if path and bucket and source != SCHEMA_SOURCES[0] else None
     schema = _schema_from_source(connection, source, path, bucket, saved)
     if not (path and bucket):
-        st.info("Enter the model's path and bucket, as the platform's model info shows them.",
-                icon=":material/edit:")
+        st.info("Enter the model's path and bucket, as the platform's model info shows them.", icon=":material/edit:")
         return None
     if schema is None:
         return None
     schema_key = "" if source == SCHEMA_SOURCES[0] else _history_of(schema, saved)
     if schema_key:
-        st.caption(":material/call_split: This schema differs from the saved model's, so its runs are kept in a "
-                   "history of their own (runs are only compared under one schema).")
+        st.caption(
+            ":material/call_split: This schema differs from the saved model's, so its runs are kept in a "
+            "history of their own (runs are only compared under one schema)."
+        )
     return ModelChoice(path, bucket, schema.name or path, schema.version, schema, schema_key)
 
 
@@ -180,14 +188,18 @@ def _history_of(schema: FeatureSchema, saved: FeatureSchema | None) -> str:
     return schema.fingerprint() if saved is not None and saved.fingerprint() != schema.fingerprint() else ""
 
 
-def _schema_from_source(connection: Connection, source: str, path: str, bucket: str,
-                        saved: FeatureSchema | None) -> FeatureSchema | None:
+def _schema_from_source(
+    connection: Connection, source: str, path: str, bucket: str, saved: FeatureSchema | None
+) -> FeatureSchema | None:
     try:
         if source == SCHEMA_SOURCES[0]:
             return _schema_from_server(connection, path, bucket) if path and bucket else None
         if source == SCHEMA_SOURCES[3]:
-            text = st.text_area("Example request body (a JSON list of rows)", key="whatif_schema_paste",
-                                placeholder='[{"order_amount": 700, "employment_status_Employed": 0}]')
+            text = st.text_area(
+                "Example request body (a JSON list of rows)",
+                key="whatif_schema_paste",
+                placeholder='[{"order_amount": 700, "employment_status_Employed": 0}]',
+            )
             if text.strip() and text != st.session_state.get("whatif_schema_paste_used"):
                 st.session_state["whatif_schema_paste_used"] = text
                 st.session_state[REFILL_FORM_KEY] = True  # the example's values are what the form shows

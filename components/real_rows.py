@@ -28,10 +28,16 @@ def _note_key(choice: ModelChoice) -> str:
 
 def real_row_button(connection: Connection, choice: ModelChoice) -> None:
     """The button: each press fills the form with the next real row."""
-    st.button("Real row", key="whatif_real_row", icon=":material/person_search:", width="stretch",
-              on_click=_start_from_next_real_row, args=(connection, choice),
-              help="Fill the form with a real row of the model's held-out data (rows it did not train on); "
-                   "press again for the next one.")
+    st.button(
+        "Real row",
+        key="whatif_real_row",
+        icon=":material/person_search:",
+        width="stretch",
+        on_click=_start_from_next_real_row,
+        args=(connection, choice),
+        help="Fill the form with a real row of the model's held-out data (rows it did not train on); "
+        "press again for the next one.",
+    )
 
 
 def real_row_note(choice: ModelChoice, values: dict[str, Any]) -> None:
@@ -74,7 +80,7 @@ def _problem(choice: ModelChoice, sentence: str) -> None:
 
 
 def _describe(choice: ModelChoice, sample: SampleRows, index: int) -> str:
-    """"Real row 3 of 20 of the held-out data; its true survived is died." """
+    """ "Real row 3 of 20 of the held-out data; its true survived is died." """
     where = f"Real row {index + 1} of {len(sample.rows)} of the model's held-out data"
     truth: Any = sample.targets[index] if index < len(sample.targets) else None
     if truth is None:

@@ -18,21 +18,33 @@ def result_card(schema: FeatureSchema, run: Run, baseline: Run | None, *, restor
         if schema.task == "regression" or not run.probabilities:
             change = None if other is None else run.score - other.score
             delta = None if change is None else f"{change:+,.4g} vs baseline"
-            st.metric(f"Predicted {schema.target or 'value'}", run.label, delta=delta, delta_color="off",
-                      delta_arrow="off" if change is not None and abs(change) < 1e-12 else "auto",
-                      help="Change against the baseline run" if other else None)
+            st.metric(
+                f"Predicted {schema.target or 'value'}",
+                run.label,
+                delta=delta,
+                delta_color="off",
+                delta_arrow="off" if change is not None and abs(change) < 1e-12 else "auto",
+                help="Change against the baseline run" if other else None,
+            )
             _provenance(run, restored)
             return
         # the label gets the card's full width (a side column cut "approved" to "approv…")
         points = None if other is None else (run.score - other.score) * 100
         unchanged = points is not None and abs(points) < ROUNDS_TO_ZERO
         delta = None if points is None else ("0.0 pts" if unchanged else f"{points:+.1f} pts")
-        st.metric("Prediction", run.label, delta=delta, delta_color="off" if unchanged else "normal",
-                  delta_arrow="off" if unchanged else "auto",
-                  help="The delta is the change of the score against the baseline run" if other else None)
+        st.metric(
+            "Prediction",
+            run.label,
+            delta=delta,
+            delta_color="off" if unchanged else "normal",
+            delta_arrow="off" if unchanged else "auto",
+            help="The delta is the change of the score against the baseline run" if other else None,
+        )
         order = [schema.class_label(c) for c in schema.classes]
-        st.altair_chart(probability_chart(run.probabilities, schema.class_labels, run.label,
-                                          class_color(run.label, order)), width="stretch")
+        st.altair_chart(
+            probability_chart(run.probabilities, schema.class_labels, run.label, class_color(run.label, order)),
+            width="stretch",
+        )
         _provenance(run, restored)
 
 

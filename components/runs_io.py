@@ -21,16 +21,25 @@ IMPORTED_KEY = "whatif_imported_files"
 def export_button(store: RunStore, key: HistoryKey, choice: ModelChoice) -> None:
     """A download of every run of this model version (made when clicked, not on every rerun)."""
     slug = re.sub(r"[^a-z0-9]+", "-", choice.title.lower()).strip("-")
-    st.download_button("Export runs (CSV)", data=lambda: store.export_csv(key), file_name=f"whatif-runs-{slug}.csv",
-                       mime="text/csv", icon=":material/download:", on_click="ignore", key="whatif_export",
-                       width="stretch")
+    st.download_button(
+        "Export runs (CSV)",
+        data=lambda: store.export_csv(key),
+        file_name=f"whatif-runs-{slug}.csv",
+        mime="text/csv",
+        icon=":material/download:",
+        on_click="ignore",
+        key="whatif_export",
+        width="stretch",
+    )
 
 
-def import_uploader(store: RunStore, key: HistoryKey, choice: ModelChoice, client: ModelClient,
-                    session_id: str) -> str | None:
+def import_uploader(
+    store: RunStore, key: HistoryKey, choice: ModelChoice, client: ModelClient, session_id: str
+) -> str | None:
     """Import an uploaded CSV once, as this session's; return a sentence saying what happened."""
-    upload = st.file_uploader("Import a CSV of runs (an export) or of input rows", type=["csv"],
-                              key=f"whatif_import_{choice.key}")
+    upload = st.file_uploader(
+        "Import a CSV of runs (an export) or of input rows", type=["csv"], key=f"whatif_import_{choice.key}"
+    )
     if upload is None:
         return None
     done: set[str] = st.session_state.setdefault(IMPORTED_KEY, set())
@@ -45,8 +54,10 @@ def import_uploader(store: RunStore, key: HistoryKey, choice: ModelChoice, clien
         else:
             values, rows = rows_to_predict(schema, records, as_columns=as_columns)
     except RowValidationError as invalid:
-        return f":red[Nothing was imported: {upload.name} has values that do not fit the model: " \
-               f"{describe_problems(invalid)}.]"
+        return (
+            f":red[Nothing was imported: {upload.name} has values that do not fit the model: "
+            f"{describe_problems(invalid)}.]"
+        )
     except ValueError as error:
         return f":red[{error}]"
     if kind == "runs":
@@ -65,10 +76,18 @@ def import_uploader(store: RunStore, key: HistoryKey, choice: ModelChoice, clien
     result, error = predict_with_progress(client, rows, choice.path, choice.bucket)
     if result is None:
         return f":red[{error}]"
-    runs = [{**run_fields(schema, form, row, record), "task_id": result.task_id, "elapsed_ms": result.elapsed_s * 1000,
-             "model_name": choice.name, "model_version": choice.version, "source": "import",
-             "session_id": session_id}
-            for form, row, record in zip(values, rows, result.predictions.to_dict("records"), strict=True)]
+    runs = [
+        {
+            **run_fields(schema, form, row, record),
+            "task_id": result.task_id,
+            "elapsed_ms": result.elapsed_s * 1000,
+            "model_name": choice.name,
+            "model_version": choice.version,
+            "source": "import",
+            "session_id": session_id,
+        }
+        for form, row, record in zip(values, rows, result.predictions.to_dict("records"), strict=True)
+    ]
     try:
         store.add_many(key, runs)
     except HistoryUnavailable as problem:

@@ -24,11 +24,11 @@ from whatif.numbers import format_number, parse_number
 from whatif.schema import Feature
 
 COLUMNS = 3
-FILTER_FROM = 13          # a filter box from this many features on
+FILTER_FROM = 13  # a filter box from this many features on
 LABEL_DESCRIPTION_MAX = 24  # characters of a description shown in a field's label
-GROUP_SIZE = 24           # features per page of the form when there are many
+GROUP_SIZE = 24  # features per page of the form when there are many
 FULL_BLOCK, EMPTY_BLOCK = "\u25ae", "\u25af"  # the importance cue's bar
-DRAWN_KEY = "whatif_form_drawn"          # widget keys drawn in this script run
+DRAWN_KEY = "whatif_form_drawn"  # widget keys drawn in this script run
 DRAWN_BEFORE_KEY = "whatif_form_drawn_before"  # ...and in the run before it
 
 
@@ -114,8 +114,11 @@ def form_problems_note(choice: ModelChoice) -> str:
     problems = form_problems(choice)
     if not problems:
         return ""
-    return "Fix " + "; ".join(f"{_markdown_text(name)}: {_markdown_text(sentence)}"
-                              for name, sentence in problems.items()) + "."
+    return (
+        "Fix "
+        + "; ".join(f"{_markdown_text(name)}: {_markdown_text(sentence)}" for name, sentence in problems.items())
+        + "."
+    )
 
 
 def start_form_run() -> None:
@@ -156,17 +159,23 @@ def schema_form(choice: ModelChoice, importance: Mapping[str, Any] | None = None
     values = current_values(choice)
     _forget_widgets_not_drawn_last_run(choice)
     features = list(schema.features)
-    if importance and st.toggle("Most important first", key=f"whatif_form_by_importance_{choice.key}",
-                                help="Orders the fields by the last tornado or contributions of this model."):
+    if importance and st.toggle(
+        "Most important first",
+        key=f"whatif_form_by_importance_{choice.key}",
+        help="Orders the fields by the last tornado or contributions of this model.",
+    ):
         features.sort(key=lambda f: importance[f.name].rank if f.name in importance else len(features) + 1)
     if len(features) >= FILTER_FROM:
-        needle = st.text_input("Filter features", key=f"whatif_filter_{choice.key}",
-                               placeholder=f"Type to find one of {len(features)} features")
+        needle = st.text_input(
+            "Filter features",
+            key=f"whatif_filter_{choice.key}",
+            placeholder=f"Type to find one of {len(features)} features",
+        )
         needle = needle.replace("\u200b", "").strip().lower()  # a name copied from a label has zero-width spaces
         if needle:
             features = [f for f in features if needle in f.name.lower() or needle in f.description.lower()]
             st.caption(f"{len(features)} of {len(schema.features)} features shown; hidden ones keep their values.")
-    groups = [features[i:i + GROUP_SIZE] for i in range(0, len(features), GROUP_SIZE)] or [[]]
+    groups = [features[i : i + GROUP_SIZE] for i in range(0, len(features), GROUP_SIZE)] or [[]]
     if len(groups) > 1:
         # one page of features at a time: a hundred widgets would make every rerun slow
         titles = [f"{i * GROUP_SIZE + 1}–{i * GROUP_SIZE + len(g)}" for i, g in enumerate(groups)]
@@ -179,8 +188,9 @@ def schema_form(choice: ModelChoice, importance: Mapping[str, Any] | None = None
     return dict(values)
 
 
-def _feature_grid(choice: ModelChoice, features: list[Feature], values: dict[str, Any],
-                  importance: Mapping[str, Any]) -> None:
+def _feature_grid(
+    choice: ModelChoice, features: list[Feature], values: dict[str, Any], importance: Mapping[str, Any]
+) -> None:
     columns = st.columns(COLUMNS if len(features) > 1 else 1)
     for index, feature in enumerate(features):
         with columns[index % len(columns)]:
@@ -223,19 +233,20 @@ def _feature_widget(choice: ModelChoice, feature: Feature, value: Any) -> Any:
         return st.toggle(label, value=shown, key=key, help=help_text)
     if feature.is_categorical:
         codes = [int(code) for code in feature.labels]
-        return st.selectbox(label, codes, index=codes.index(shown), key=key, help=help_text,
-                            format_func=feature.label_of)
+        return st.selectbox(
+            label, codes, index=codes.index(shown), key=key, help=help_text, format_func=feature.label_of
+        )
     return _number_field(choice, feature, value, key, label, help_text)
 
 
-def _number_field(choice: ModelChoice, feature: Feature, value: Any, key: str, label: str,
-                  help_text: str | None) -> Any:
+def _number_field(
+    choice: ModelChoice, feature: Feature, value: Any, key: str, label: str, help_text: str | None
+) -> Any:
     """A text field for a number: the form's value if it reads as one, else the last number read."""
     integer = feature.type == "integer"
     unread = _unread_texts(choice)
     initial = unread.get(feature.name, _shown(feature, value))
-    text = st.text_input(label, value=initial, key=key, help=help_text, on_change=_tidy_number,
-                         args=(key, integer))
+    text = st.text_input(label, value=initial, key=key, help=help_text, on_change=_tidy_number, args=(key, integer))
     try:
         number = parse_number(text, integer=integer)
     except ValueError as problem:

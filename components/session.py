@@ -39,8 +39,12 @@ def remember_session_in_browser() -> None:
         return
     max_age_s = COOKIE_DAYS * 24 * 3600
     # the id is 16 hex digits made here: nothing of the user's reaches this script
-    st.sidebar.html(f"<script>document.cookie = '{SESSION_COOKIE}={chosen}; path=/; max-age={max_age_s}; "
-                    "SameSite=Strict';</script>", unsafe_allow_javascript=True, width="content")
+    st.sidebar.html(
+        f"<script>document.cookie = '{SESSION_COOKIE}={chosen}; path=/; max-age={max_age_s}; "
+        "SameSite=Strict';</script>",
+        unsafe_allow_javascript=True,
+        width="content",
+    )
 
 
 def _cookie() -> str:

@@ -37,8 +37,11 @@ def apply_link_values(choice: ModelChoice) -> None:
     values, problems = values_from_query(query, choice.schema)
     set_values(choice, values)
     if problems:
-        st.warning("The link has values that do not fit this model, kept at defaults: "
-                   + "; ".join(f"{name}: {msg}" for name, msg in problems.items()), icon=":material/link_off:")
+        st.warning(
+            "The link has values that do not fit this model, kept at defaults: "
+            + "; ".join(f"{name}: {msg}" for name, msg in problems.items()),
+            icon=":material/link_off:",
+        )
 
 
 def sync_link(choice: ModelChoice, values: Mapping[str, Any]) -> str:

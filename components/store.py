@@ -14,8 +14,10 @@ from whatif.config import home_dir
 from whatif.history import HistoryUnavailable, RunStore, database_name, first_line
 
 HISTORY_PROBLEM_KEY = "whatif_history_problem"
-WHERE_TO_FIX = ("check `[connections.whatif_db]` in .streamlit/secrets.toml or set WHATIF_HOME to a writable "
-                "folder, then reload the page (runs already saved are kept).")
+WHERE_TO_FIX = (
+    "check `[connections.whatif_db]` in .streamlit/secrets.toml or set WHATIF_HOME to a writable "
+    "folder, then reload the page (runs already saved are kept)."
+)
 
 
 @st.cache_resource(show_spinner=False)
@@ -42,9 +44,10 @@ def run_store() -> RunStore:
     except (sa.exc.ArgumentError, ModuleNotFoundError) as exc:  # a malformed URL, an unknown or missing driver
         raise HistoryUnavailable(database_name(str(configured.get("url", ""))), first_line(exc)) from exc
     except ValueError as exc:  # its text may quote a piece of the URL (a port that is part of a password)
-        raise HistoryUnavailable("configured in [connections.whatif_db]",
-                                 "its URL cannot be read (check the port, and quote special characters "
-                                 "in the password)") from exc
+        raise HistoryUnavailable(
+            "configured in [connections.whatif_db]",
+            "its URL cannot be read (check the port, and quote special characters in the password)",
+        ) from exc
 
 
 def history_problem_sentence(problem: HistoryUnavailable) -> str:
@@ -57,11 +60,13 @@ def reporting(action: Callable[..., Any]) -> Callable[..., None]:
 
     (An exception in a callback would end the run with a traceback before the page is drawn.)
     """
+
     def callback(*args: Any, **kwargs: Any) -> None:
         try:
             action(*args, **kwargs)
         except HistoryUnavailable as problem:
             st.session_state[HISTORY_PROBLEM_KEY] = history_problem_sentence(problem)
+
     return callback
 
 
@@ -70,7 +75,6 @@ def show_history_problem() -> None:
     sentence = st.session_state.pop(HISTORY_PROBLEM_KEY, None)
     if sentence:
         st.error(sentence, icon=":material/database:")
-
 
 
 def history_engine() -> sa.Engine | None:

@@ -30,8 +30,9 @@ def goal_picker(schema: FeatureSchema, key: str) -> Goal | str:
     """The goal the analyst asks for; a sentence instead when what was typed is not a goal."""
     if schema.task == "regression":
         target = schema.target or "the prediction"
-        text = st.text_input(f"Bring {target}", key=f"{key}_range", value="",
-                             placeholder="under 150, over 200, between 100 and 150")
+        text = st.text_input(
+            f"Bring {target}", key=f"{key}_range", value="", placeholder="under 150, over 200, between 100 and 150"
+        )
         if not text.strip():
             return f"Say where {target} should go, such as 'under 150'."
         try:
@@ -39,31 +40,42 @@ def goal_picker(schema: FeatureSchema, key: str) -> Goal | str:
         except ValueError as problem:
             return str(problem)
     options = [ANY_OTHER, *(str(c) for c in schema.classes)]
-    picked = st.selectbox("Reach", options, key=f"{key}_class",
-                          format_func=lambda c: c if c == ANY_OTHER else schema.class_label(c))
+    picked = st.selectbox(
+        "Reach", options, key=f"{key}_class", format_func=lambda c: c if c == ANY_OTHER else schema.class_label(c)
+    )
     return Goal("other_class") if picked == ANY_OTHER else Goal("class", target_class=str(picked))
 
 
-def limits_editor(schema: FeatureSchema, values: Mapping[str, Any],
-                  key: str) -> tuple[dict[str, tuple[float | None, float | None]], dict[str, str]]:
+def limits_editor(
+    schema: FeatureSchema, values: Mapping[str, Any], key: str
+) -> tuple[dict[str, tuple[float | None, float | None]], dict[str, str]]:
     """Per number, the lowest and highest value allowed and the direction it may move; (bounds, directions)."""
     numbers = [f for f in schema.features if f.type in ("number", "integer") and not f.is_categorical]
     if not numbers:
         return {}, {}
-    table = pd.DataFrame({
-        "input": [f.name for f in numbers],
-        "now": [values.get(f.name) for f in numbers],
-        "lowest": [f.min for f in numbers],
-        "highest": [f.max for f in numbers],
-        "may move": [EITHER_WAY] * len(numbers),
-    })
+    table = pd.DataFrame(
+        {
+            "input": [f.name for f in numbers],
+            "now": [values.get(f.name) for f in numbers],
+            "lowest": [f.min for f in numbers],
+            "highest": [f.max for f in numbers],
+            "may move": [EITHER_WAY] * len(numbers),
+        }
+    )
     with st.expander("Limits per number (optional)", icon=":material/tune:"):
         st.caption("Empty means the training range. A number that may only go up (a customer's age) or down.")
         edited = st.data_editor(
-            table, key=f"{key}_limits", hide_index=True, width="stretch", disabled=["input", "now"],
-            column_config={"may move": st.column_config.SelectboxColumn(options=[EITHER_WAY, ONLY_UP, ONLY_DOWN],
-                                                                        required=True),
-                           "lowest": st.column_config.NumberColumn(), "highest": st.column_config.NumberColumn()})
+            table,
+            key=f"{key}_limits",
+            hide_index=True,
+            width="stretch",
+            disabled=["input", "now"],
+            column_config={
+                "may move": st.column_config.SelectboxColumn(options=[EITHER_WAY, ONLY_UP, ONLY_DOWN], required=True),
+                "lowest": st.column_config.NumberColumn(),
+                "highest": st.column_config.NumberColumn(),
+            },
+        )
     bounds: dict[str, tuple[float | None, float | None]] = {}
     directions: dict[str, str] = {}
     for record, feature in zip(edited.to_dict("records"), numbers, strict=True):
@@ -75,8 +87,9 @@ def limits_editor(schema: FeatureSchema, values: Mapping[str, Any],
     return bounds, directions
 
 
-def alternatives_table(choice: ModelChoice, result: AnalysisResult, store: RunStore, key: HistoryKey,
-                       session_id: str) -> None:
+def alternatives_table(
+    choice: ModelChoice, result: AnalysisResult, store: RunStore, key: HistoryKey, session_id: str
+) -> None:
     """Each alternative: what changes (old -> new), the new prediction, cost and changes; load or save it."""
     alternatives: list[dict[str, Any]] = list(result.facts.get("alternatives") or [])
     if SAVED_MESSAGE_KEY in st.session_state:
@@ -88,42 +101,71 @@ def alternatives_table(choice: ModelChoice, result: AnalysisResult, store: RunSt
     if not alternatives:
         return
     summary = result.summary
-    shown = pd.DataFrame({
-        "#": range(1, len(alternatives) + 1),
-        "Change": summary["changes"].tolist(),
-        "Changes": summary["n_changes"].tolist(),
-        "New prediction": summary["predicted"].tolist(),
-        result.scorer.title: summary["score"].tolist(),
-        "Cost": summary["cost"].round(3).tolist(),
-    })
+    shown = pd.DataFrame(
+        {
+            "#": range(1, len(alternatives) + 1),
+            "Change": summary["changes"].tolist(),
+            "Changes": summary["n_changes"].tolist(),
+            "New prediction": summary["predicted"].tolist(),
+            result.scorer.title: summary["score"].tolist(),
+            "Cost": summary["cost"].round(3).tolist(),
+        }
+    )
     probability = result.scorer.task == "classification"
-    st.dataframe(shown, hide_index=True, width="stretch", column_config={
-        result.scorer.title: st.column_config.NumberColumn(format="percent" if probability else "%.4g"),
-        "Change": st.column_config.TextColumn(width="large"),
-    })
+    st.dataframe(
+        shown,
+        hide_index=True,
+        width="stretch",
+        column_config={
+            result.scorer.title: st.column_config.NumberColumn(format="percent" if probability else "%.4g"),
+            "Change": st.column_config.TextColumn(width="large"),
+        },
+    )
     for number, alternative in enumerate(alternatives, 1):
         load, save, _ = st.columns([2, 2, 5])
-        load.button(f"Load #{number} into the form", key=f"whatif_cf_load_{choice.key}_{number}",
-                    icon=":material/input:", on_click=set_values, args=(choice, alternative["values"]),
-                    width="stretch")
-        save.button(f"Save #{number} as a run", key=f"whatif_cf_save_{choice.key}_{number}",
-                    icon=":material/bookmark_add:", on_click=_save_as_run,
-                    args=(choice, alternative, store, key, session_id, number), width="stretch")
+        load.button(
+            f"Load #{number} into the form",
+            key=f"whatif_cf_load_{choice.key}_{number}",
+            icon=":material/input:",
+            on_click=set_values,
+            args=(choice, alternative["values"]),
+            width="stretch",
+        )
+        save.button(
+            f"Save #{number} as a run",
+            key=f"whatif_cf_save_{choice.key}_{number}",
+            icon=":material/bookmark_add:",
+            on_click=_save_as_run,
+            args=(choice, alternative, store, key, session_id, number),
+            width="stretch",
+        )
 
 
-def _save_as_run(choice: ModelChoice, alternative: Mapping[str, Any], store: RunStore, key: HistoryKey,
-                 session_id: str, number: int) -> None:
+def _save_as_run(
+    choice: ModelChoice, alternative: Mapping[str, Any], store: RunStore, key: HistoryKey, session_id: str, number: int
+) -> None:
     """The alternative as a run of this session, with the model's answer from the search's task."""
     fields = run_fields(choice.schema, alternative["values"], alternative["row"], alternative["answer"])
     try:
-        store.add(key, **fields, task_id=str(alternative.get("task_id") or "counterfactual search"), elapsed_ms=0.0,
-                  model_name=choice.name, model_version=choice.version, session_id=session_id)
+        store.add(
+            key,
+            **fields,
+            task_id=str(alternative.get("task_id") or "counterfactual search"),
+            elapsed_ms=0.0,
+            model_name=choice.name,
+            model_version=choice.version,
+            session_id=session_id,
+        )
     except HistoryUnavailable as problem:
-        st.session_state[SAVED_MESSAGE_KEY] = (False, f"Alternative #{number} was not saved: "
-                                                      f"{history_problem_sentence(problem)}")
+        st.session_state[SAVED_MESSAGE_KEY] = (
+            False,
+            f"Alternative #{number} was not saved: {history_problem_sentence(problem)}",
+        )
         return
-    st.session_state[SAVED_MESSAGE_KEY] = (True, f"Alternative #{number} is saved as a run ({fields['label']}); it "
-                                                 "is in the chart and the table of runs.")
+    st.session_state[SAVED_MESSAGE_KEY] = (
+        True,
+        f"Alternative #{number} is saved as a run ({fields['label']}); it is in the chart and the table of runs.",
+    )
 
 
 def _number_or_none(value: Any) -> float | None:

@@ -20,9 +20,11 @@ from components.store import history_engine
 connection = app_connection()
 
 st.title("Batch")
-st.caption("Score a file of rows with one model: the rows go in tasks of the server's row limit, one after another. "
-           "See every row's answer, the spread of the scores and, when the file holds the true values, how the "
-           "model does on these rows, overall and per slice.")
+st.caption(
+    "Score a file of rows with one model: the rows go in tasks of the server's row limit, one after another. "
+    "See every row's answer, the spread of the scores and, when the file holds the true values, how the "
+    "model does on these rows, overall and per slice."
+)
 choice = choose_model(connection)
 if choice is None:
     st.stop()

@@ -25,17 +25,21 @@ connection = app_connection()
 keep_state()
 
 st.title("Sanity checks")
-st.caption("A suite of checks any sound model should pass: **expect** (these rows get this class), **invariant** "
-           "(this input does not matter), **monotonic** (more of this input never lowers the score). Each run "
-           "sends ONE task and is kept for the model version it ran on, so versions can be compared.")
+st.caption(
+    "A suite of checks any sound model should pass: **expect** (these rows get this class), **invariant** "
+    "(this input does not matter), **monotonic** (more of this input never lowers the score). Each run "
+    "sends ONE task and is kept for the model version it ran on, so versions can be compared."
+)
 show_history_problem()
 store: SuiteStore | None
 try:
     store = suite_store()
 except HistoryUnavailable as problem:
     store = None
-    st.error(f"{history_problem_sentence(problem)} Suites can still be written and run, but not saved.",
-             icon=":material/database:")
+    st.error(
+        f"{history_problem_sentence(problem)} Suites can still be written and run, but not saved.",
+        icon=":material/database:",
+    )
 owner = Owner.of(connection)
 
 choice = choose_model(connection)

@@ -32,9 +32,15 @@ def feature_row(feature: dict) -> dict[str, str]:
     """One row of a model's features table."""
     labels = feature.get("labels") or {}
     values = ", ".join(f"{code} = {label}" if label != code else code for code, label in labels.items())
-    return {"Feature": feature["name"], "Type": feature["type"], "Min": _text(feature.get("min")),
-            "Max": _text(feature.get("max")), "Default": _text(feature.get("default")),
-            "Values": values or ", ".join(feature.get("columns") or {}), "Description": feature.get("description", "")}
+    return {
+        "Feature": feature["name"],
+        "Type": feature["type"],
+        "Min": _text(feature.get("min")),
+        "Max": _text(feature.get("max")),
+        "Default": _text(feature.get("default")),
+        "Values": values or ", ".join(feature.get("columns") or {}),
+        "Description": feature.get("description", ""),
+    }
 
 
 def open_in_what_if(path: str, bucket: str) -> None:
@@ -48,18 +54,42 @@ for model in models:
         title, pick, action = st.columns([4, 1, 1.3], vertical_alignment="bottom")
         latest = model.latest
         title.subheader(model.name)
-        title.caption(f"{latest.task.capitalize()} of **{latest.target}** · project {model.project}, "
-                      f"group {model.group} · {len(model.versions)} version(s)")
+        title.caption(
+            f"{latest.task.capitalize()} of **{latest.target}** · project {model.project}, "
+            f"group {model.group} · {len(model.versions)} version(s)"
+        )
         version_numbers = [v.version for v in reversed(model.versions)]
-        picked = pick.selectbox("Version", version_numbers, key=f"saved_models_version_{model.group}",
-                                format_func=lambda n, newest=latest.version: f"v{n}" + (" (latest)" if n == newest else ""))
+        picked = pick.selectbox(
+            "Version",
+            version_numbers,
+            key=f"saved_models_version_{model.group}",
+            format_func=lambda n, newest=latest.version: f"v{n}" + (" (latest)" if n == newest else ""),
+        )
         version = next(v for v in model.versions if v.version == picked)
-        if action.button("Open in what-if", key=f"saved_models_open_{model.group}", type="primary",
-                         icon=":material/tune:", on_click=open_in_what_if, args=(version.path, version.bucket),
-                         width="stretch"):
+        if action.button(
+            "Open in what-if",
+            key=f"saved_models_open_{model.group}",
+            type="primary",
+            icon=":material/tune:",
+            on_click=open_in_what_if,
+            args=(version.path, version.bucket),
+            width="stretch",
+        ):
             st.switch_page("pages/what_if.py")
-        versions = pd.DataFrame([{"Version": v.version, "Created": v.created, "Task": v.task, "Target": v.target,
-                                  "Path": v.path, "Bucket": v.bucket, **v.metrics} for v in reversed(model.versions)])
+        versions = pd.DataFrame(
+            [
+                {
+                    "Version": v.version,
+                    "Created": v.created,
+                    "Task": v.task,
+                    "Target": v.target,
+                    "Path": v.path,
+                    "Bucket": v.bucket,
+                    **v.metrics,
+                }
+                for v in reversed(model.versions)
+            ]
+        )
         st.dataframe(versions, hide_index=True, key=f"saved_models_versions_{model.group}")
         features_tab, api_tab = st.tabs(["Features", "API"])
         try:
@@ -68,13 +98,26 @@ for model in models:
             features_tab.warning(str(error), icon=":material/info:")
             schema = None
         if schema is not None:
-            features_tab.dataframe(pd.DataFrame([feature_row(f) for f in schema["features"]]), hide_index=True,
-                                   key=f"saved_models_features_{model.group}")
+            features_tab.dataframe(
+                pd.DataFrame([feature_row(f) for f in schema["features"]]),
+                hide_index=True,
+                key=f"saved_models_features_{model.group}",
+            )
         with api_tab:
-            st.markdown(f"**URL** `{connection.predict_url}`  \n**path** `{version.path}`  \n"
-                        f"**bucket** `{version.bucket}`")
+            st.markdown(
+                f"**URL** `{connection.predict_url}`  \n**path** `{version.path}`  \n**bucket** `{version.bucket}`"
+            )
             feature_schema = FeatureSchema.from_dict(schema) if schema else None
             example = [feature_schema.to_row(feature_schema.defaults())] if feature_schema else [{}]
-            st.code(curl_snippet(connection.predict_url, version.path, version.bucket, example,
-                                 connection.profile.user_id, connection.profile.email), language="bash",
-                    wrap_lines=True)
+            st.code(
+                curl_snippet(
+                    connection.predict_url,
+                    version.path,
+                    version.bucket,
+                    example,
+                    connection.profile.user_id,
+                    connection.profile.email,
+                ),
+                language="bash",
+                wrap_lines=True,
+            )

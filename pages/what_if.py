@@ -37,8 +37,10 @@ remember_session_in_browser()
 
 st.title("What-if")
 if connection.profile.is_demo:
-    st.caption("Predictions come from the **local demo API**: the embedded reference server with sample models. "
-               "Choose another API in the sidebar or on the Settings page.")
+    st.caption(
+        "Predictions come from the **local demo API**: the embedded reference server with sample models. "
+        "Choose another API in the sidebar or on the Settings page."
+    )
 else:
     st.caption(f"Predictions come from **{connection.profile.name}** as user {connection.profile.user_id}.")
 show_history_problem()
@@ -56,8 +58,14 @@ form_side, result_side = st.columns([11, 9], gap="large")
 with form_side:
     st.subheader("Inputs")
     reset, real, load = st.columns(3)
-    reset.button("Reset to defaults", key="whatif_reset", icon=":material/restart_alt:", width="stretch",
-                 on_click=reset_to_defaults, args=(choice,))
+    reset.button(
+        "Reset to defaults",
+        key="whatif_reset",
+        icon=":material/restart_alt:",
+        width="stretch",
+        on_click=reset_to_defaults,
+        args=(choice,),
+    )
     with real:
         real_row_button(connection, choice)
     load_slot = load.empty()  # filled once this run's prediction is stored, so it lists that run too
@@ -72,8 +80,15 @@ with form_side:
         st.error(f"Some values are not valid: {invalid}.", icon=":material/error:")
     if ranking is not None:
         st.caption(ranking.note(row))
-    predict = st.button("Predict", key="whatif_predict", type="primary", icon=":material/play_arrow:",
-                        width="stretch", disabled=row is None, help=to_fix or None)
+    predict = st.button(
+        "Predict",
+        key="whatif_predict",
+        type="primary",
+        icon=":material/play_arrow:",
+        width="stretch",
+        disabled=row is None,
+        help=to_fix or None,
+    )
     if to_fix:
         st.caption(f":red[:material/error: {to_fix}]")
 
@@ -91,14 +106,19 @@ with result_side:
     announce_runs_of_others(store, key, me)
     if shown is not None:
         if row is not None and inputs_differ(choice.schema, shown, row):
-            st.caption(":orange[:material/edit: The inputs differ from this prediction's; press **Predict** "
-                       "to see what the model says now.]")
+            st.caption(
+                ":orange[:material/edit: The inputs differ from this prediction's; press **Predict** "
+                "to see what the model says now.]"
+            )
         result_card(choice.schema, shown, baseline, restored=restored)
     elif not st.session_state.get(error_key):  # beside an error, "press Predict" would mislead
         if total:
             others = "1 run by another session is" if total == 1 else f"{total:,} runs by other sessions are"
-            st.info(f"No runs of yours with this model yet: change the inputs and press **Predict**. "
-                    f"{others} in the history.", icon=":material/science:")
+            st.info(
+                f"No runs of yours with this model yet: change the inputs and press **Predict**. "
+                f"{others} in the history.",
+                icon=":material/science:",
+            )
         else:
             st.info("No runs of this model yet: change the inputs and press **Predict**.", icon=":material/science:")
     with st.expander("Compare with another version", icon=":material/compare_arrows:"):
@@ -121,8 +141,17 @@ explore_section(connection, choice, values, row, RunKeeping(store, key, me))
 if frame is not None:
     st.subheader("Runs compared")
     runs_table(choice, frame, baseline, me)
-    run_actions(store, key, choice, frame, baseline, total, shown.id if shown is not None else None, mine,
-                me if only_mine else None)
+    run_actions(
+        store,
+        key,
+        choice,
+        frame,
+        baseline,
+        total,
+        shown.id if shown is not None else None,
+        mine,
+        me if only_mine else None,
+    )
 
 with st.expander("Import and export runs", icon=":material/swap_vert:"):
     if total:

@@ -42,8 +42,9 @@ def server(model_store: Path) -> Iterator[EmbeddedServer]:
 @pytest.fixture()
 def client(server: EmbeddedServer) -> Iterator[ModelClient]:
     """A client of the demo user."""
-    with ModelClient(server.predict_url, secret=server.secret, user_id=DEMO_USER, email=DEMO_EMAIL,
-                     poll_deadline_s=30) as c:
+    with ModelClient(
+        server.predict_url, secret=server.secret, user_id=DEMO_USER, email=DEMO_EMAIL, poll_deadline_s=30
+    ) as c:
         yield c
 
 

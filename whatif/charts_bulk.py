@@ -52,8 +52,13 @@ def distribution_data(result: AnalysisResult, cumulative: bool = False) -> pd.Da
     sides = ((BEFORE_LABEL, before[np.isfinite(before)]), (AFTER_LABEL, after[np.isfinite(after)]))
     if cumulative:
         shares = np.linspace(0.0, 1.0, CDF_POINTS)
-        parts = [pd.DataFrame({"version": label, "score": np.quantile(values, shares, method="inverted_cdf"),
-                               "share": shares}) for label, values in sides if len(values)]
+        parts = [
+            pd.DataFrame(
+                {"version": label, "score": np.quantile(values, shares, method="inverted_cdf"), "share": shares}
+            )
+            for label, values in sides
+            if len(values)
+        ]
         return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["version", "score", "share"])
     low, high, step = histogram_domain(np.concatenate([before, after]), _is_probability(result))
     edges = np.arange(low, high + step / 2, step)
@@ -63,8 +68,10 @@ def distribution_data(result: AnalysisResult, cumulative: bool = False) -> pd.Da
     for label, values in sides:
         counts, _ = np.histogram(values, bins=edges)
         total = max(1, len(values))
-        rows += [{"version": label, "low": float(a), "high": float(b), "rows": int(c), "share": c / total}
-                 for a, b, c in zip(edges[:-1], edges[1:], counts, strict=True)]
+        rows += [
+            {"version": label, "low": float(a), "high": float(b), "rows": int(c), "share": c / total}
+            for a, b, c in zip(edges[:-1], edges[1:], counts, strict=True)
+        ]
     return pd.DataFrame(rows)
 
 
@@ -75,37 +82,64 @@ def distribution_chart(result: AnalysisResult, cumulative: bool = False) -> alt.
     data = distribution_data(result, cumulative)
     axis, fmt = _score_axis(result)
     title = result.scorer.title
-    color = alt.Color("version:N", scale=alt.Scale(domain=[BEFORE_LABEL, AFTER_LABEL],
-                                                   range=[BEFORE_COLOR, AFTER_COLOR]),
-                      legend=bottom_legend(None))
+    color = alt.Color(
+        "version:N",
+        scale=alt.Scale(domain=[BEFORE_LABEL, AFTER_LABEL], range=[BEFORE_COLOR, AFTER_COLOR]),
+        legend=bottom_legend(None),
+    )
     x_scale = alt.Scale(domain=[0, 1]) if _is_probability(result) and cumulative else alt.Scale(zero=False)
     if cumulative:
-        marks = alt.Chart(data).mark_line(interpolate="step-after", strokeWidth=2).encode(
-            x=alt.X("score:Q", title=title, axis=axis, scale=x_scale),
-            y=alt.Y("share:Q", title="Share of rows with at most this score", axis=alt.Axis(format="%"),
-                    scale=alt.Scale(domain=[0, 1])),
-            color=color,
-            tooltip=[alt.Tooltip("version:N", title="Rows"), alt.Tooltip("score:Q", title=title, format=fmt),
-                     alt.Tooltip("share:Q", title="Share at most", format=".1%")])
+        marks = (
+            alt.Chart(data)
+            .mark_line(interpolate="step-after", strokeWidth=2)
+            .encode(
+                x=alt.X("score:Q", title=title, axis=axis, scale=x_scale),
+                y=alt.Y(
+                    "share:Q",
+                    title="Share of rows with at most this score",
+                    axis=alt.Axis(format="%"),
+                    scale=alt.Scale(domain=[0, 1]),
+                ),
+                color=color,
+                tooltip=[
+                    alt.Tooltip("version:N", title="Rows"),
+                    alt.Tooltip("score:Q", title=title, format=fmt),
+                    alt.Tooltip("share:Q", title="Share at most", format=".1%"),
+                ],
+            )
+        )
     else:
-        marks = alt.Chart(data).mark_bar(opacity=0.55, binSpacing=0).encode(
-            x=alt.X("low:Q", title=title, axis=axis, scale=x_scale),
-            x2="high:Q",
-            y=alt.Y("rows:Q", title="Rows", stack=None),
-            y2=alt.datum(0),
-            color=color,
-            tooltip=[alt.Tooltip("version:N", title="Rows"), alt.Tooltip("low:Q", title="From", format=fmt),
-                     alt.Tooltip("high:Q", title="To", format=fmt), alt.Tooltip("rows:Q", title="Rows", format=","),
-                     alt.Tooltip("share:Q", title="Share", format=".1%")])
+        marks = (
+            alt.Chart(data)
+            .mark_bar(opacity=0.55, binSpacing=0)
+            .encode(
+                x=alt.X("low:Q", title=title, axis=axis, scale=x_scale),
+                x2="high:Q",
+                y=alt.Y("rows:Q", title="Rows", stack=None),
+                y2=alt.datum(0),
+                color=color,
+                tooltip=[
+                    alt.Tooltip("version:N", title="Rows"),
+                    alt.Tooltip("low:Q", title="From", format=fmt),
+                    alt.Tooltip("high:Q", title="To", format=fmt),
+                    alt.Tooltip("rows:Q", title="Rows", format=","),
+                    alt.Tooltip("share:Q", title="Share", format=".1%"),
+                ],
+            )
+        )
     layers: list[alt.Chart] = [marks]
     threshold = result.scorer.threshold
     if threshold is not None:
         rule = pd.DataFrame({"score": [float(threshold)], "label": [THRESHOLD_LABEL]})
-        layers.append(alt.Chart(rule).mark_rule(strokeDash=[4, 3], color=BASELINE_COLOR).encode(
-            x="score:Q", tooltip=[alt.Tooltip("label:N", title=" "), alt.Tooltip("score:Q", format=fmt)]))
+        layers.append(
+            alt.Chart(rule)
+            .mark_rule(strokeDash=[4, 3], color=BASELINE_COLOR)
+            .encode(x="score:Q", tooltip=[alt.Tooltip("label:N", title=" "), alt.Tooltip("score:Q", format=fmt)])
+        )
     heading = "Cumulative share of rows" if cumulative else "Scores of every row"
-    return fit_width(alt.layer(*layers), height=HEIGHT,
-                     title=alt.TitleParams(f"{heading}, before and after", anchor="start"))
+    return fit_width(
+        alt.layer(*layers), height=HEIGHT, title=alt.TitleParams(f"{heading}, before and after", anchor="start")
+    )
 
 
 def transition_data(result: AnalysisResult) -> pd.DataFrame:
@@ -113,9 +147,11 @@ def transition_data(result: AnalysisResult) -> pd.DataFrame:
     ``kind`` (kept its class / changed class); empty for a regression."""
     transitions = result.facts.get("transitions") or {}
     total = sum(n for row in transitions.values() for n in row.values()) or 1
-    rows = [{"before": a, "after": b, "rows": int(n), "share": n / total,
-             "kind": SAME_LABEL if a == b else CHANGED_LABEL}
-            for a, row in transitions.items() for b, n in row.items()]
+    rows = [
+        {"before": a, "after": b, "rows": int(n), "share": n / total, "kind": SAME_LABEL if a == b else CHANGED_LABEL}
+        for a, row in transitions.items()
+        for b, n in row.items()
+    ]
     return pd.DataFrame(rows, columns=["before", "after", "rows", "share", "kind"])
 
 
@@ -135,19 +171,35 @@ def transition_chart(result: AnalysisResult) -> alt.LayerChart:
     data["dark"] = data["strength"] > 0.55
     x = alt.X("after:N", title="After the edits", sort=classes, axis=alt.Axis(orient="top", labelAngle=0))
     y = alt.Y("before:N", title="Before the edits", sort=classes)
-    cells = alt.Chart(data).mark_rect(stroke="white", strokeWidth=2).encode(
-        x=x, y=y,
-        color=alt.Color("kind:N", scale=alt.Scale(domain=[SAME_LABEL, CHANGED_LABEL], range=[STEADY_COLOR, FLIP_COLOR]),
-                        legend=bottom_legend(None)),
-        opacity=alt.Opacity("strength:Q", scale=alt.Scale(domain=[0, 1], range=[0.12, 1]), legend=None),
-        tooltip=[alt.Tooltip("before:N", title="Before"), alt.Tooltip("after:N", title="After"),
-                 alt.Tooltip("rows:Q", title="Rows", format=","), alt.Tooltip("share:Q", title="Share", format=".1%")])
-    text = alt.Chart(data).mark_text(fontSize=14, fontWeight="bold").encode(
-        x=x, y=y, text="text:N",
-        color=alt.condition(alt.datum.dark, alt.value("white"), alt.value("#222222")))
+    cells = (
+        alt.Chart(data)
+        .mark_rect(stroke="white", strokeWidth=2)
+        .encode(
+            x=x,
+            y=y,
+            color=alt.Color(
+                "kind:N",
+                scale=alt.Scale(domain=[SAME_LABEL, CHANGED_LABEL], range=[STEADY_COLOR, FLIP_COLOR]),
+                legend=bottom_legend(None),
+            ),
+            opacity=alt.Opacity("strength:Q", scale=alt.Scale(domain=[0, 1], range=[0.12, 1]), legend=None),
+            tooltip=[
+                alt.Tooltip("before:N", title="Before"),
+                alt.Tooltip("after:N", title="After"),
+                alt.Tooltip("rows:Q", title="Rows", format=","),
+                alt.Tooltip("share:Q", title="Share", format=".1%"),
+            ],
+        )
+    )
+    text = (
+        alt.Chart(data)
+        .mark_text(fontSize=14, fontWeight="bold")
+        .encode(x=x, y=y, text="text:N", color=alt.condition(alt.datum.dark, alt.value("white"), alt.value("#222222")))
+    )
     height = max(120, 60 * len(classes))
-    return fit_width(alt.layer(cells, text), height=height,
-                     title=alt.TitleParams("Classes before and after", anchor="start"))
+    return fit_width(
+        alt.layer(cells, text), height=height, title=alt.TitleParams("Classes before and after", anchor="start")
+    )
 
 
 def change_data(result: AnalysisResult) -> pd.DataFrame:
@@ -175,22 +227,39 @@ def change_chart(result: AnalysisResult) -> alt.LayerChart:
     data = change_data(result)
     axis = alt.Axis(format="+%" if _is_probability(result) else "+,.4~g", tickCount=6)
     fmt = "+.1%" if _is_probability(result) else "+,.4~g"
-    bars = alt.Chart(data).mark_bar(binSpacing=0).encode(
-        x=alt.X("low:Q", title=f"Change of {result.scorer.title}", axis=axis, scale=alt.Scale(zero=False)),
-        x2="high:Q",
-        y=alt.Y("rows:Q", title="Rows"),
-        y2=alt.datum(0),
-        color=alt.Color("direction:N", scale=alt.Scale(domain=["raises it", "about the same", "lowers it"],
-                                                       range=[HIGHER_COLOR, STEADY_COLOR, LOWER_COLOR]),
-                        legend=bottom_legend(None)),
-        tooltip=[alt.Tooltip("low:Q", title="From", format=fmt), alt.Tooltip("high:Q", title="To", format=fmt),
-                 alt.Tooltip("rows:Q", title="Rows", format=",")])
+    bars = (
+        alt.Chart(data)
+        .mark_bar(binSpacing=0)
+        .encode(
+            x=alt.X("low:Q", title=f"Change of {result.scorer.title}", axis=axis, scale=alt.Scale(zero=False)),
+            x2="high:Q",
+            y=alt.Y("rows:Q", title="Rows"),
+            y2=alt.datum(0),
+            color=alt.Color(
+                "direction:N",
+                scale=alt.Scale(
+                    domain=["raises it", "about the same", "lowers it"], range=[HIGHER_COLOR, STEADY_COLOR, LOWER_COLOR]
+                ),
+                legend=bottom_legend(None),
+            ),
+            tooltip=[
+                alt.Tooltip("low:Q", title="From", format=fmt),
+                alt.Tooltip("high:Q", title="To", format=fmt),
+                alt.Tooltip("rows:Q", title="Rows", format=","),
+            ],
+        )
+    )
     zero = alt.Chart(pd.DataFrame({"x": [0.0]})).mark_rule(color=BASELINE_COLOR).encode(x="x:Q")
     mean = result.facts.get("mean_change")
     layers: list[alt.Chart] = [bars, zero]
     if mean is not None and math.isfinite(mean):
-        layers.append(alt.Chart(pd.DataFrame({"x": [float(mean)], "label": ["mean change"]})).mark_rule(
-            strokeDash=[4, 3], color="#111111").encode(
-            x="x:Q", tooltip=[alt.Tooltip("label:N", title=" "), alt.Tooltip("x:Q", title="Change", format=fmt)]))
-    return fit_width(alt.layer(*layers), height=HEIGHT,
-                     title=alt.TitleParams("Change of each edited row", anchor="start"))
+        layers.append(
+            alt.Chart(pd.DataFrame({"x": [float(mean)], "label": ["mean change"]}))
+            .mark_rule(strokeDash=[4, 3], color="#111111")
+            .encode(
+                x="x:Q", tooltip=[alt.Tooltip("label:N", title=" "), alt.Tooltip("x:Q", title="Change", format=fmt)]
+            )
+        )
+    return fit_width(
+        alt.layer(*layers), height=HEIGHT, title=alt.TitleParams("Change of each edited row", anchor="start")
+    )

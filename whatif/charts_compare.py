@@ -35,8 +35,11 @@ def _classifier(result: Comparison) -> bool:
 
 def _model_color(result: Comparison, title: str | None = None) -> alt.Color:
     label_a, label_b = model_labels(result)
-    return alt.Color("model_label:N", scale=alt.Scale(domain=[label_a, label_b], range=[A_COLOR, B_COLOR]),
-                     legend=bottom_legend(title))
+    return alt.Color(
+        "model_label:N",
+        scale=alt.Scale(domain=[label_a, label_b], range=[A_COLOR, B_COLOR]),
+        legend=bottom_legend(title),
+    )
 
 
 def _with_model_labels(result: Comparison, frame: pd.DataFrame) -> pd.DataFrame:
@@ -72,12 +75,21 @@ def scenario_chart(result: Comparison) -> alt.LayerChart:
     data = _with_model_labels(result, data)
     label_a, label_b = model_labels(result)
     offset = alt.YOffset("model_label:N", sort=[label_a, label_b])
-    tooltip = [alt.Tooltip("model_label:N", title="Model"), alt.Tooltip("class:N", title="Class"),
-               alt.Tooltip("value:Q", title="Value", format=".1%" if _classifier(result) else ",.4~g")]
-    bars = alt.Chart(data).mark_bar(cornerRadius=2, height={"band": 0.9}).encode(
-        x=x, y=y, yOffset=offset, color=_model_color(result), tooltip=tooltip)
-    values = alt.Chart(data).mark_text(align="left", dx=4, fontSize=11, color=MARK_COLOR).encode(
-        x=x, y=y, yOffset=offset, text=alt.Text("value:Q", format=text_format))
+    tooltip = [
+        alt.Tooltip("model_label:N", title="Model"),
+        alt.Tooltip("class:N", title="Class"),
+        alt.Tooltip("value:Q", title="Value", format=".1%" if _classifier(result) else ",.4~g"),
+    ]
+    bars = (
+        alt.Chart(data)
+        .mark_bar(cornerRadius=2, height={"band": 0.9})
+        .encode(x=x, y=y, yOffset=offset, color=_model_color(result), tooltip=tooltip)
+    )
+    values = (
+        alt.Chart(data)
+        .mark_text(align="left", dx=4, fontSize=11, color=MARK_COLOR)
+        .encode(x=x, y=y, yOffset=offset, text=alt.Text("value:Q", format=text_format))
+    )
     rows = data["class"].nunique()
     return fit_width(alt.layer(bars, values), height=max(90, 64 * rows))
 
@@ -91,20 +103,29 @@ def compare_sweep_chart(result: Comparison) -> alt.LayerChart:
     scale, axis, fmt = _score_axis(result)
     title = result.scorer.title
     numeric = bool(pd.api.types.is_numeric_dtype(data["value"]))
-    tooltip = [alt.Tooltip("model_label:N", title="Model"),
-               alt.Tooltip(f"value:{'Q' if numeric else 'N'}", title=feature),
-               alt.Tooltip("score:Q", title=title, format=fmt), alt.Tooltip("label:N", title="Predicted")]
+    tooltip = [
+        alt.Tooltip("model_label:N", title="Model"),
+        alt.Tooltip(f"value:{'Q' if numeric else 'N'}", title=feature),
+        alt.Tooltip("score:Q", title=title, format=fmt),
+        alt.Tooltip("label:N", title="Predicted"),
+    ]
     y = alt.Y("score:Q", title=title, scale=scale, axis=axis)
     layers: list[Any] = []
     if numeric:
         x = alt.X("value:Q", title=feature, scale=alt.Scale(zero=False, nice=False))
-        layers.append(alt.Chart(data).mark_line(point=alt.OverlayMarkDef(size=18), strokeWidth=2.4).encode(
-            x=x, y=y, color=_model_color(result), tooltip=tooltip))
+        layers.append(
+            alt.Chart(data)
+            .mark_line(point=alt.OverlayMarkDef(size=18), strokeWidth=2.4)
+            .encode(x=x, y=y, color=_model_color(result), tooltip=tooltip)
+        )
     else:
         order = data.loc[data["side"] == A].sort_values("point")["value"].tolist()
         x = alt.X("value:N", title=feature, sort=order, axis=alt.Axis(labelAngle=0))
-        layers.append(alt.Chart(data).mark_circle(size=150, opacity=0.9).encode(
-            x=x, y=y, xOffset=alt.XOffset("model_label:N"), color=_model_color(result), tooltip=tooltip))
+        layers.append(
+            alt.Chart(data)
+            .mark_circle(size=150, opacity=0.9)
+            .encode(x=x, y=y, xOffset=alt.XOffset("model_label:N"), color=_model_color(result), tooltip=tooltip)
+        )
     current = facts.get("current_value")
     if current is not None:
         if numeric:
@@ -113,21 +134,32 @@ def compare_sweep_chart(result: Comparison) -> alt.LayerChart:
             at = data[data["value"].astype(str) == str(current)]
         if not at.empty:
             ring_x = x if numeric else alt.X("value:N", sort=order)
-            encoding: dict[str, Any] = {"x": ring_x, "y": alt.Y("score:Q", scale=scale),
-                                        "tooltip": [alt.Tooltip("model_label:N", title="Model"),
-                                                    alt.Tooltip("score:Q", title=f"{title} now", format=fmt)]}
+            encoding: dict[str, Any] = {
+                "x": ring_x,
+                "y": alt.Y("score:Q", scale=scale),
+                "tooltip": [
+                    alt.Tooltip("model_label:N", title="Model"),
+                    alt.Tooltip("score:Q", title=f"{title} now", format=fmt),
+                ],
+            }
             if not numeric:
                 encoding["xOffset"] = alt.XOffset("model_label:N")
-            layers.append(alt.Chart(at).mark_point(size=260, strokeWidth=2.5, filled=False, color=MARK_COLOR)
-                          .encode(**encoding))
+            layers.append(
+                alt.Chart(at).mark_point(size=260, strokeWidth=2.5, filled=False, color=MARK_COLOR).encode(**encoding)
+            )
     threshold = result.scorer.threshold
     if threshold is not None and _classifier(result):
         rule = pd.DataFrame({"score": [float(threshold)], "text": [f"threshold {threshold:.0%}"]})
-        layers.append(alt.Chart(rule).mark_rule(strokeDash=[6, 4], color=BASELINE_COLOR).encode(
-            y=alt.Y("score:Q", scale=scale), tooltip=[alt.Tooltip("text:N", title="Decision")]))
-        layers.append(alt.Chart(rule).mark_text(align="right", baseline="bottom", dx=-4, dy=-3, fontSize=11,
-                                                color=MARK_COLOR).encode(
-            x=alt.value("width"), y=alt.Y("score:Q", scale=scale), text="text:N"))
+        layers.append(
+            alt.Chart(rule)
+            .mark_rule(strokeDash=[6, 4], color=BASELINE_COLOR)
+            .encode(y=alt.Y("score:Q", scale=scale), tooltip=[alt.Tooltip("text:N", title="Decision")])
+        )
+        layers.append(
+            alt.Chart(rule)
+            .mark_text(align="right", baseline="bottom", dx=-4, dy=-3, fontSize=11, color=MARK_COLOR)
+            .encode(x=alt.value("width"), y=alt.Y("score:Q", scale=scale), text="text:N")
+        )
     return fit_width(alt.layer(*layers), height=320)
 
 
@@ -140,22 +172,47 @@ def confusion_chart(result: Comparison) -> alt.LayerChart:
     data["text"] = [f"{rows:,} ({share:.0%})" for rows, share in zip(data["rows"], data["share"], strict=True)]
     rows_order = list(dict.fromkeys(data["a_class"]))
     columns_order = list(dict.fromkeys(data["b_class"]))
-    x = alt.X("b_class:N", title=f"{B} · {result.model_b} predicts", sort=columns_order,
-              axis=alt.Axis(orient="top", labelAngle=0, labelLimit=200, titleLimit=0))
-    y = alt.Y("a_class:N", title=f"{A} · {result.model_a} predicts", sort=rows_order,
-              axis=alt.Axis(labelLimit=200, titleLimit=0))
+    x = alt.X(
+        "b_class:N",
+        title=f"{B} · {result.model_b} predicts",
+        sort=columns_order,
+        axis=alt.Axis(orient="top", labelAngle=0, labelLimit=200, titleLimit=0),
+    )
+    y = alt.Y(
+        "a_class:N",
+        title=f"{A} · {result.model_a} predicts",
+        sort=rows_order,
+        axis=alt.Axis(labelLimit=200, titleLimit=0),
+    )
     most = max(1, int(data["rows"].max()) if len(data) else 1)
-    cells = alt.Chart(data).mark_rect(stroke="white", strokeWidth=2).encode(
-        x=x, y=y, color=alt.Color("rows:Q", title="Rows", scale=alt.Scale(scheme=CELL_SCHEME, domain=[0, most]),
-                                  legend=None),
-        tooltip=[alt.Tooltip("a_class:N", title=f"{A} says"), alt.Tooltip("b_class:N", title=f"{B} says"),
-                 alt.Tooltip("rows:Q", title="Rows", format=","), alt.Tooltip("share:Q", title="Share",
-                                                                              format=".1%")])
-    outline = alt.Chart(data[data["agree"]]).mark_rect(filled=False, stroke=AGREE_COLOR, strokeWidth=2.5).encode(
-        x=x, y=y)
-    texts = alt.Chart(data).mark_text(fontSize=13).encode(
-        x=x, y=y, text="text:N",
-        color=alt.condition(alt.datum.rows > most * 0.55, alt.value("white"), alt.value(MARK_COLOR)))
+    cells = (
+        alt.Chart(data)
+        .mark_rect(stroke="white", strokeWidth=2)
+        .encode(
+            x=x,
+            y=y,
+            color=alt.Color("rows:Q", title="Rows", scale=alt.Scale(scheme=CELL_SCHEME, domain=[0, most]), legend=None),
+            tooltip=[
+                alt.Tooltip("a_class:N", title=f"{A} says"),
+                alt.Tooltip("b_class:N", title=f"{B} says"),
+                alt.Tooltip("rows:Q", title="Rows", format=","),
+                alt.Tooltip("share:Q", title="Share", format=".1%"),
+            ],
+        )
+    )
+    outline = (
+        alt.Chart(data[data["agree"]]).mark_rect(filled=False, stroke=AGREE_COLOR, strokeWidth=2.5).encode(x=x, y=y)
+    )
+    texts = (
+        alt.Chart(data)
+        .mark_text(fontSize=13)
+        .encode(
+            x=x,
+            y=y,
+            text="text:N",
+            color=alt.condition(alt.datum.rows > most * 0.55, alt.value("white"), alt.value(MARK_COLOR)),
+        )
+    )
     return fit_width(alt.layer(cells, outline, texts), height=alt.Step(56))
 
 
@@ -168,13 +225,23 @@ def difference_chart(result: Comparison) -> alt.LayerChart:
         title = f"{result.scorer.title} of {B} minus {A} (pts)"
     else:
         title = f"{result.scorer.title}: {B} minus {A}"
-    bars = alt.Chart(data).mark_bar(color=BASELINE_COLOR, opacity=0.85).encode(
-        x=alt.X("difference:Q", bin=alt.Bin(maxbins=HISTOGRAM_BINS), title=title),
-        y=alt.Y("count():Q", title="Rows"),
-        tooltip=[alt.Tooltip("difference:Q", bin=alt.Bin(maxbins=HISTOGRAM_BINS), title="Difference"),
-                 alt.Tooltip("count():Q", title="Rows")])
-    zero = alt.Chart(pd.DataFrame({"difference": [0.0]})).mark_rule(strokeDash=[6, 4], color=MARK_COLOR).encode(
-        x="difference:Q")
+    bars = (
+        alt.Chart(data)
+        .mark_bar(color=BASELINE_COLOR, opacity=0.85)
+        .encode(
+            x=alt.X("difference:Q", bin=alt.Bin(maxbins=HISTOGRAM_BINS), title=title),
+            y=alt.Y("count():Q", title="Rows"),
+            tooltip=[
+                alt.Tooltip("difference:Q", bin=alt.Bin(maxbins=HISTOGRAM_BINS), title="Difference"),
+                alt.Tooltip("count():Q", title="Rows"),
+            ],
+        )
+    )
+    zero = (
+        alt.Chart(pd.DataFrame({"difference": [0.0]}))
+        .mark_rule(strokeDash=[6, 4], color=MARK_COLOR)
+        .encode(x="difference:Q")
+    )
     return fit_width(alt.layer(bars, zero), height=220)
 
 
@@ -183,8 +250,11 @@ def scatter_chart(result: Comparison) -> alt.LayerChart:
     regression the predicted values, for a classifier the score's probability."""
     classifier = _classifier(result)
     a_column, b_column = ("a_score", "b_score") if classifier else ("a_value", "b_value")
-    data = result.summary[["row", a_column, b_column, "difference"]].dropna().rename(
-        columns={a_column: "a", b_column: "b"})
+    data = (
+        result.summary[["row", a_column, b_column, "difference"]]
+        .dropna()
+        .rename(columns={a_column: "a", b_column: "b"})
+    )
     title = result.scorer.title
     if classifier:
         domain = [0.0, 1.0]
@@ -197,18 +267,30 @@ def scatter_chart(result: Comparison) -> alt.LayerChart:
         domain = [low - pad, high + pad]
         axis = alt.Axis(format=",.4~g")
         fmt = ",.4~g"
-    x = alt.X("a:Q", title=f"{A} · {result.model_a}: {title}", scale=alt.Scale(domain=domain, nice=False),
-              axis=axis)
-    y = alt.Y("b:Q", title=f"{B} · {result.model_b}: {title}", scale=alt.Scale(domain=domain, nice=False),
-              axis=axis)
-    points = alt.Chart(data).mark_circle(size=36, opacity=0.6, color=A_COLOR).encode(
-        x=x, y=y, tooltip=[alt.Tooltip("row:Q", title="Row"), alt.Tooltip("a:Q", title=A, format=fmt),
-                           alt.Tooltip("b:Q", title=B, format=fmt),
-                           alt.Tooltip("difference:Q", title=f"{B} - {A}", format=fmt)])
-    diagonal = alt.Chart(pd.DataFrame({"a": domain, "b": domain})).mark_line(
-        strokeDash=[6, 4], color=BASELINE_COLOR).encode(x="a:Q", y="b:Q")
-    label = alt.Chart(pd.DataFrame({"a": [domain[1]], "b": [domain[1]], "text": ["equal answers"]})).mark_text(
-        align="right", baseline="top", dx=-4, dy=4, fontSize=11, color=MARK_COLOR).encode(x="a:Q", y="b:Q",
-                                                                                            text="text:N")
+    x = alt.X("a:Q", title=f"{A} · {result.model_a}: {title}", scale=alt.Scale(domain=domain, nice=False), axis=axis)
+    y = alt.Y("b:Q", title=f"{B} · {result.model_b}: {title}", scale=alt.Scale(domain=domain, nice=False), axis=axis)
+    points = (
+        alt.Chart(data)
+        .mark_circle(size=36, opacity=0.6, color=A_COLOR)
+        .encode(
+            x=x,
+            y=y,
+            tooltip=[
+                alt.Tooltip("row:Q", title="Row"),
+                alt.Tooltip("a:Q", title=A, format=fmt),
+                alt.Tooltip("b:Q", title=B, format=fmt),
+                alt.Tooltip("difference:Q", title=f"{B} - {A}", format=fmt),
+            ],
+        )
+    )
+    diagonal = (
+        alt.Chart(pd.DataFrame({"a": domain, "b": domain}))
+        .mark_line(strokeDash=[6, 4], color=BASELINE_COLOR)
+        .encode(x="a:Q", y="b:Q")
+    )
+    label = (
+        alt.Chart(pd.DataFrame({"a": [domain[1]], "b": [domain[1]], "text": ["equal answers"]}))
+        .mark_text(align="right", baseline="top", dx=-4, dy=4, fontSize=11, color=MARK_COLOR)
+        .encode(x="a:Q", y="b:Q", text="text:N")
+    )
     return fit_width(alt.layer(diagonal, points, label), height=360)
-

@@ -35,9 +35,19 @@ def counterfactual_data(result: AnalysisResult) -> pd.DataFrame:
         label = _row_label(result, entry)
         for name in entry["changes"]:
             before, after = entry["shown"][name]  # as the page writes them: labels for codes, short numbers
-            records.append({"row": label, "rank": entry["rank"], "feature": name, "change": f"{before} → {after}",
-                            "before": before, "after": after, "cost_of_change": float(entry["change_costs"][name]),
-                            "score": float(entry["score"]), "n_changes": int(entry["n_changes"])})
+            records.append(
+                {
+                    "row": label,
+                    "rank": entry["rank"],
+                    "feature": name,
+                    "change": f"{before} → {after}",
+                    "before": before,
+                    "after": after,
+                    "cost_of_change": float(entry["change_costs"][name]),
+                    "score": float(entry["score"]),
+                    "n_changes": int(entry["n_changes"]),
+                }
+            )
     return pd.DataFrame.from_records(records, columns=DATA_COLUMNS)
 
 
@@ -55,8 +65,9 @@ def counterfactual_chart(result: AnalysisResult) -> alt.LayerChart:
     data = counterfactual_data(result)
     if data.empty:
         message = pd.DataFrame({"text": ["No change was found or tried."]})
-        return cast(alt.LayerChart, alt.layer(alt.Chart(message).mark_text(size=14, color="#555555").encode(
-            text="text:N")))
+        return cast(
+            alt.LayerChart, alt.layer(alt.Chart(message).mark_text(size=14, color="#555555").encode(text="text:N"))
+        )
     rows = data.drop_duplicates("row").sort_values("rank")["row"].tolist()
     features = list(dict.fromkeys(data.sort_values("rank", kind="stable")["feature"]))
     data["shade"] = data["cost_of_change"].clip(upper=MAX_SHADE)
@@ -65,14 +76,22 @@ def counterfactual_chart(result: AnalysisResult) -> alt.LayerChart:
     base = alt.Chart(data).encode(
         x=alt.X("feature:N", sort=features, title=None, axis=alt.Axis(orient="top", labelAngle=0)),
         y=alt.Y("row:N", sort=rows, title=None),
-        tooltip=[alt.Tooltip("row:N", title="Alternative"), alt.Tooltip("feature:N", title="Input"),
-                 alt.Tooltip("before:N", title="Now"), alt.Tooltip("after:N", title="Change to"),
-                 alt.Tooltip("cost_of_change:Q", title="Cost (spreads)", format=".2f"),
-                 alt.Tooltip("score:Q", title=title, format=score_format)],
+        tooltip=[
+            alt.Tooltip("row:N", title="Alternative"),
+            alt.Tooltip("feature:N", title="Input"),
+            alt.Tooltip("before:N", title="Now"),
+            alt.Tooltip("after:N", title="Change to"),
+            alt.Tooltip("cost_of_change:Q", title="Cost (spreads)", format=".2f"),
+            alt.Tooltip("score:Q", title=title, format=score_format),
+        ],
     )
     cells = base.mark_rect(stroke="white", strokeWidth=2, cornerRadius=3).encode(
-        color=alt.Color("shade:Q", title=SHADE_TITLE,
-                        scale=alt.Scale(domain=[0, MAX_SHADE], range=[LIGHT_COLOR, DARK_COLOR]),
-                        legend=alt.Legend(orient="bottom", format=".1f", gradientLength=160, titleLimit=400)))
+        color=alt.Color(
+            "shade:Q",
+            title=SHADE_TITLE,
+            scale=alt.Scale(domain=[0, MAX_SHADE], range=[LIGHT_COLOR, DARK_COLOR]),
+            legend=alt.Legend(orient="bottom", format=".1f", gradientLength=160, titleLimit=400),
+        )
+    )
     texts = base.mark_text(fontSize=12, color="#111111").encode(text="change:N")
     return cast(alt.LayerChart, alt.layer(cells, texts).properties(width=alt.Step(120), height=alt.Step(34)))

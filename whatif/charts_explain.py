@@ -84,17 +84,19 @@ def waterfall_chart(result: AnalysisResult) -> alt.LayerChart:
     contribution = summary["contribution"].to_numpy(dtype=float)
     end = base + np.cumsum(contribution)
     raises = raises_label(result)
-    data = pd.DataFrame({
-        "label": [f"{f} = {v}" for f, v in zip(summary["feature"], summary["value"], strict=True)],
-        "feature": summary["feature"].to_numpy(),
-        "value": summary["value"].to_numpy(),
-        "contribution": contribution,
-        "std_error": summary["std_error"].to_numpy(dtype=float),
-        "start": end - contribution,
-        "end": end,
-        "effect": np.where(contribution >= 0, raises, LOWERS_LABEL),
-        "text": [_change_text(result, c) for c in contribution],
-    })
+    data = pd.DataFrame(
+        {
+            "label": [f"{f} = {v}" for f, v in zip(summary["feature"], summary["value"], strict=True)],
+            "feature": summary["feature"].to_numpy(),
+            "value": summary["value"].to_numpy(),
+            "contribution": contribution,
+            "std_error": summary["std_error"].to_numpy(dtype=float),
+            "start": end - contribution,
+            "end": end,
+            "effect": np.where(contribution >= 0, raises, LOWERS_LABEL),
+            "text": [_change_text(result, c) for c in contribution],
+        }
+    )
     data["error_low"] = data["end"] - data["std_error"]
     data["error_high"] = data["end"] + data["std_error"]
     drawn = np.concatenate([data[["start", "end"]].to_numpy(dtype=float).ravel(), [base, prediction]])
@@ -111,42 +113,71 @@ def waterfall_chart(result: AnalysisResult) -> alt.LayerChart:
     order = [BASE_LABEL, *data["label"].tolist(), PREDICTION_LABEL]
     x_scale = alt.Scale(zero=False, nice=True)
     y = alt.Y("label:N", title=None, sort=order, axis=alt.Axis(labelLimit=240))
-    bars = alt.Chart(data).mark_bar(height={"band": 0.7}, cornerRadius=2).encode(
-        x=alt.X("start:Q", title=title, scale=x_scale, axis=axis),
-        x2="end:Q",
-        y=y,
-        color=alt.Color("effect:N", scale=alt.Scale(domain=[raises, LOWERS_LABEL], range=[RAISES_COLOR, LOWERS_COLOR]),
-                        legend=bottom_legend("This input")),
-        tooltip=[alt.Tooltip("feature:N", title="Feature"), alt.Tooltip("value:N", title="Value"),
-                 alt.Tooltip("contribution:Q", title="Contribution", format="+" + fmt),
-                 alt.Tooltip("std_error:Q", title="Standard error", format=".3g"),
-                 alt.Tooltip("start:Q", title="From", format=fmt), alt.Tooltip("end:Q", title="To", format=fmt)],
+    bars = (
+        alt.Chart(data)
+        .mark_bar(height={"band": 0.7}, cornerRadius=2)
+        .encode(
+            x=alt.X("start:Q", title=title, scale=x_scale, axis=axis),
+            x2="end:Q",
+            y=y,
+            color=alt.Color(
+                "effect:N",
+                scale=alt.Scale(domain=[raises, LOWERS_LABEL], range=[RAISES_COLOR, LOWERS_COLOR]),
+                legend=bottom_legend("This input"),
+            ),
+            tooltip=[
+                alt.Tooltip("feature:N", title="Feature"),
+                alt.Tooltip("value:N", title="Value"),
+                alt.Tooltip("contribution:Q", title="Contribution", format="+" + fmt),
+                alt.Tooltip("std_error:Q", title="Standard error", format=".3g"),
+                alt.Tooltip("start:Q", title="From", format=fmt),
+                alt.Tooltip("end:Q", title="To", format=fmt),
+            ],
+        )
     )
     layers: list[Any] = [bars]
     for side, align, dx in (("right", "left", 4), ("left", "right", -4)):
         rows = data[data["text_side"] == side]
         if not rows.empty:
-            layers.append(alt.Chart(rows).mark_text(align=cast(Any, align), dx=dx, color=MARK_COLOR).encode(
-                x=alt.X("text_x:Q", scale=x_scale), y=y, text="text:N"))
+            layers.append(
+                alt.Chart(rows)
+                .mark_text(align=cast(Any, align), dx=dx, color=MARK_COLOR)
+                .encode(x=alt.X("text_x:Q", scale=x_scale), y=y, text="text:N")
+            )
     if result.facts.get("method") == "sampled":
-        errors = alt.Chart(data).mark_rule(color=MARK_COLOR, strokeWidth=1.5).encode(
-            x=alt.X("error_low:Q", scale=x_scale), x2="error_high:Q", y=y)
+        errors = (
+            alt.Chart(data)
+            .mark_rule(color=MARK_COLOR, strokeWidth=1.5)
+            .encode(x=alt.X("error_low:Q", scale=x_scale), x2="error_high:Q", y=y)
+        )
         layers.append(errors)
-    ends = pd.DataFrame({"label": [BASE_LABEL, PREDICTION_LABEL], "score": [base, prediction],
-                         "text": [score_text(result, base), score_text(result, prediction)]})
+    ends = pd.DataFrame(
+        {
+            "label": [BASE_LABEL, PREDICTION_LABEL],
+            "score": [base, prediction],
+            "text": [score_text(result, base), score_text(result, prediction)],
+        }
+    )
     ends["side"] = np.where((ends["score"] - low) / span > 0.85, "left", "right")
-    marks = alt.Chart(ends).mark_tick(thickness=3, color=MARK_COLOR).encode(
-        x=alt.X("score:Q", scale=x_scale), y=y, tooltip=[alt.Tooltip("label:N", title=""),
-                                                         alt.Tooltip("score:Q", title=title, format=fmt)])
-    rules = alt.Chart(ends).mark_rule(strokeDash=[6, 4], color=BASELINE_COLOR).encode(
-        x=alt.X("score:Q", scale=x_scale))
+    marks = (
+        alt.Chart(ends)
+        .mark_tick(thickness=3, color=MARK_COLOR)
+        .encode(
+            x=alt.X("score:Q", scale=x_scale),
+            y=y,
+            tooltip=[alt.Tooltip("label:N", title=""), alt.Tooltip("score:Q", title=title, format=fmt)],
+        )
+    )
+    rules = alt.Chart(ends).mark_rule(strokeDash=[6, 4], color=BASELINE_COLOR).encode(x=alt.X("score:Q", scale=x_scale))
     layers += [rules, marks]
     for side, align, dx in (("right", "left", 7), ("left", "right", -7)):
         rows = ends[ends["side"] == side]
         if not rows.empty:
-            layers.append(alt.Chart(rows).mark_text(align=cast(Any, align), dx=dx, fontWeight="bold",
-                                                    color=MARK_COLOR).encode(
-                x=alt.X("score:Q", scale=x_scale), y=y, text="text:N"))
+            layers.append(
+                alt.Chart(rows)
+                .mark_text(align=cast(Any, align), dx=dx, fontWeight="bold", color=MARK_COLOR)
+                .encode(x=alt.X("score:Q", scale=x_scale), y=y, text="text:N")
+            )
     return fit_width(alt.layer(*layers), height=alt.Step(26))
 
 
@@ -177,8 +208,9 @@ def histogram_domain(values: np.ndarray, probability: bool, bins: int = HISTOGRA
     return start, stop, step
 
 
-def _binned(scores: np.ndarray, effects: np.ndarray, start: float, stop: float, step: float,
-            kinds: list[str]) -> pd.DataFrame:
+def _binned(
+    scores: np.ndarray, effects: np.ndarray, start: float, stop: float, step: float, kinds: list[str]
+) -> pd.DataFrame:
     """Counts per bin and kind, stacked in ``kinds`` order: bin_start, bin_end, effect, rows, below, above
     (rows without a score are left out)."""
     finite = np.isfinite(scores)
@@ -192,8 +224,16 @@ def _binned(scores: np.ndarray, effects: np.ndarray, start: float, stop: float, 
         for kind in kinds:
             n = int(np.count_nonzero((where == b) & (effects == kind)))
             if n:
-                rows.append({"bin_start": float(edges[b]), "bin_end": float(edges[b + 1]), "effect": kind,
-                             "rows": n, "below": below, "above": below + n})
+                rows.append(
+                    {
+                        "bin_start": float(edges[b]),
+                        "bin_end": float(edges[b + 1]),
+                        "effect": kind,
+                        "rows": n,
+                        "below": below,
+                        "above": below + n,
+                    }
+                )
                 below += n
     return pd.DataFrame(rows, columns=["bin_start", "bin_end", "effect", "rows", "below", "above"])
 
@@ -226,21 +266,41 @@ def robustness_chart(result: AnalysisResult) -> alt.LayerChart:
     x_scale = alt.Scale(domain=[start, stop], nice=False, zero=False)
     facts = result.facts
     palette = [FLIP_COLOR, KEEP_COLOR] if probability else [KEEP_COLOR]
-    color = alt.Color("effect:N", scale=alt.Scale(domain=[*kinds, BAND_LABEL], range=[*palette, BAND_COLOR]),
-                      legend=bottom_legend("Nearby rows" if probability else None))
+    color = alt.Color(
+        "effect:N",
+        scale=alt.Scale(domain=[*kinds, BAND_LABEL], range=[*palette, BAND_COLOR]),
+        legend=bottom_legend("Nearby rows" if probability else None),
+    )
     band_data = pd.DataFrame({"p05": [facts["score_p05"]], "p95": [facts["score_p95"]], "effect": [BAND_LABEL]})
-    band = alt.Chart(band_data).mark_rect(opacity=0.8).encode(
-        x=alt.X("p05:Q", scale=x_scale), x2="p95:Q", color=color,
-        tooltip=[alt.Tooltip("p05:Q", title="5th percentile", format=fmt),
-                 alt.Tooltip("p95:Q", title="95th percentile", format=fmt)])
-    histogram = alt.Chart(data).mark_bar(opacity=0.95, binSpacing=1).encode(
-        x=alt.X("bin_start:Q", title=title, scale=x_scale, axis=axis),
-        x2="bin_end:Q",
-        y=alt.Y("above:Q", title="Nearby rows"),
-        y2="below:Q",
-        color=color,
-        tooltip=[alt.Tooltip("bin_start:Q", title="From", format=fmt), alt.Tooltip("bin_end:Q", title="to", format=fmt),
-                 alt.Tooltip("rows:Q", title="Rows"), alt.Tooltip("effect:N", title="Nearby rows")],
+    band = (
+        alt.Chart(band_data)
+        .mark_rect(opacity=0.8)
+        .encode(
+            x=alt.X("p05:Q", scale=x_scale),
+            x2="p95:Q",
+            color=color,
+            tooltip=[
+                alt.Tooltip("p05:Q", title="5th percentile", format=fmt),
+                alt.Tooltip("p95:Q", title="95th percentile", format=fmt),
+            ],
+        )
+    )
+    histogram = (
+        alt.Chart(data)
+        .mark_bar(opacity=0.95, binSpacing=1)
+        .encode(
+            x=alt.X("bin_start:Q", title=title, scale=x_scale, axis=axis),
+            x2="bin_end:Q",
+            y=alt.Y("above:Q", title="Nearby rows"),
+            y2="below:Q",
+            color=color,
+            tooltip=[
+                alt.Tooltip("bin_start:Q", title="From", format=fmt),
+                alt.Tooltip("bin_end:Q", title="to", format=fmt),
+                alt.Tooltip("rows:Q", title="Rows"),
+                alt.Tooltip("effect:N", title="Nearby rows"),
+            ],
+        )
     )
     marks = [(score, f"this scenario {score_text(result, score)}")]
     on_scale = threshold is not None and start <= threshold <= stop
@@ -248,21 +308,31 @@ def robustness_chart(result: AnalysisResult) -> alt.LayerChart:
         marks.append((float(threshold), f"threshold {score_text(result, float(threshold))}"))  # type: ignore[arg-type]
     labels = marker_labels(marks, start, stop)
     layers: list[Any] = [band, histogram]
-    layers.append(alt.Chart(labels.iloc[:1]).mark_rule(strokeWidth=2, color=MARK_COLOR).encode(
-        x=alt.X("score:Q", scale=x_scale), tooltip=[alt.Tooltip("score:Q", title="This scenario", format=fmt)]))
+    layers.append(
+        alt.Chart(labels.iloc[:1])
+        .mark_rule(strokeWidth=2, color=MARK_COLOR)
+        .encode(x=alt.X("score:Q", scale=x_scale), tooltip=[alt.Tooltip("score:Q", title="This scenario", format=fmt)])
+    )
     if on_scale:
-        layers.append(alt.Chart(labels.iloc[1:]).mark_rule(strokeDash=[6, 4], strokeWidth=1.5,
-                                                           color=BASELINE_COLOR).encode(
-            x=alt.X("score:Q", scale=x_scale), tooltip=[alt.Tooltip("text:N", title="Decision")]))
+        layers.append(
+            alt.Chart(labels.iloc[1:])
+            .mark_rule(strokeDash=[6, 4], strokeWidth=1.5, color=BASELINE_COLOR)
+            .encode(x=alt.X("score:Q", scale=x_scale), tooltip=[alt.Tooltip("text:N", title="Decision")])
+        )
     layers += marker_text(labels, scale=x_scale)
     if threshold is not None and not on_scale:
         above = threshold > stop
         named = f"threshold {score_text(result, float(threshold))}"
         edge = pd.DataFrame({"text": [f"{named} →" if above else f"← {named}"], "score": [float(threshold)]})
-        layers.append(alt.Chart(edge).mark_text(align="right" if above else "left", baseline="bottom", fontSize=11,
-                                                color=NOTE_COLOR, y=-17).encode(
-            x=alt.value("width" if above else 0), text="text:N",
-            tooltip=[alt.Tooltip("score:Q", title="Threshold, off this axis", format=fmt)]))
+        layers.append(
+            alt.Chart(edge)
+            .mark_text(align="right" if above else "left", baseline="bottom", fontSize=11, color=NOTE_COLOR, y=-17)
+            .encode(
+                x=alt.value("width" if above else 0),
+                text="text:N",
+                tooltip=[alt.Tooltip("score:Q", title="Threshold, off this axis", format=fmt)],
+            )
+        )
     return fit_width(alt.layer(*layers), height=260)
 
 
@@ -275,30 +345,61 @@ def robustness_features_chart(result: AnalysisResult) -> alt.LayerChart:
     summary = result.summary.copy()
     if summary.empty:
         note = pd.DataFrame({"text": [NO_PER_INPUT_ROWS]})
-        return fit_width(alt.layer(alt.Chart(note).mark_text(align="left", fontSize=13, color=NOTE_COLOR)
-                                   .encode(x=alt.value(0), y=alt.value(12), text="text:N")), height=30)
+        return fit_width(
+            alt.layer(
+                alt.Chart(note)
+                .mark_text(align="left", fontSize=13, color=NOTE_COLOR)
+                .encode(x=alt.value(0), y=alt.value(12), text="text:N")
+            ),
+            height=30,
+        )
     order = summary["feature"].tolist()
     y = alt.Y("feature:N", title=None, sort=order, axis=alt.Axis(labelLimit=240))
     flips = summary["flips"].to_numpy(dtype=float)
     if _is_probability(result) and np.nansum(flips) > 0:
         data = summary[["feature", "rows", "flips", "flip_rate", "flip_low", "flip_high"]].assign(
-            middle=lambda d: (d["flip_low"] + d["flip_high"]) / 2)
+            middle=lambda d: (d["flip_low"] + d["flip_high"]) / 2
+        )
         top = max([0.05, *(float(v) for v in data["flip_high"] if np.isfinite(v))])  # at least 0 to 5 %
         x_scale = alt.Scale(domain=[0, top])
-        tooltip = [alt.Tooltip("feature:N", title="Input"), alt.Tooltip("flips:Q", title="Flips"),
-                   alt.Tooltip("rows:Q", title="Rows"), alt.Tooltip("flip_rate:Q", title="Flip rate", format=".1%"),
-                   alt.Tooltip("flip_low:Q", title="95 % interval from", format=".1%"),
-                   alt.Tooltip("flip_high:Q", title="to", format=".1%")]
-        interval = alt.Chart(data).mark_rule(color=NOTE_COLOR, strokeWidth=2).encode(
-            x=alt.X("flip_low:Q", title="Share of its nearby rows that flip the class", scale=x_scale,
-                    axis=alt.Axis(format="%")),
-            x2="flip_high:Q", y=y, tooltip=tooltip)
-        points = alt.Chart(data).mark_point(filled=True, size=80, color=FLIP_COLOR, opacity=1).encode(
-            x=alt.X("flip_rate:Q", scale=x_scale), y=y, tooltip=tooltip)
-        named = alt.Chart(data.head(1).assign(text="95 % interval")).mark_text(
-            fontSize=10, dy=-10, color=NOTE_COLOR).encode(x=alt.X("middle:Q", scale=x_scale), y=y, text="text:N")
-        return fit_width(alt.layer(interval, points, named), height=alt.Step(28),
-                         title=alt.TitleParams("Each input nudged alone", anchor="start", fontSize=14))
+        tooltip = [
+            alt.Tooltip("feature:N", title="Input"),
+            alt.Tooltip("flips:Q", title="Flips"),
+            alt.Tooltip("rows:Q", title="Rows"),
+            alt.Tooltip("flip_rate:Q", title="Flip rate", format=".1%"),
+            alt.Tooltip("flip_low:Q", title="95 % interval from", format=".1%"),
+            alt.Tooltip("flip_high:Q", title="to", format=".1%"),
+        ]
+        interval = (
+            alt.Chart(data)
+            .mark_rule(color=NOTE_COLOR, strokeWidth=2)
+            .encode(
+                x=alt.X(
+                    "flip_low:Q",
+                    title="Share of its nearby rows that flip the class",
+                    scale=x_scale,
+                    axis=alt.Axis(format="%"),
+                ),
+                x2="flip_high:Q",
+                y=y,
+                tooltip=tooltip,
+            )
+        )
+        points = (
+            alt.Chart(data)
+            .mark_point(filled=True, size=80, color=FLIP_COLOR, opacity=1)
+            .encode(x=alt.X("flip_rate:Q", scale=x_scale), y=y, tooltip=tooltip)
+        )
+        named = (
+            alt.Chart(data.head(1).assign(text="95 % interval"))
+            .mark_text(fontSize=10, dy=-10, color=NOTE_COLOR)
+            .encode(x=alt.X("middle:Q", scale=x_scale), y=y, text="text:N")
+        )
+        return fit_width(
+            alt.layer(interval, points, named),
+            height=alt.Step(28),
+            title=alt.TitleParams("Each input nudged alone", anchor="start", fontSize=14),
+        )
     title = result.scorer.title
     data = summary[["feature", "rows", "flips", "score_p05", "score_p50", "score_p95"]]
     score = float(result.scenario_score)
@@ -306,16 +407,30 @@ def robustness_features_chart(result: AnalysisResult) -> alt.LayerChart:
     start, stop, _ = histogram_domain(spread, _is_probability(result))
     axis, fmt = _score_axis(result, stop - start)
     x_scale = alt.Scale(domain=[start, stop], nice=False, zero=False)
-    tooltip = [alt.Tooltip("feature:N", title="Input"), alt.Tooltip("rows:Q", title="Rows"),
-               alt.Tooltip("score_p05:Q", title="5th percentile", format=fmt),
-               alt.Tooltip("score_p50:Q", title="median", format=fmt),
-               alt.Tooltip("score_p95:Q", title="95th percentile", format=fmt)]
-    bars = alt.Chart(data).mark_bar(color=KEEP_COLOR, height={"band": 0.6}, cornerRadius=2).encode(
-        x=alt.X("score_p05:Q", title=f"{title} of its nearby rows, 5th to 95th percentile", scale=x_scale,
-                axis=axis),
-        x2="score_p95:Q", y=y, tooltip=tooltip)
-    medians = alt.Chart(data).mark_tick(color=MARK_COLOR, thickness=2, size=14).encode(
-        x=alt.X("score_p50:Q", scale=x_scale), y=y, tooltip=tooltip)
+    tooltip = [
+        alt.Tooltip("feature:N", title="Input"),
+        alt.Tooltip("rows:Q", title="Rows"),
+        alt.Tooltip("score_p05:Q", title="5th percentile", format=fmt),
+        alt.Tooltip("score_p50:Q", title="median", format=fmt),
+        alt.Tooltip("score_p95:Q", title="95th percentile", format=fmt),
+    ]
+    bars = (
+        alt.Chart(data)
+        .mark_bar(color=KEEP_COLOR, height={"band": 0.6}, cornerRadius=2)
+        .encode(
+            x=alt.X(
+                "score_p05:Q", title=f"{title} of its nearby rows, 5th to 95th percentile", scale=x_scale, axis=axis
+            ),
+            x2="score_p95:Q",
+            y=y,
+            tooltip=tooltip,
+        )
+    )
+    medians = (
+        alt.Chart(data)
+        .mark_tick(color=MARK_COLOR, thickness=2, size=14)
+        .encode(x=alt.X("score_p50:Q", scale=x_scale), y=y, tooltip=tooltip)
+    )
     labels = marker_labels([(score, f"this scenario {score_text(result, score)}")], start, stop)
     rule = alt.Chart(labels).mark_rule(color=MARK_COLOR, strokeDash=[6, 4]).encode(x=alt.X("score:Q", scale=x_scale))
     heading = f"Each input nudged alone: range of {title}"
@@ -323,7 +438,13 @@ def robustness_features_chart(result: AnalysisResult) -> alt.LayerChart:
     if _is_probability(result):
         sizes = sorted({int(n) for n in data["rows"]})
         each = f"0 of {sizes[0]:,} rows each" if len(sizes) == 1 else "none of their rows"
-        title_params = alt.TitleParams(heading, subtitle=f"No input nudged alone changed the class ({each})",
-                                       anchor="start", fontSize=14, subtitleColor=NOTE_COLOR)
-    return fit_width(alt.layer(bars, medians, rule, *marker_text(labels, scale=x_scale)), height=alt.Step(24),
-                     title=title_params)
+        title_params = alt.TitleParams(
+            heading,
+            subtitle=f"No input nudged alone changed the class ({each})",
+            anchor="start",
+            fontSize=14,
+            subtitleColor=NOTE_COLOR,
+        )
+    return fit_width(
+        alt.layer(bars, medians, rule, *marker_text(labels, scale=x_scale)), height=alt.Step(24), title=title_params
+    )

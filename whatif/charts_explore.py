@@ -47,14 +47,20 @@ def fit_width(chart: alt.LayerChart | alt.FacetChart, **properties: Any) -> alt.
     """The chart with ``properties`` and autosize "fit-x": stretched to its column's width, while its height
     stays the plot's own (Streamlit's default "fit" would squeeze the plot to make room for a legend
     under it or a title above it)."""
-    return cast(alt.LayerChart, chart.properties(autosize=alt.AutoSizeParams(type="fit-x", contains="padding"),
-                                                 **properties))
+    return cast(
+        alt.LayerChart, chart.properties(autosize=alt.AutoSizeParams(type="fit-x", contains="padding"), **properties)
+    )
 
 
 def bottom_legend(title: str | None = None, **options: Any) -> alt.Legend:
     """A horizontal legend under the chart whose labels are never cut: the plot keeps the chart's width."""
-    settings: dict[str, Any] = {"orient": "bottom", "direction": "horizontal", "labelLimit": 0, "titleLimit": 0,
-                                **options}
+    settings: dict[str, Any] = {
+        "orient": "bottom",
+        "direction": "horizontal",
+        "labelLimit": 0,
+        "titleLimit": 0,
+        **options,
+    }
     return alt.Legend(title=title, **settings)
 
 
@@ -115,17 +121,29 @@ def marker_labels(marks: list[tuple[float, str]], low: float, high: float) -> pd
     rows = []
     for line, (value, text) in enumerate(marks):
         right = (value - low) / span > 0.75
-        rows.append({"score": value, "text": text, "y": -4 - 13 * line, "align": "right" if right else "left",
-                     "dx": -4 if right else 4})
+        rows.append(
+            {
+                "score": value,
+                "text": text,
+                "y": -4 - 13 * line,
+                "align": "right" if right else "left",
+                "dx": -4 if right else 4,
+            }
+        )
     return pd.DataFrame(rows)
 
 
 def marker_text(labels: pd.DataFrame, scale: alt.Scale) -> list[alt.Chart]:
     """The text marks of ``marker_labels``, one layer per label: its line above the plot and its alignment
     are mark properties, so the labels do not share (and disturb) the chart's y scale."""
-    return [alt.Chart(pd.DataFrame([row])).mark_text(
-        align=row["align"], baseline="bottom", dx=int(row["dx"]), y=int(row["y"]), fontSize=11,
-        color=MARK_COLOR).encode(x=alt.X("score:Q", scale=scale), text="text:N") for _, row in labels.iterrows()]
+    return [
+        alt.Chart(pd.DataFrame([row]))
+        .mark_text(
+            align=row["align"], baseline="bottom", dx=int(row["dx"]), y=int(row["y"]), fontSize=11, color=MARK_COLOR
+        )
+        .encode(x=alt.X("score:Q", scale=scale), text="text:N")
+        for _, row in labels.iterrows()
+    ]
 
 
 # ---- tornado ---------------------------------------------------------------------------------------
@@ -136,8 +154,9 @@ def tornado_chart(result: AnalysisResult) -> alt.LayerChart:
     For classifiers a dashed rule marks the threshold (crossing it is what "flips the class" means)
     and the features that alone can change the predicted class are coloured apart.
     """
-    data = result.summary[["feature", "low", "high", "swing", "value_at_low", "value_at_high", "current", "flips",
-                           "rank"]].copy()
+    data = result.summary[
+        ["feature", "low", "high", "swing", "value_at_low", "value_at_high", "current", "flips", "rank"]
+    ].copy()
     data["effect"] = np.where(data["flips"].to_numpy(dtype=bool), FLIPS_LABEL, STEADY_LABEL)
     data["low_text"] = data["value_at_low"].map(short_value)
     data["high_text"] = data["value_at_high"].map(short_value)
@@ -145,26 +164,41 @@ def tornado_chart(result: AnalysisResult) -> alt.LayerChart:
     probability = _is_probability(result)
     scale, axis, fmt = _score_scale(result)
     order = data.sort_values("rank")["feature"].tolist()
-    color: Any = alt.Color("effect:N", scale=alt.Scale(domain=[FLIPS_LABEL, STEADY_LABEL],
-                                                       range=[FLIP_COLOR, STEADY_COLOR]),
-                           legend=bottom_legend("Moved alone, this input")) \
-        if probability else alt.value(STEADY_COLOR)
-    y = alt.Y("feature:N", title=None, sort=order, axis=alt.Axis(labelLimit=240))
-    bars = alt.Chart(data).mark_bar(height={"band": 0.7}, cornerRadius=2).encode(
-        x=alt.X("low:Q", title=title, scale=scale, axis=axis),
-        x2="high:Q",
-        y=y,
-        color=color,
-        tooltip=[alt.Tooltip("feature:N", title="Feature"), alt.Tooltip("current:N", title="Now"),
-                 alt.Tooltip("low:Q", title=f"Lowest {title}", format=fmt),
-                 alt.Tooltip("value_at_low:N", title="at"),
-                 alt.Tooltip("high:Q", title=f"Highest {title}", format=fmt),
-                 alt.Tooltip("value_at_high:N", title="at"),
-                 alt.Tooltip("swing:Q", title="Swing", format=fmt)],
+    color: Any = (
+        alt.Color(
+            "effect:N",
+            scale=alt.Scale(domain=[FLIPS_LABEL, STEADY_LABEL], range=[FLIP_COLOR, STEADY_COLOR]),
+            legend=bottom_legend("Moved alone, this input"),
+        )
+        if probability
+        else alt.value(STEADY_COLOR)
     )
-    ends = [alt.Chart(data).mark_text(align=cast(Any, align), dx=dx, fontSize=10, color=NOTE_COLOR).encode(
-        x=alt.X(f"{field}:Q", scale=scale), y=y, text=f"{field}_text:N")
-        for field, align, dx in (("low", "right", -4), ("high", "left", 4))]
+    y = alt.Y("feature:N", title=None, sort=order, axis=alt.Axis(labelLimit=240))
+    bars = (
+        alt.Chart(data)
+        .mark_bar(height={"band": 0.7}, cornerRadius=2)
+        .encode(
+            x=alt.X("low:Q", title=title, scale=scale, axis=axis),
+            x2="high:Q",
+            y=y,
+            color=color,
+            tooltip=[
+                alt.Tooltip("feature:N", title="Feature"),
+                alt.Tooltip("current:N", title="Now"),
+                alt.Tooltip("low:Q", title=f"Lowest {title}", format=fmt),
+                alt.Tooltip("value_at_low:N", title="at"),
+                alt.Tooltip("high:Q", title=f"Highest {title}", format=fmt),
+                alt.Tooltip("value_at_high:N", title="at"),
+                alt.Tooltip("swing:Q", title="Swing", format=fmt),
+            ],
+        )
+    )
+    ends = [
+        alt.Chart(data)
+        .mark_text(align=cast(Any, align), dx=dx, fontSize=10, color=NOTE_COLOR)
+        .encode(x=alt.X(f"{field}:Q", scale=scale), y=y, text=f"{field}_text:N")
+        for field, align, dx in (("low", "right", -4), ("high", "left", 4))
+    ]
     score = float(result.scenario_score)
     marks = [(score, f"{SCENARIO_LABEL} {score_text(result, score)}")]
     threshold = result.scorer.threshold if probability else None
@@ -173,11 +207,17 @@ def tornado_chart(result: AnalysisResult) -> alt.LayerChart:
     low, high = (0.0, 1.0) if probability else (float(data["low"].min()), float(data["high"].max()))
     labels = marker_labels(marks, low, high)
     layers: list[Any] = [bars, *ends]
-    layers.append(alt.Chart(labels.iloc[:1]).mark_rule(strokeDash=[6, 4], color=MARK_COLOR).encode(
-        x=alt.X("score:Q", scale=scale), tooltip=[alt.Tooltip("score:Q", title="This scenario", format=fmt)]))
+    layers.append(
+        alt.Chart(labels.iloc[:1])
+        .mark_rule(strokeDash=[6, 4], color=MARK_COLOR)
+        .encode(x=alt.X("score:Q", scale=scale), tooltip=[alt.Tooltip("score:Q", title="This scenario", format=fmt)])
+    )
     if threshold is not None:
-        layers.append(alt.Chart(labels.iloc[1:]).mark_rule(strokeDash=[2, 3], color=BASELINE_COLOR).encode(
-            x=alt.X("score:Q", scale=scale), tooltip=[alt.Tooltip("text:N", title="Decision")]))
+        layers.append(
+            alt.Chart(labels.iloc[1:])
+            .mark_rule(strokeDash=[2, 3], color=BASELINE_COLOR)
+            .encode(x=alt.X("score:Q", scale=scale), tooltip=[alt.Tooltip("text:N", title="Decision")])
+        )
     layers += marker_text(labels, scale=scale)
     return fit_width(alt.layer(*layers), height=alt.Step(24))
 
@@ -200,31 +240,57 @@ def sweep_chart(result: AnalysisResult) -> alt.LayerChart:
     numeric = bool(pd.api.types.is_numeric_dtype(data["value"]))
     kinds = [kind for kind in (SCENARIO_LABEL, AVERAGE_LABEL, ICE_LABEL) if kind in set(data["line"])]
     palette = {SCENARIO_LABEL: SCENARIO_COLOR, AVERAGE_LABEL: AVERAGE_COLOR, ICE_LABEL: ICE_COLOR}
-    symbols = {"symbolType": "stroke", "symbolStrokeWidth": 3, "symbolSize": 300} if numeric \
-        else {"symbolType": "circle", "symbolSize": 120}  # a category's curves are dots and ticks, not lines
-    color = alt.Color("line:N", scale=alt.Scale(domain=kinds, range=[palette[k] for k in kinds]),
-                      legend=bottom_legend(None, symbolOpacity=1, **symbols))
-    tooltip = [alt.Tooltip("curve:N", title="Curve"),
-               alt.Tooltip(f"value:{'Q' if numeric else 'N'}", title=feature),
-               alt.Tooltip("score:Q", title=title, format=fmt)]
+    symbols = (
+        {"symbolType": "stroke", "symbolStrokeWidth": 3, "symbolSize": 300}
+        if numeric
+        else {"symbolType": "circle", "symbolSize": 120}
+    )  # a category's curves are dots and ticks, not lines
+    color = alt.Color(
+        "line:N",
+        scale=alt.Scale(domain=kinds, range=[palette[k] for k in kinds]),
+        legend=bottom_legend(None, symbolOpacity=1, **symbols),
+    )
+    tooltip = [
+        alt.Tooltip("curve:N", title="Curve"),
+        alt.Tooltip(f"value:{'Q' if numeric else 'N'}", title=feature),
+        alt.Tooltip("score:Q", title=title, format=fmt),
+    ]
     layers: list[Any] = []
     if numeric:
         x = alt.X("value:Q", title=feature, scale=alt.Scale(zero=False, nice=False))
         if facts.get("training_range"):
             low, high = facts["training_range"]
             band = pd.DataFrame({"low": [float(low)], "high": [float(high)], "text": ["training range"]})
-            layers.append(alt.Chart(band).mark_rect(color=RANGE_COLOR, opacity=0.6).encode(
-                x=alt.X("low:Q"), x2="high:Q", tooltip=[alt.Tooltip("text:N", title="Shaded")]))
+            layers.append(
+                alt.Chart(band)
+                .mark_rect(color=RANGE_COLOR, opacity=0.6)
+                .encode(x=alt.X("low:Q"), x2="high:Q", tooltip=[alt.Tooltip("text:N", title="Shaded")])
+            )
         ice = data[data["line"] == ICE_LABEL]
         if not ice.empty:
-            layers.append(alt.Chart(ice).mark_line(strokeWidth=0.8, opacity=0.35).encode(
-                x=x, y=alt.Y("score:Q", title=title, scale=scale, axis=axis), detail="curve:N", color=color,
-                tooltip=tooltip))
+            layers.append(
+                alt.Chart(ice)
+                .mark_line(strokeWidth=0.8, opacity=0.35)
+                .encode(
+                    x=x,
+                    y=alt.Y("score:Q", title=title, scale=scale, axis=axis),
+                    detail="curve:N",
+                    color=color,
+                    tooltip=tooltip,
+                )
+            )
         main = data[data["line"] != ICE_LABEL]
-        layers.append(alt.Chart(main).mark_line(point=alt.OverlayMarkDef(size=18)).encode(
-            x=x, y=alt.Y("score:Q", title=title, scale=scale, axis=axis), color=color,
-            strokeWidth=alt.condition(alt.datum.line == AVERAGE_LABEL, alt.value(3.5), alt.value(2.2)),
-            tooltip=tooltip))
+        layers.append(
+            alt.Chart(main)
+            .mark_line(point=alt.OverlayMarkDef(size=18))
+            .encode(
+                x=x,
+                y=alt.Y("score:Q", title=title, scale=scale, axis=axis),
+                color=color,
+                strokeWidth=alt.condition(alt.datum.line == AVERAGE_LABEL, alt.value(3.5), alt.value(2.2)),
+                tooltip=tooltip,
+            )
+        )
         marker = _current_point(data, current, numeric=True)
     else:
         order = data.loc[data["curve"] == "scenario"].sort_values("point")["value"].tolist()
@@ -233,26 +299,43 @@ def sweep_chart(result: AnalysisResult) -> alt.LayerChart:
         for kind, thickness, opacity in ((ICE_LABEL, 1.0, 0.45), (AVERAGE_LABEL, 3.5, 1.0)):
             rows = data[data["line"] == kind]
             if not rows.empty:
-                layers.append(alt.Chart(rows).mark_tick(thickness=thickness, size=34, opacity=opacity).encode(
-                    x=x, y=y, color=color, tooltip=tooltip))
+                layers.append(
+                    alt.Chart(rows)
+                    .mark_tick(thickness=thickness, size=34, opacity=opacity)
+                    .encode(x=x, y=y, color=color, tooltip=tooltip)
+                )
         scenario = data[data["line"] == SCENARIO_LABEL]
-        layers.append(alt.Chart(scenario).mark_circle(size=140, opacity=1.0).encode(
-            x=x, y=y, color=color, tooltip=tooltip))
+        layers.append(
+            alt.Chart(scenario).mark_circle(size=140, opacity=1.0).encode(x=x, y=y, color=color, tooltip=tooltip)
+        )
         marker = _current_point(data, current, numeric=False)
     if marker is not None:
-        layers.append(alt.Chart(marker).mark_point(size=260, strokeWidth=2.5, filled=False, color=AVERAGE_COLOR)
-                      .encode(x=x, y=alt.Y("score:Q", scale=scale),
-                              tooltip=[alt.Tooltip("value:N", title=f"{feature} now"),
-                                       alt.Tooltip("score:Q", title=title, format=fmt)]))
+        layers.append(
+            alt.Chart(marker)
+            .mark_point(size=260, strokeWidth=2.5, filled=False, color=AVERAGE_COLOR)
+            .encode(
+                x=x,
+                y=alt.Y("score:Q", scale=scale),
+                tooltip=[
+                    alt.Tooltip("value:N", title=f"{feature} now"),
+                    alt.Tooltip("score:Q", title=title, format=fmt),
+                ],
+            )
+        )
     threshold = facts.get("threshold")
     if threshold is not None and not centred:
         text = f"{BOUNDARY_LABEL} ({score_text(result, float(threshold))})"
         rule_data = pd.DataFrame({"score": [float(threshold)], "text": [text]})
-        layers.append(alt.Chart(rule_data).mark_rule(strokeDash=[6, 4], color=BASELINE_COLOR).encode(
-            y=alt.Y("score:Q", scale=scale), tooltip=[alt.Tooltip("text:N", title="Threshold")]))
-        layers.append(alt.Chart(rule_data).mark_text(align="right", baseline="bottom", dx=-4, dy=-3, fontSize=11,
-                                                     color=MARK_COLOR).encode(
-            x=alt.value("width"), y=alt.Y("score:Q", scale=scale), text="text:N"))
+        layers.append(
+            alt.Chart(rule_data)
+            .mark_rule(strokeDash=[6, 4], color=BASELINE_COLOR)
+            .encode(y=alt.Y("score:Q", scale=scale), tooltip=[alt.Tooltip("text:N", title="Threshold")])
+        )
+        layers.append(
+            alt.Chart(rule_data)
+            .mark_text(align="right", baseline="bottom", dx=-4, dy=-3, fontSize=11, color=MARK_COLOR)
+            .encode(x=alt.value("width"), y=alt.Y("score:Q", scale=scale), text="text:N")
+        )
     return fit_width(alt.layer(*layers), height=320)
 
 
@@ -284,8 +367,12 @@ def _grid_axis(data: pd.DataFrame, field: str, most: int, **options: Any) -> alt
     texts = {int(p): short_value(v) for p, v in zip(points[f"{field}_point"], points[field], strict=True)}
     lookup = json.dumps([texts.get(i, "") for i in range(max(texts) + 1)] if texts else [])
     ordered = sorted(texts)
-    return alt.Axis(values=[ordered[i] for i in tick_points(len(ordered), most)],
-                    labelExpr=f"{lookup}[datum.value]", labelOverlap=False, **options)
+    return alt.Axis(
+        values=[ordered[i] for i in tick_points(len(ordered), most)],
+        labelExpr=f"{lookup}[datum.value]",
+        labelOverlap=False,
+        **options,
+    )
 
 
 def _map_data(result: AnalysisResult) -> tuple[pd.DataFrame, alt.X, alt.Y, list[Any]]:
@@ -316,9 +403,11 @@ def _pair_title(score: str, features: tuple[str, str] | list[str]) -> str:
 def _scenario_cell(result: AnalysisResult, data: pd.DataFrame, x: alt.X, y: alt.Y, names: list[Any]) -> alt.Chart:
     x0, y0 = result.facts["scenario_point"]
     cell = data[(data["x_point"] == x0) & (data["y_point"] == y0)].assign(text="this scenario")
-    return alt.Chart(cell).mark_point(shape="circle", size=160, strokeWidth=2.5, filled=False,
-                                      color=AVERAGE_COLOR).encode(
-        x=x, y=y, tooltip=[alt.Tooltip("text:N", title="Marked"), *names])
+    return (
+        alt.Chart(cell)
+        .mark_point(shape="circle", size=160, strokeWidth=2.5, filled=False, color=AVERAGE_COLOR)
+        .encode(x=x, y=y, tooltip=[alt.Tooltip("text:N", title="Marked"), *names])
+    )
 
 
 def interaction_chart(result: AnalysisResult) -> alt.LayerChart:
@@ -337,22 +426,41 @@ def interaction_chart(result: AnalysisResult) -> alt.LayerChart:
     else:
         color_scale = alt.Scale(scheme="viridis")
     tooltip = [*names, alt.Tooltip("score:Q", title=title, format=fmt), alt.Tooltip("predicted:N", title="Prediction")]
-    cells = alt.Chart(data).mark_rect().encode(
-        x=x, y=y, color=alt.Color("score:Q", title=title, scale=color_scale,
-                                  legend=_score_legend(title, probability, threshold)),
-        tooltip=tooltip)
+    cells = (
+        alt.Chart(data)
+        .mark_rect()
+        .encode(
+            x=x,
+            y=y,
+            color=alt.Color(
+                "score:Q", title=title, scale=color_scale, legend=_score_legend(title, probability, threshold)
+            ),
+            tooltip=tooltip,
+        )
+    )
     layers: list[Any] = [cells]
     if probability and bool(data["boundary"].any()):
         edge = data[data["boundary"]].assign(edge=BOUNDARY_LABEL)
-        layers.append(alt.Chart(edge).mark_rect(fillOpacity=0, strokeWidth=1.2).encode(
-            x=x, y=y, fill=alt.value("transparent"),
-            stroke=alt.Stroke("edge:N", scale=alt.Scale(domain=[BOUNDARY_LABEL], range=[AVERAGE_COLOR]),
-                              legend=bottom_legend(None, symbolType="square")),
-            tooltip=tooltip))
+        layers.append(
+            alt.Chart(edge)
+            .mark_rect(fillOpacity=0, strokeWidth=1.2)
+            .encode(
+                x=x,
+                y=y,
+                fill=alt.value("transparent"),
+                stroke=alt.Stroke(
+                    "edge:N",
+                    scale=alt.Scale(domain=[BOUNDARY_LABEL], range=[AVERAGE_COLOR]),
+                    legend=bottom_legend(None, symbolType="square"),
+                ),
+                tooltip=tooltip,
+            )
+        )
     layers.append(_scenario_cell(result, data, x, y, names))
     notes = "ringed: this scenario" + ("; outlined: where the predicted class changes" if len(layers) > 2 else "")
-    return fit_width(alt.layer(*layers), height=360,
-                     title=_map_title(_pair_title(title, result.facts["features"]), notes))
+    return fit_width(
+        alt.layer(*layers), height=360, title=_map_title(_pair_title(title, result.facts["features"]), notes)
+    )
 
 
 def _score_legend(title: str, probability: bool, threshold: float | None) -> alt.Legend:
@@ -365,8 +473,9 @@ def _score_legend(title: str, probability: bool, threshold: float | None) -> alt
 
 def points_label_expr() -> str:
     """A Vega expression writing a probability difference in percentage points: "+5 pts", "0", "−10 pts"."""
-    return ("datum.value == 0 ? '0' : (datum.value > 0 ? '+' : '\u2212') + "
-            "format(abs(datum.value) * 100, '.2~r') + ' pts'")
+    return (
+        "datum.value == 0 ? '0' : (datum.value > 0 ? '+' : '\u2212') + format(abs(datum.value) * 100, '.2~r') + ' pts'"
+    )
 
 
 def interaction_effect_chart(result: AnalysisResult) -> alt.LayerChart:
@@ -383,16 +492,33 @@ def interaction_effect_chart(result: AnalysisResult) -> alt.LayerChart:
     largest = float(np.nanmax(np.abs(data["interaction"].to_numpy(dtype=float)))) if len(data) else 0.0
     largest = largest if math.isfinite(largest) and largest > 0 else 1e-9
     title = f"Interaction on {result.scorer.title}"
-    legend = bottom_legend(title, gradientLength=160, tickCount=5, labelExpr=points_label_expr()) if probability \
+    legend = (
+        bottom_legend(title, gradientLength=160, tickCount=5, labelExpr=points_label_expr())
+        if probability
         else bottom_legend(title, format="+,.4~g", gradientLength=160, tickCount=5)
-    cells = alt.Chart(data).mark_rect().encode(
-        x=x, y=y,
-        color=alt.Color("interaction:Q", title=title, legend=legend,
-                        scale=alt.Scale(scheme=DIVERGING_SCHEME, reverse=True, domain=[-largest, largest],
-                                        domainMid=0)),
-        tooltip=[*names, alt.Tooltip("interaction:Q", title="Interaction", format=fmt),
-                 alt.Tooltip("score:Q", title=result.scorer.title, format=fmt.lstrip("+"))],
+    )
+    cells = (
+        alt.Chart(data)
+        .mark_rect()
+        .encode(
+            x=x,
+            y=y,
+            color=alt.Color(
+                "interaction:Q",
+                title=title,
+                legend=legend,
+                scale=alt.Scale(scheme=DIVERGING_SCHEME, reverse=True, domain=[-largest, largest], domainMid=0),
+            ),
+            tooltip=[
+                *names,
+                alt.Tooltip("interaction:Q", title="Interaction", format=fmt),
+                alt.Tooltip("score:Q", title=result.scorer.title, format=fmt.lstrip("+")),
+            ],
+        )
     )
     heading = "Interaction alone (points)" if probability else "Interaction alone"
-    return fit_width(alt.layer(cells, _scenario_cell(result, data, x, y, names)), height=360,
-                     title=_map_title(heading, "what the pair does beyond each input's own effect"))
+    return fit_width(
+        alt.layer(cells, _scenario_cell(result, data, x, y, names)),
+        height=360,
+        title=_map_title(heading, "what the pair does beyond each input's own effect"),
+    )

@@ -37,8 +37,9 @@ def _connection_flags(parser: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The CLI's flags."""
-    parser = argparse.ArgumentParser(prog="python -m whatif",
-                                     description="Call an AutoModel prediction API (Datrics style).")
+    parser = argparse.ArgumentParser(
+        prog="python -m whatif", description="Call an AutoModel prediction API (Datrics style)."
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     predict = sub.add_parser("predict", help="predict rows with a saved model")
     _connection_flags(predict)
@@ -85,8 +86,9 @@ def make_client(args: argparse.Namespace) -> ModelClient:
     secret = args.secret if args.secret is not None else os.environ.get("WHATIF_API_SECRET", "")
     if too_short := short_secret_warning(secret):
         print(f"warning: {too_short}", file=sys.stderr)
-    return ModelClient.from_env(url=args.url, secret=args.secret, user_id=args.user_id, email=args.email,
-                                poll_deadline_s=args.timeout)
+    return ModelClient.from_env(
+        url=args.url, secret=args.secret, user_id=args.user_id, email=args.email, poll_deadline_s=args.timeout
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -96,9 +98,14 @@ def run(args: argparse.Namespace) -> int:
 
         rows = read_rows(args.data, args.file)
         with make_client(args) as client:
-            frame, results = predict_records_in_tasks(client, rows, args.path, args.bucket,
-                                                      only_prediction=args.only_prediction,
-                                                      on_task=lambda p: print(p.text(), file=sys.stderr, flush=True))
+            frame, results = predict_records_in_tasks(
+                client,
+                rows,
+                args.path,
+                args.bucket,
+                only_prediction=args.only_prediction,
+                on_task=lambda p: print(p.text(), file=sys.stderr, flush=True),
+            )
         if args.format == "json":
             print(frame.to_json(orient="records", indent=2))
         elif args.format == "csv":
@@ -107,8 +114,11 @@ def run(args: argparse.Namespace) -> int:
             print(frame.to_string(index=False))
         if len(results) == 1 and args.format == "table":
             result = results[0]
-            print(f"\n{len(frame)} row(s), task {result.task_id}, {result.elapsed_s * 1000:.0f} ms, "
-                  f"{result.polls} poll(s)", file=sys.stderr)
+            print(
+                f"\n{len(frame)} row(s), task {result.task_id}, {result.elapsed_s * 1000:.0f} ms, "
+                f"{result.polls} poll(s)",
+                file=sys.stderr,
+            )
         return 0
     with make_client(args) as client:
         if args.command == "analyse":
@@ -122,8 +132,20 @@ def run(args: argparse.Namespace) -> int:
         if args.command == "models":
             models = client.list_models()
             if args.json:
-                print(json.dumps([{"name": m.name, "group": m.group, "project": m.project,
-                                   "versions": [v.__dict__ for v in m.versions]} for m in models], indent=2))
+                print(
+                    json.dumps(
+                        [
+                            {
+                                "name": m.name,
+                                "group": m.group,
+                                "project": m.project,
+                                "versions": [v.__dict__ for v in m.versions],
+                            }
+                            for m in models
+                        ],
+                        indent=2,
+                    )
+                )
                 return 0
             for m in models:
                 print(f"{m.name}  (project {m.project}, group {m.group})")

@@ -33,32 +33,48 @@ BACKGROUND_ROWS = 50  # the most real rows the sample route answers (the demo mo
 
 def add_analyse_parser(sub: Any, connection_flags: Callable[[argparse.ArgumentParser], None]) -> None:
     """The ``analyse`` command and its flags."""
-    parser = sub.add_parser("analyse", help="explore a scenario: sensitivity, sweep, interaction, contributions, "
-                                            "robustness (one batched task each), counterfactual (at most 4)")
+    parser = sub.add_parser(
+        "analyse",
+        help="explore a scenario: sensitivity, sweep, interaction, contributions, "
+        "robustness (one batched task each), counterfactual (at most 4)",
+    )
     parser.add_argument("analysis", choices=ANALYSES)
     connection_flags(parser)
     parser.add_argument("--path", required=True, help="model path, e.g. 1/4/model-groups/1/1.json")
     parser.add_argument("--bucket", required=True, help="model bucket, e.g. storage.datrics.ai")
-    parser.add_argument("--data", default="{}",
-                        help="the scenario as JSON form values: '{\"age\": 30, \"sex\": \"female\"}'; "
-                             "features left out take the schema's defaults")
-    parser.add_argument("--schema", type=Path, help="the model's schema (JSON or a training CSV) when the API "
-                                                     "has no schema route")
+    parser.add_argument(
+        "--data",
+        default="{}",
+        help='the scenario as JSON form values: \'{"age": 30, "sex": "female"}\'; '
+        "features left out take the schema's defaults",
+    )
+    parser.add_argument(
+        "--schema", type=Path, help="the model's schema (JSON or a training CSV) when the API has no schema route"
+    )
     parser.add_argument("--feature", help="sweep: the input to move")
     parser.add_argument("--features", nargs=2, metavar=("F", "G"), help="interaction: the two inputs to map")
-    parser.add_argument("--noise", type=float, default=0.05, help="robustness: noise as a share of each input's "
-                                                                  "spread (default 0.05)")
-    parser.add_argument("--hold", nargs="*", default=[], metavar="F",
-                        help="sensitivity: inputs left out; robustness: inputs held fixed")
-    parser.add_argument("--background", type=Path,
-                        help="sweep and contributions: a CSV of rows (ICE curves, Shapley background); "
-                             "contributions default to the server's real rows of the model when it has them")
+    parser.add_argument(
+        "--noise", type=float, default=0.05, help="robustness: noise as a share of each input's spread (default 0.05)"
+    )
+    parser.add_argument(
+        "--hold", nargs="*", default=[], metavar="F", help="sensitivity: inputs left out; robustness: inputs held fixed"
+    )
+    parser.add_argument(
+        "--background",
+        type=Path,
+        help="sweep and contributions: a CSV of rows (ICE curves, Shapley background); "
+        "contributions default to the server's real rows of the model when it has them",
+    )
     parser.add_argument("--score-class", help="classifiers: the class whose probability is the score")
     goal = parser.add_mutually_exclusive_group()
-    goal.add_argument("--target", help="counterfactual: the class to reach (a label or key; default: any other "
-                                       "class)")
-    goal.add_argument("--target-range", nargs=2, type=float, metavar=("LO", "HI"),
-                      help="counterfactual of a regression: bring the prediction between LO and HI")
+    goal.add_argument("--target", help="counterfactual: the class to reach (a label or key; default: any other class)")
+    goal.add_argument(
+        "--target-range",
+        nargs=2,
+        type=float,
+        metavar=("LO", "HI"),
+        help="counterfactual of a regression: bring the prediction between LO and HI",
+    )
     parser.add_argument("--fixed", default="", help="counterfactual: inputs that must not change, comma-separated")
     parser.add_argument("--count", type=int, default=3, help="counterfactual: how many alternatives (1 to 10)")
     parser.add_argument("--format", choices=("table", "json"), default="table")
@@ -82,8 +98,9 @@ def run_analyse(args: argparse.Namespace, client: ModelClient) -> int:
     return 0
 
 
-def _analysis(args: argparse.Namespace, schema: FeatureSchema, scenario: dict[str, Any], predict: Predict,
-              client: ModelClient) -> AnalysisResult:
+def _analysis(
+    args: argparse.Namespace, schema: FeatureSchema, scenario: dict[str, Any], predict: Predict, client: ModelClient
+) -> AnalysisResult:
     """The analysis named by ``args.analysis`` on ``scenario``."""
     from whatif.analysis.contributions import contributions
     from whatif.analysis.counterfactual import counterfactuals
@@ -102,18 +119,29 @@ def _analysis(args: argparse.Namespace, schema: FeatureSchema, scenario: dict[st
     if args.analysis == "interaction":
         if not args.features:
             raise ValueError("An interaction map needs two inputs: add --features NAME OTHER.")
-        return interaction(schema, scenario, predict, (args.features[0], args.features[1]),
-                           score_class=args.score_class)
+        return interaction(
+            schema, scenario, predict, (args.features[0], args.features[1]), score_class=args.score_class
+        )
     if args.analysis == "contributions":
-        background = (read_form_rows(schema, args.background.read_bytes()) if args.background
-                      else _real_rows(schema, client, args.path, args.bucket))
+        background = (
+            read_form_rows(schema, args.background.read_bytes())
+            if args.background
+            else _real_rows(schema, client, args.path, args.bucket)
+        )
         return contributions(schema, scenario, predict, background=background, score_class=args.score_class)
     if args.analysis == "counterfactual":
-        return counterfactuals(schema, scenario, predict, goal=_goal(schema, args),
-                               fixed=[name.strip() for name in args.fixed.split(",") if name.strip()],
-                               count=args.count, score_class=args.score_class)
-    return robustness(schema, scenario, predict, epsilon=args.noise, hold=tuple(args.hold),
-                      score_class=args.score_class)
+        return counterfactuals(
+            schema,
+            scenario,
+            predict,
+            goal=_goal(schema, args),
+            fixed=[name.strip() for name in args.fixed.split(",") if name.strip()],
+            count=args.count,
+            score_class=args.score_class,
+        )
+    return robustness(
+        schema, scenario, predict, epsilon=args.noise, hold=tuple(args.hold), score_class=args.score_class
+    )
 
 
 def _goal(schema: FeatureSchema, args: argparse.Namespace) -> Goal | None:
@@ -152,8 +180,9 @@ def _real_rows(schema: FeatureSchema, client: ModelClient, path: str, bucket: st
     try:
         sample = client.sample_rows(path, bucket, n=BACKGROUND_ROWS)
     except ExtensionUnavailable:
-        print("note: the API offers no real rows of this model; the background is the schema's defaults",
-              file=sys.stderr)
+        print(
+            "note: the API offers no real rows of this model; the background is the schema's defaults", file=sys.stderr
+        )
         return None
     rows = []
     for row in sample.rows:

@@ -43,30 +43,54 @@ MAX_FILE_ROWS = 50_000  # original + edited rows: 100,000 at most, ten tasks of 
 def add_bulk_parser(sub: Any, connection_flags: Callable[[argparse.ArgumentParser], None]) -> None:
     """The ``bulk`` command and its flags."""
     parser = sub.add_parser(
-        "bulk", help="edit every row of a file (income*=1.1, status=Employed...) and compare the answers",
+        "bulk",
+        help="edit every row of a file (income*=1.1, status=Employed...) and compare the answers",
         description="Apply edits to every row of a CSV (or the rows --where picks), send the original and edited "
-                    "rows in one batched task, and print how the answers moved.")
+        "rows in one batched task, and print how the answers moved.",
+    )
     connection_flags(parser)
     parser.add_argument("--path", required=True, help="model path, e.g. 1/4/model-groups/2/1.json")
     parser.add_argument("--bucket", required=True, help="model bucket, e.g. storage.datrics.ai")
-    parser.add_argument("--file", type=Path, required=True,
-                        help=f"a CSV of rows with the model's inputs (at most {MAX_FILE_ROWS:,})")
-    parser.add_argument("--edit", action="append", required=True, metavar="EDIT",
-                        help="an edit, repeatable, applied in order: f=v, f+=x, f-=x, f*=x, f:A->B (categories, "
-                             "labels or codes), clip(f)")
-    parser.add_argument("--where", default="", help="only edit the rows matching this filter, e.g. \"age < 30 and "
-                                                   "sex == female\" (< <= > >= == !=, and, or, brackets)")
-    parser.add_argument("--drop-outside", action="store_true",
-                        help="leave out the rows an edit pushes outside a feature's training range")
-    parser.add_argument("--schema", type=Path, help="the model's schema (JSON or a training CSV) when the API "
-                                                     "has no schema route")
+    parser.add_argument(
+        "--file", type=Path, required=True, help=f"a CSV of rows with the model's inputs (at most {MAX_FILE_ROWS:,})"
+    )
+    parser.add_argument(
+        "--edit",
+        action="append",
+        required=True,
+        metavar="EDIT",
+        help="an edit, repeatable, applied in order: f=v, f+=x, f-=x, f*=x, f:A->B (categories, "
+        "labels or codes), clip(f)",
+    )
+    parser.add_argument(
+        "--where",
+        default="",
+        help='only edit the rows matching this filter, e.g. "age < 30 and '
+        'sex == female" (< <= > >= == !=, and, or, brackets)',
+    )
+    parser.add_argument(
+        "--drop-outside",
+        action="store_true",
+        help="leave out the rows an edit pushes outside a feature's training range",
+    )
+    parser.add_argument(
+        "--schema", type=Path, help="the model's schema (JSON or a training CSV) when the API has no schema route"
+    )
     parser.add_argument("--score-class", help="classifiers: the class whose probability is the score")
     parser.add_argument("--seed", type=int, default=0, help="seed of the bootstrap interval (default 0)")
-    parser.add_argument("--resamples", type=int, default=BOOTSTRAP_RESAMPLES,
-                        help=f"bootstrap resamples of the interval (default {BOOTSTRAP_RESAMPLES:,})")
-    parser.add_argument("--format", choices=("table", "json", "csv"), default="table",
-                        help="table: the summary; json: everything, every row before and after with the answers; "
-                             "csv: every row before and after")
+    parser.add_argument(
+        "--resamples",
+        type=int,
+        default=BOOTSTRAP_RESAMPLES,
+        help=f"bootstrap resamples of the interval (default {BOOTSTRAP_RESAMPLES:,})",
+    )
+    parser.add_argument(
+        "--format",
+        choices=("table", "json", "csv"),
+        default="table",
+        help="table: the summary; json: everything, every row before and after with the answers; "
+        "csv: every row before and after",
+    )
 
 
 def run_bulk(args: argparse.Namespace, client: ModelClient) -> int:
@@ -75,8 +99,17 @@ def run_bulk(args: argparse.Namespace, client: ModelClient) -> int:
     rows = read_form_rows(schema, args.file.read_bytes(), limit=MAX_FILE_ROWS)
     predict = BatchPredictor(client, args.path, args.bucket, connection_key=client.endpoints.origin)
     started = time.perf_counter()
-    result = bulk_whatif(schema, rows, args.edit, predict, where=args.where or None, drop_outside=args.drop_outside,
-                         seed=args.seed, score_class=args.score_class, resamples=args.resamples)
+    result = bulk_whatif(
+        schema,
+        rows,
+        args.edit,
+        predict,
+        where=args.where or None,
+        drop_outside=args.drop_outside,
+        seed=args.seed,
+        score_class=args.score_class,
+        resamples=args.resamples,
+    )
     wall_s = time.perf_counter() - started
     if args.format == "json":
         print(json.dumps(result.to_json(), indent=2, default=str))
@@ -95,15 +128,21 @@ def summary_text(result: AnalysisResult) -> str:
     lines = [result.reading, ""]
     if "transitions" in facts:
         lines += ["Classes before (down) and after (across):", transition_frame(result).to_string(), ""]
-        lines.append(f"Rows whose class changed: {facts['class_changed']:,} of {facts['rows']:,} "
-                     f"({share_text(facts['share_changed'])})")
+        lines.append(
+            f"Rows whose class changed: {facts['class_changed']:,} of {facts['rows']:,} "
+            f"({share_text(facts['share_changed'])})"
+        )
     interval = interval_text(scorer, facts["change_low"], facts["change_high"])
-    lines.append(f"Mean change of {scorer.title}: {change_text(scorer, facts['mean_change'], True)} (95 % interval "
-                 f"{interval}, {facts['resamples']:,} paired bootstrap resamples)")
+    lines.append(
+        f"Mean change of {scorer.title}: {change_text(scorer, facts['mean_change'], True)} (95 % interval "
+        f"{interval}, {facts['resamples']:,} paired bootstrap resamples)"
+    )
     where = f" where {facts['where']}" if facts["where"] else ""
-    lines.append(f"Rows: {facts['rows_in_file']:,} in the file, {facts['matched']:,} edited{where}, "
-                 f"{facts['inputs_changed']:,} with other inputs, {facts['outside']:,} pushed outside the training "
-                 f"range, {facts['left_out']:,} left out; {facts['rows_sent']:,} rows sent")
+    lines.append(
+        f"Rows: {facts['rows_in_file']:,} in the file, {facts['matched']:,} edited{where}, "
+        f"{facts['inputs_changed']:,} with other inputs, {facts['outside']:,} pushed outside the training "
+        f"range, {facts['left_out']:,} left out; {facts['rows_sent']:,} rows sent"
+    )
     lines += [f"Note: {note}" for note in facts["notes"]]
     movers = movers_table(result)
     if len(movers):

@@ -33,17 +33,25 @@ EXIT_CODES = f"""exit codes:
 def add_check_parser(sub: Any, connection_flags: Callable[[argparse.ArgumentParser], None]) -> None:
     """The ``check`` command and its flags."""
     parser = sub.add_parser(
-        "check", help="run a behavioural suite (expect / invariant / monotonic checks) on a model version",
+        "check",
+        help="run a behavioural suite (expect / invariant / monotonic checks) on a model version",
         description="Run a suite of behavioural checks against a saved model version, in one batched task.",
-        epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     connection_flags(parser)
     parser.add_argument("--suite", type=Path, required=True, help="the suite's JSON file")
     parser.add_argument("--path", required=True, help="model path, e.g. 1/4/model-groups/2/1.json")
     parser.add_argument("--bucket", required=True, help="model bucket, e.g. storage.datrics.ai")
-    parser.add_argument("--rows", type=Path, help=f"a CSV of rows (its first {MAX_FILE_ROWS}) for the checks "
-                                                  "without rows of their own, instead of the suite's rows")
-    parser.add_argument("--schema", type=Path, help="the model's schema (JSON or a training CSV) when the API "
-                                                     "has no schema route")
+    parser.add_argument(
+        "--rows",
+        type=Path,
+        help=f"a CSV of rows (its first {MAX_FILE_ROWS}) for the checks "
+        "without rows of their own, instead of the suite's rows",
+    )
+    parser.add_argument(
+        "--schema", type=Path, help="the model's schema (JSON or a training CSV) when the API has no schema route"
+    )
     parser.add_argument("--score-class", help="classifiers: the class whose probability is the score")
     parser.add_argument("--seed", type=int, default=0, help="seed of permutations and noise (default 0)")
     parser.add_argument("--format", choices=("table", "json"), default="table")
@@ -58,8 +66,9 @@ def run_check(args: argparse.Namespace, client: ModelClient) -> int:
     if args.rows is not None:
         rows = read_form_rows(schema, args.rows.read_bytes())
         if len(rows) > MAX_FILE_ROWS:
-            print(f"note: the suite runs on the first {MAX_FILE_ROWS} of the file's {len(rows):,} rows",
-                  file=sys.stderr)
+            print(
+                f"note: the suite runs on the first {MAX_FILE_ROWS} of the file's {len(rows):,} rows", file=sys.stderr
+            )
     predict = BatchPredictor(client, args.path, args.bucket, connection_key=client.endpoints.origin)
     started = time.perf_counter()
     report = run_suite(schema, suite, predict, rows=rows, seed=args.seed, score_class=args.score_class)
@@ -75,8 +84,10 @@ def run_check(args: argparse.Namespace, client: ModelClient) -> int:
 def report_table(report: SuiteReport) -> str:
     """The report as text: a title, one line per check, the verdict."""
     version = f" v{report.model_version}" if report.model_version is not None else ""
-    lines = [f"Suite {json.dumps(report.suite, ensure_ascii=False)} on {report.model or 'the model'}{version}, "
-             f"score {report.scorer.title}:"]
+    lines = [
+        f"Suite {json.dumps(report.suite, ensure_ascii=False)} on {report.model or 'the model'}{version}, "
+        f"score {report.scorer.title}:"
+    ]
     width = max(len(r.name) for r in report.checks)
     lines += [check_line(r, report, width) for r in report.checks]
     lines.append(report.reading)
@@ -87,8 +98,10 @@ def check_line(result: CheckResult, report: SuiteReport, width: int = 0) -> str:
     """``FAIL  name  monotonic  fail rate 33 % of 3 (95 % interval 6-79 %); worst: row 2: ...``."""
     verdict = "PASS" if result.passed else "FAIL"
     allowed = f", allowed {_percent(result.allowed_fail_rate)}" if result.allowed_fail_rate else ""
-    line = (f"{verdict}  {result.name:<{width}}  {result.type:<9}  fail rate {_percent(result.fail_rate)} of "
-            f"{result.cases:,} (95 % interval {_percent(result.fail_low)}-{_percent(result.fail_high)}){allowed}")
+    line = (
+        f"{verdict}  {result.name:<{width}}  {result.type:<9}  fail rate {_percent(result.fail_rate)} of "
+        f"{result.cases:,} (95 % interval {_percent(result.fail_low)}-{_percent(result.fail_high)}){allowed}"
+    )
     if result.examples:
         line += f"; worst: {example_text(result.examples[0], report.scorer)}"
     return line

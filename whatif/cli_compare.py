@@ -33,9 +33,11 @@ TABLE_ROWS = 20
 def add_compare_parser(sub: Any, connection_flags: Callable[[argparse.ArgumentParser], None]) -> None:
     """The ``compare`` command and its flags."""
     parser = sub.add_parser(
-        "compare", help="compare two models or versions on a scenario or a file of rows (both tasks at once)",
+        "compare",
+        help="compare two models or versions on a scenario or a file of rows (both tasks at once)",
         description="Compare model A (--path) with model B (--path-b) on one scenario (--data) or on every row "
-                    "of a CSV (--file). Both tasks are sent at once.")
+        "of a CSV (--file). Both tasks are sent at once.",
+    )
     connection_flags(parser)
     parser.add_argument("--path", required=True, help="model A's path, e.g. 1/4/model-groups/2/1.json")
     parser.add_argument("--bucket", required=True, help="model A's bucket, e.g. storage.datrics.ai")
@@ -46,8 +48,11 @@ def add_compare_parser(sub: Any, connection_flags: Callable[[argparse.ArgumentPa
     parser.add_argument("--user-id-b", help="model B's user id (default: A's)")
     parser.add_argument("--email-b", help="model B's e-mail (default: A's)")
     source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--data", help="the scenario as JSON form values of A: '{\"average_monthly_income\": "
-                                       "1500}'; inputs left out take A's defaults")
+    source.add_argument(
+        "--data",
+        help='the scenario as JSON form values of A: \'{"average_monthly_income": '
+        "1500}'; inputs left out take A's defaults",
+    )
     source.add_argument("--file", type=Path, help="a CSV of rows (A's inputs; categories by label or code)")
     parser.add_argument("--sweep", metavar="F", help="with --data: also sweep input F for both models (same tasks)")
     parser.add_argument("--score-class", help="classifiers: the class label whose probability is compared")
@@ -76,8 +81,13 @@ def run_compare(args: argparse.Namespace, client: ModelClient) -> int:
             rows = read_rows(schema_a, schema_b, args.file.read_bytes())
             result = compare_rows(side_a, side_b, rows, score_class=args.score_class)
         else:
-            result = compare_scenario(side_a, side_b, _scenario(args.data, schema_a, schema_b),
-                                      sweep_feature=args.sweep, score_class=args.score_class)
+            result = compare_scenario(
+                side_a,
+                side_b,
+                _scenario(args.data, schema_a, schema_b),
+                sweep_feature=args.sweep,
+                score_class=args.score_class,
+            )
         wall_s = time.perf_counter() - started
     if args.format == "json":
         print(json.dumps(result.to_json(), indent=2, default=str))
@@ -95,14 +105,16 @@ def _client_b(args: argparse.Namespace, client: ModelClient) -> ModelClient:
     if args.url_b and not secret_b:
         if Endpoints.from_url(args.url_b).origin != client.endpoints.origin:
             # never sign a token with A's secret for another server: that would hand A's credentials to B
-            raise ValueError("Model B is on another API; give its own secret with WHATIF_API_SECRET_B (or "
-                             "--secret-b).")
+            raise ValueError("Model B is on another API; give its own secret with WHATIF_API_SECRET_B (or --secret-b).")
     if secret_b and (too_short := short_secret_warning(secret_b)):
         print(f"warning: model B's {too_short[0].lower()}{too_short[1:]}", file=sys.stderr)
-    return ModelClient(args.url_b or client.endpoints.predict_url,
-                       secret=secret_b or args.secret or os.environ.get("WHATIF_API_SECRET", ""),
-                       user_id=args.user_id_b or client.user_id, email=args.email_b or client.email,
-                       poll_deadline_s=client.poll_deadline_s)
+    return ModelClient(
+        args.url_b or client.endpoints.predict_url,
+        secret=secret_b or args.secret or os.environ.get("WHATIF_API_SECRET", ""),
+        user_id=args.user_id_b or client.user_id,
+        email=args.email_b or client.email,
+        poll_deadline_s=client.poll_deadline_s,
+    )
 
 
 def _lower_first(text: str) -> str:
@@ -144,18 +156,26 @@ def comparison_table(result: Comparison) -> str:
         if not result.curves.empty:
             curves = result.curves.pivot(index=["point", "value"], columns="side", values="score").reset_index()
             curves["difference"] = curves[B] - curves[A]
-            lines += ["", f"Sweep of {result.facts.get('feature')}:",
-                      curves.drop(columns="point").to_string(index=False, max_rows=60)]
+            lines += [
+                "",
+                f"Sweep of {result.facts.get('feature')}:",
+                curves.drop(columns="point").to_string(index=False, max_rows=60),
+            ]
         return "\n".join(lines)
     lines.append(result.reading)
     if not result.confusion.empty:
         matrix = result.confusion.pivot(index="a_class", columns="b_class", values="rows")
-        matrix = matrix.reindex(index=list(dict.fromkeys(result.confusion["a_class"])),
-                                columns=list(dict.fromkeys(result.confusion["b_class"])))
+        matrix = matrix.reindex(
+            index=list(dict.fromkeys(result.confusion["a_class"])),
+            columns=list(dict.fromkeys(result.confusion["b_class"])),
+        )
         matrix.index.name, matrix.columns.name = f"{A} \\ {B}", None
         lines += ["", "Confusion matrix (rows: A's class, columns: B's class):", matrix.to_string()]
-    lines += ["", f"Where they disagree most (the first {min(TABLE_ROWS, len(result.disagreements))}):",
-              _table(result.disagreements.head(TABLE_ROWS))]
+    lines += [
+        "",
+        f"Where they disagree most (the first {min(TABLE_ROWS, len(result.disagreements))}):",
+        _table(result.disagreements.head(TABLE_ROWS)),
+    ]
     return "\n".join(lines)
 
 

@@ -112,8 +112,12 @@ class JWTAuth(AuthBase):
             if now > self._token_exp - self.lifetime_s / 5:
                 issued = int(now)
                 self._token_exp = issued + self.lifetime_s
-                claims = {"userId": self.user_id, "email": self.email,
-                          "iat": issued, "exp": int(math.ceil(self._token_exp))}
+                claims = {
+                    "userId": self.user_id,
+                    "email": self.email,
+                    "iat": issued,
+                    "exp": int(math.ceil(self._token_exp)),
+                }
                 payload = json.dumps(claims, separators=(",", ":")).encode()  # as jwt.encode writes it
                 self._token = _TOKEN_SIGNER.encode(payload, self._secret, algorithm="HS256")
             return self._token
@@ -268,8 +272,9 @@ class Endpoints:
         if any(character.isspace() for character in parts.netloc):
             raise ValueError(f"The API URL's host name contains a space; {URL_EXAMPLE}")
         if parts.username or parts.password:  # it would be shown and logged with the URL
-            raise ValueError("The API URL must not contain a user name or password; the API secret signs the "
-                             "requests instead.")
+            raise ValueError(
+                "The API URL must not contain a user name or password; the API secret signs the requests instead."
+            )
         origin = f"{parts.scheme}://{parts.netloc}"
         path = parts.path.rstrip("/")
         if path.endswith("/info"):
@@ -356,8 +361,10 @@ class ModelClient:
         return cls(url, **settings)
 
     def __repr__(self) -> str:
-        return (f"ModelClient(url={self.endpoints.predict_url!r}, user_id={self.user_id!r}, "
-                f"email={self.email!r}, secret='***')")
+        return (
+            f"ModelClient(url={self.endpoints.predict_url!r}, user_id={self.user_id!r}, "
+            f"email={self.email!r}, secret='***')"
+        )
 
     def __enter__(self) -> ModelClient:
         return self
@@ -374,12 +381,20 @@ class ModelClient:
         """Start a prediction task for ``rows``; return its task id at once."""
         records = _records(rows)
         body = json.dumps(records, allow_nan=False).encode()
-        params = {"path": path, "bucket": bucket,
-                  "return_only_prediction": "True" if return_only_prediction else "False"}
+        params = {
+            "path": path,
+            "bucket": bucket,
+            "return_only_prediction": "True" if return_only_prediction else "False",
+        }
         started = time.time()
-        response = self._request("POST", self.endpoints.predict_url, params=params, data=body,
-                                 headers={"content-type": "application/json;charset=UTF-8"},
-                                 what=f"Submitting rows to model {path!r} in bucket {bucket!r}")
+        response = self._request(
+            "POST",
+            self.endpoints.predict_url,
+            params=params,
+            data=body,
+            headers={"content-type": "application/json;charset=UTF-8"},
+            what=f"Submitting rows to model {path!r} in bucket {bucket!r}",
+        )
         answer = self._json(response, "The submit answer")
         task_id = submitted_task_id(answer)
         if not task_id:
@@ -396,8 +411,13 @@ class ModelClient:
     def status(self, task_id: str, wait_s: float = 0.0) -> TaskStatus:
         """The task's state now, or as soon as it is ready within ``wait_s`` (long poll)."""
         params = {"wait": f"{wait_s:.3f}".rstrip("0").rstrip(".")} if wait_s > 0 else None
-        response = self._request("GET", self.endpoints.info_url(task_id), params=params,
-                                 extra_read_s=wait_s, what=f"Reading the state of task {task_id}")
+        response = self._request(
+            "GET",
+            self.endpoints.info_url(task_id),
+            params=params,
+            extra_read_s=wait_s,
+            what=f"Reading the state of task {task_id}",
+        )
         answer = self._json(response, f"The state of task {task_id}")
         state = task_state(answer)
         if state is None:
@@ -435,22 +455,26 @@ class ModelClient:
                 on_status(status, elapsed)
             if status.state == SUCCESS_STATE:
                 self._submitted_at.pop(task_id, None)
-                return PredictionResult(task_id, parse_predictions(status.raw), status.raw,
-                                        submitted_at, time.time(), polls)
+                return PredictionResult(
+                    task_id, parse_predictions(status.raw), status.raw, submitted_at, time.time(), polls
+                )
             if status.state in FAILED_STATES:
                 self._submitted_at.pop(task_id, None)
                 detail = failure_detail(status.raw)
                 raise TaskFailed(
                     f"Prediction task {task_id} ended in {status.state}: {detail}; "
                     "check the input values or ask the model's owner.",
-                    task_id=task_id, state=status.state, detail=detail,
+                    task_id=task_id,
+                    state=status.state,
+                    detail=detail,
                 )
             remaining = deadline_s - elapsed
             if remaining <= 0:
                 raise TaskTimeout(
                     f"Timed out after {elapsed:.1f} s waiting for task {task_id} (last state "
                     f"{status.state}); the server may be busy: try again or raise the poll deadline.",
-                    task_id=task_id, waited_s=elapsed,
+                    task_id=task_id,
+                    waited_s=elapsed,
                 )
             if time.monotonic() - asked < wait_s / 2:
                 # the server answered early: it has no long poll, so back off before asking again
@@ -484,8 +508,12 @@ class ModelClient:
 
     def schema(self, path: str, bucket: str) -> FeatureSchema:
         """The feature schema of one saved model (extension ``GET .../model/schema``)."""
-        response = self._request("GET", self.endpoints.schema_url, params={"path": path, "bucket": bucket},
-                                 what=f"Reading the schema of model {path!r}")
+        response = self._request(
+            "GET",
+            self.endpoints.schema_url,
+            params={"path": path, "bucket": bucket},
+            what=f"Reading the schema of model {path!r}",
+        )
         answer = self._json(response, f"The schema of model {path!r}", extension="a model-schema route")
         try:
             return FeatureSchema.from_dict(answer)
@@ -498,11 +526,18 @@ class ModelClient:
         ``n`` is from 1 to 50 (our server's bound); a model saved without sample rows raises
         NotFoundError with code ``no_sample_rows``, a server without the route ExtensionUnavailable.
         """
-        response = self._request("GET", self.endpoints.sample_url,
-                                 params={"path": path, "bucket": bucket, "n": str(n)},
-                                 what=f"Reading sample rows of model {path!r}")
-        answer = self._json(response, f"The sample rows of model {path!r}", extension="sample rows of models",
-                            instead="fill the form by hand or from a file of rows instead")
+        response = self._request(
+            "GET",
+            self.endpoints.sample_url,
+            params={"path": path, "bucket": bucket, "n": str(n)},
+            what=f"Reading sample rows of model {path!r}",
+        )
+        answer = self._json(
+            response,
+            f"The sample rows of model {path!r}",
+            extension="sample rows of models",
+            instead="fill the form by hand or from a file of rows instead",
+        )
         rows = answer.get("rows") if isinstance(answer, dict) else None
         if not isinstance(rows, list) or not all(isinstance(row, dict) for row in rows):
             raise APIResponseError(
@@ -513,12 +548,17 @@ class ModelClient:
         if not isinstance(targets, list) or len(targets) != len(rows):
             targets = [None] * len(rows)  # rows without their true values are still real rows
         available = answer.get("available")
-        return SampleRows(rows=rows, targets=targets, target=str(answer.get("target") or ""),
-                          available=available if type(available) is int else len(rows))
+        return SampleRows(
+            rows=rows,
+            targets=targets,
+            target=str(answer.get("target") or ""),
+            available=available if type(available) is int else len(rows),
+        )
 
     # ---- plumbing ----
-    def _request(self, method: str, url: str, *, what: str, extra_read_s: float = 0.0,
-                 **kwargs: Any) -> requests.Response:
+    def _request(
+        self, method: str, url: str, *, what: str, extra_read_s: float = 0.0, **kwargs: Any
+    ) -> requests.Response:
         timeout = (self.connect_timeout_s, self.read_timeout_s + extra_read_s)
         started = time.monotonic()
         try:
@@ -530,8 +570,11 @@ class ModelClient:
             ) from exc
         except requests.exceptions.ConnectionError as exc:
             if _broke_after_sending(exc):
-                after = ("the task may have been created, so look for it before submitting again"
-                         if method == "POST" else "try again")
+                after = (
+                    "the task may have been created, so look for it before submitting again"
+                    if method == "POST"
+                    else "try again"
+                )
                 raise APIConnectionError(
                     f"{what} failed: the connection to {self.endpoints.origin} broke after the request was "
                     f"sent; {after}."
@@ -546,8 +589,13 @@ class ModelClient:
         logger.debug("%s %s -> %s in %.3f s", method, url, response.status_code, time.monotonic() - started)
         return response
 
-    def _json(self, response: requests.Response, what: str, extension: str | None = None,
-              instead: str = "enter the model path and bucket and load the schema from a file instead") -> Any:
+    def _json(
+        self,
+        response: requests.Response,
+        what: str,
+        extension: str | None = None,
+        instead: str = "enter the model path and bucket and load the schema from a file instead",
+    ) -> Any:
         """The JSON body of a good answer; every other answer becomes one APIError.
 
         ``extension`` names an optional route: a 404/405/501 that is not one of our server's
@@ -558,8 +606,11 @@ class ModelClient:
         except ValueError:
             body = None
         status = response.status_code
-        if extension and status in (404, 405, 501) and not (
-                isinstance(body, dict) and body.get("code") in _ROUTE_FOUND_CODES):
+        if (
+            extension
+            and status in (404, 405, 501)
+            and not (isinstance(body, dict) and body.get("code") in _ROUTE_FOUND_CODES)
+        ):
             raise ExtensionUnavailable(
                 f"This API does not offer {extension} ({status} at {response.url.split('?')[0]}); {instead}."
             )
@@ -654,8 +705,12 @@ def failure_detail(answer: Mapping[str, Any]) -> str:
 def _broke_after_sending(exc: requests.exceptions.ConnectionError) -> bool:
     """True when the server was reached and the connection dropped mid-exchange (not refused)."""
     text = str(exc)
-    return ("RemoteDisconnected" in text or "Connection aborted" in text or "ProtocolError" in text
-            or "reset by peer" in text) and "refused" not in text.lower()
+    return (
+        "RemoteDisconnected" in text
+        or "Connection aborted" in text
+        or "ProtocolError" in text
+        or "reset by peer" in text
+    ) and "refused" not in text.lower()
 
 
 def _last_line(text: str) -> str:
@@ -686,8 +741,12 @@ def _records(rows: Rows) -> list[dict[str, Any]]:
         errors = {f"row {i}, {numbers.columns[j]}": _NOT_FINITE for i, j in bad_cells}
     else:
         records = [{str(k): _native(v) for k, v in dict(r).items()} for r in rows]
-        errors = {f"row {i}, {name}": _NOT_FINITE for i, record in enumerate(records)
-                  for name, value in record.items() if isinstance(value, float) and not math.isfinite(value)}
+        errors = {
+            f"row {i}, {name}": _NOT_FINITE
+            for i, record in enumerate(records)
+            for name, value in record.items()
+            if isinstance(value, float) and not math.isfinite(value)
+        }
     if not records:
         raise RowValidationError({"rows": "there are no rows to predict"})
     if errors:
@@ -739,11 +798,13 @@ def _status_error(response: requests.Response, body: Any) -> APIStatusError:
     detail = body.get("detail") if isinstance(body, dict) else None
     if isinstance(detail, list):  # FastAPI-style validation list
         detail = "; ".join(str(d.get("msg", d)) if isinstance(d, dict) else str(d) for d in detail)
-    said = str(detail).rstrip(".") if detail else (
-        response.reason if body is not None else _snippet(response.text))
+    said = str(detail).rstrip(".") if detail else (response.reason if body is not None else _snippet(response.text))
     if status >= 500:
-        advice = ("the API or a proxy in front of it is failing; try again later"
-                  if body is None else "try again later, or tell the API's administrator")
+        advice = (
+            "the API or a proxy in front of it is failing; try again later"
+            if body is None
+            else "try again later, or tell the API's administrator"
+        )
         if status == 503 and response.headers.get("Retry-After"):
             advice = f"the server is busy; try again in {response.headers['Retry-After']} s"
     else:
@@ -759,20 +820,38 @@ def _status_error(response: requests.Response, body: Any) -> APIStatusError:
 def _saved_model(item: Mapping[str, Any]) -> SavedModel:
     versions = tuple(
         ModelVersion(
-            version=int(v.get("version", 0)), path=str(v.get("path", "")), bucket=str(v.get("bucket", "")),
-            task=str(v.get("task", "")), target=str(v.get("target", "")), created=str(v.get("created", "")),
-            name=str(v.get("name", item.get("name", ""))), metrics=dict(v.get("metrics") or {}),
+            version=int(v.get("version", 0)),
+            path=str(v.get("path", "")),
+            bucket=str(v.get("bucket", "")),
+            task=str(v.get("task", "")),
+            target=str(v.get("target", "")),
+            created=str(v.get("created", "")),
+            name=str(v.get("name", item.get("name", ""))),
+            metrics=dict(v.get("metrics") or {}),
         )
         for v in item.get("versions", [])
         if isinstance(v, dict)
     )
-    return SavedModel(name=str(item.get("name", "")), group=str(item.get("group", "")),
-                      project=str(item.get("project", "")),
-                      versions=tuple(sorted(versions, key=lambda v: v.version)))
+    return SavedModel(
+        name=str(item.get("name", "")),
+        group=str(item.get("group", "")),
+        project=str(item.get("project", "")),
+        versions=tuple(sorted(versions, key=lambda v: v.version)),
+    )
 
 
 __all__ = [
-    "APIError", "Endpoints", "JWTAuth", "ModelClient", "ModelVersion", "PredictionResult",
-    "SampleRows", "SavedModel", "TaskStatus", "failure_detail", "parse_predictions", "submitted_task_id",
+    "APIError",
+    "Endpoints",
+    "JWTAuth",
+    "ModelClient",
+    "ModelVersion",
+    "PredictionResult",
+    "SampleRows",
+    "SavedModel",
+    "TaskStatus",
+    "failure_detail",
+    "parse_predictions",
+    "submitted_task_id",
     "task_state",
 ]

@@ -45,7 +45,8 @@ def _use_decimal_points(lines: list[list[str]]) -> None:
     for column in range(width):
         cells = [line[column].strip() for line in lines[1:] if column < len(line) and line[column].strip()]
         if any(_DECIMAL_COMMA.fullmatch(c) for c in cells) and all(
-                _DECIMAL_COMMA.fullmatch(c) or _WHOLE.fullmatch(c) for c in cells):
+            _DECIMAL_COMMA.fullmatch(c) or _WHOLE.fullmatch(c) for c in cells
+        ):
             for line in lines[1:]:
                 if column < len(line):
                     line[column] = line[column].replace(",", ".")

@@ -25,21 +25,32 @@ def check_connection(client: ModelClient) -> list[Finding]:
     except APIConnectionError as error:
         return [Finding("Reachable", False, str(error))]
     except AuthenticationError as error:
-        return [Finding("Reachable", True, f"{client.endpoints.origin} answered."),
-                Finding("Auth accepted", False, str(error))]
+        return [
+            Finding("Reachable", True, f"{client.endpoints.origin} answered."),
+            Finding("Auth accepted", False, str(error)),
+        ]
     except ExtensionUnavailable:
         findings.append(Finding("Reachable", True, f"{client.endpoints.origin} answered."))
         findings.append(_auth_by_task_probe(client))
-        findings.append(Finding("Saved models", None, "This API has no saved-models list (an optional "
-                                "extension); enter model paths and buckets by hand."))
+        findings.append(
+            Finding(
+                "Saved models",
+                None,
+                "This API has no saved-models list (an optional extension); enter model paths and buckets by hand.",
+            )
+        )
         return findings
     except APIError as error:
-        return [Finding("Reachable", True, f"{client.endpoints.origin} answered."),
-                Finding("Saved models", False, str(error))]
+        return [
+            Finding("Reachable", True, f"{client.endpoints.origin} answered."),
+            Finding("Saved models", False, str(error)),
+        ]
     versions = sum(len(m.versions) for m in models)
-    return [Finding("Reachable", True, f"{client.endpoints.origin} answered."),
-            Finding("Auth accepted", True, f"The token for user {client.user_id} was accepted."),
-            Finding("Saved models", True, f"{len(models)} model(s), {versions} version(s) listed.")]
+    return [
+        Finding("Reachable", True, f"{client.endpoints.origin} answered."),
+        Finding("Auth accepted", True, f"The token for user {client.user_id} was accepted."),
+        Finding("Saved models", True, f"{len(models)} model(s), {versions} version(s) listed."),
+    ]
 
 
 def _auth_by_task_probe(client: ModelClient) -> Finding:

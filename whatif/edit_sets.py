@@ -77,8 +77,16 @@ class EditSetStore(SqlStore):
     def _create_tables(self, engine: sa.Engine) -> None:
         _create_table(engine)
 
-    def save(self, connection: str, user_id: str, name: str, edits: Sequence[str], where: str = "", *,
-             schema: FeatureSchema | None = None) -> EditSet:
+    def save(
+        self,
+        connection: str,
+        user_id: str,
+        name: str,
+        edits: Sequence[str],
+        where: str = "",
+        *,
+        schema: FeatureSchema | None = None,
+    ) -> EditSet:
         """Create the edit set, or replace the one of the same name; EditSetError when it cannot be kept.
 
         With ``schema``, every edit and the filter must read against it first (AnalysisError otherwise).
@@ -108,8 +116,11 @@ class EditSetStore(SqlStore):
             try:
                 with self._database() as conn:
                     if conn.execute(sa.update(t).where(match).values(**values)).rowcount == 0:
-                        conn.execute(sa.insert(t).values(connection=owner.connection, user_id=owner.user_id,
-                                                         name=name, created_at=now, **values))
+                        conn.execute(
+                            sa.insert(t).values(
+                                connection=owner.connection, user_id=owner.user_id, name=name, created_at=now, **values
+                            )
+                        )
                 break
             except sa.exc.IntegrityError:  # another session created it meanwhile: update theirs
                 if attempt:
@@ -122,8 +133,11 @@ class EditSetStore(SqlStore):
         """This user's edit sets on this connection, by name."""
         owner = _owner(connection, user_id)
         t = edit_sets_table
-        stmt = sa.select(t.c.name, t.c.edits, t.c.where_text, t.c.created_at, t.c.updated_at).where(
-            t.c.connection == owner.connection, t.c.user_id == owner.user_id).order_by(t.c.name)
+        stmt = (
+            sa.select(t.c.name, t.c.edits, t.c.where_text, t.c.created_at, t.c.updated_at)
+            .where(t.c.connection == owner.connection, t.c.user_id == owner.user_id)
+            .order_by(t.c.name)
+        )
         with self._database(write=False) as conn:
             return [_edit_set(*row) for row in conn.execute(stmt).all()]
 
@@ -136,7 +150,8 @@ class EditSetStore(SqlStore):
         owner = _owner(connection, user_id)
         t = edit_sets_table
         stmt = sa.select(t.c.name, t.c.edits, t.c.where_text, t.c.created_at, t.c.updated_at).where(
-            t.c.connection == owner.connection, t.c.user_id == owner.user_id, t.c.name == name)
+            t.c.connection == owner.connection, t.c.user_id == owner.user_id, t.c.name == name
+        )
         with self._database(write=False) as conn:
             row = conn.execute(stmt).first()
         return None if row is None else _edit_set(*row)
@@ -146,8 +161,9 @@ class EditSetStore(SqlStore):
         owner = _owner(connection, user_id)
         t = edit_sets_table
         with self._database() as conn:
-            deleted = conn.execute(sa.delete(t).where(
-                t.c.connection == owner.connection, t.c.user_id == owner.user_id, t.c.name == name)).rowcount
+            deleted = conn.execute(
+                sa.delete(t).where(t.c.connection == owner.connection, t.c.user_id == owner.user_id, t.c.name == name)
+            ).rowcount
         return bool(deleted)
 
 
@@ -158,8 +174,13 @@ def _owner(connection: str, user_id: str) -> HistoryKey:
 
 def _edit_set(name: str, edits: str, where: str, created_at: datetime, updated_at: datetime) -> EditSet:
     texts = json.loads(edits)
-    return EditSet(str(name), tuple(str(t) for t in texts) if isinstance(texts, list) else (), str(where or ""),
-                   created_at, updated_at)
+    return EditSet(
+        str(name),
+        tuple(str(t) for t in texts) if isinstance(texts, list) else (),
+        str(where or ""),
+        created_at,
+        updated_at,
+    )
 
 
 def _create_table(engine: sa.Engine) -> None:

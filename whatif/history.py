@@ -91,14 +91,27 @@ def _is_unavailable(exc: sa.exc.DBAPIError) -> bool:
     A refused value (IntegrityError, DataError) is a bug of ours and stays a traceback.
     """
     return isinstance(exc, sa.exc.DatabaseError | sa.exc.InterfaceError) and not isinstance(
-        exc, sa.exc.IntegrityError | sa.exc.DataError)
+        exc, sa.exc.IntegrityError | sa.exc.DataError
+    )
+
+
 SOURCES: frozenset[str] = frozenset({"form", "import"})
 
 # Column names of frame() and export_csv() that are not inputs. A feature with one of these
 # names (a credit model's "score", a "name") gets the column "input_<feature>" instead, so
 # the run's own fields and the inputs never share a column.
-FRAME_COLUMNS = ("id", "seq", "created_at", "name", "is_baseline", "label", "prediction", "score", "session_id",
-                 "source")
+FRAME_COLUMNS = (
+    "id",
+    "seq",
+    "created_at",
+    "name",
+    "is_baseline",
+    "label",
+    "prediction",
+    "score",
+    "session_id",
+    "source",
+)
 EXPORT_COLUMNS = ("run", "created_at", "name", "baseline", "model", "version", "prediction", "label", "score")
 RESERVED_COLUMNS: frozenset[str] = frozenset(FRAME_COLUMNS) | frozenset(EXPORT_COLUMNS)
 
@@ -221,7 +234,11 @@ runs_table = sa.Table(
 # Every read is "this key's runs in id order": the index answers it, LIMIT included.
 key_index = sa.Index(
     "ix_whatif_runs_key_id",
-    runs_table.c.connection, runs_table.c.user_id, runs_table.c.bucket, runs_table.c.path, runs_table.c.id,
+    runs_table.c.connection,
+    runs_table.c.user_id,
+    runs_table.c.bucket,
+    runs_table.c.path,
+    runs_table.c.id,
 )
 
 _JSON_COLUMNS = ("inputs", "row", "prediction", "probabilities")
@@ -236,9 +253,22 @@ def _raw(column: sa.Column[Any]) -> sa.ColumnElement[Any]:
 
 _RUN_SELECT = tuple(_raw(c) for c in runs_table.c)
 # frame()'s columns; the first four are the ones that can change and are re-read every time.
-_FRAME_SELECT = tuple(_raw(runs_table.c[name]) for name in (
-    "id", "created_at", "name", "is_baseline", "label", "prediction", "score", "session_id", "source", "inputs",
-    "probabilities"))
+_FRAME_SELECT = tuple(
+    _raw(runs_table.c[name])
+    for name in (
+        "id",
+        "created_at",
+        "name",
+        "is_baseline",
+        "label",
+        "prediction",
+        "score",
+        "session_id",
+        "source",
+        "inputs",
+        "probabilities",
+    )
+)
 
 
 # ---- the store -----------------------------------------------------------------------------------
@@ -297,17 +327,44 @@ class RunStore:
             raise HistoryUnavailable(database_name(self.engine.url), first_line(exc.orig or exc)) from exc
 
     # -- writing ---------------------------------------------------------------------------------
-    def add(self, key: HistoryKey, *, inputs: Mapping[str, Any], row: Mapping[str, Any], prediction: Any,
-            label: str, score: float, probabilities: Mapping[Any, float], task_id: str,
-            elapsed_ms: float | None, model_name: str, model_version: int | None, name: str = "",
-            source: str = "form", session_id: str = "") -> Run:
+    def add(
+        self,
+        key: HistoryKey,
+        *,
+        inputs: Mapping[str, Any],
+        row: Mapping[str, Any],
+        prediction: Any,
+        label: str,
+        score: float,
+        probabilities: Mapping[Any, float],
+        task_id: str,
+        elapsed_ms: float | None,
+        model_name: str,
+        model_version: int | None,
+        name: str = "",
+        source: str = "form",
+        session_id: str = "",
+    ) -> Run:
         """Save one run and return it as it will be read back (JSON-normalised values)."""
-        values = _insert_values(key, {
-            "inputs": inputs, "row": row, "prediction": prediction, "label": label, "score": score,
-            "probabilities": probabilities, "task_id": task_id, "elapsed_ms": elapsed_ms,
-            "model_name": model_name, "model_version": model_version, "name": name, "source": source,
-            "session_id": session_id,
-        }, default_source="form")
+        values = _insert_values(
+            key,
+            {
+                "inputs": inputs,
+                "row": row,
+                "prediction": prediction,
+                "label": label,
+                "score": score,
+                "probabilities": probabilities,
+                "task_id": task_id,
+                "elapsed_ms": elapsed_ms,
+                "model_name": model_name,
+                "model_version": model_version,
+                "name": name,
+                "source": source,
+                "session_id": session_id,
+            },
+            default_source="form",
+        )
         with self._database() as conn:
             result = conn.execute(sa.insert(runs_table).values(values))
             primary_key = result.inserted_primary_key
@@ -322,8 +379,9 @@ class RunStore:
         ``label`` and ``score`` required), optionally ``created_at``; ``source`` defaults
         to "import". Baseline marks are not imported: the pinned run stays this history's choice.
         """
-        rows = [_insert_values(key, run, default_source="import", index=i, normalise=False)
-                for i, run in enumerate(runs, 1)]
+        rows = [
+            _insert_values(key, run, default_source="import", index=i, normalise=False) for i, run in enumerate(runs, 1)
+        ]
         if not rows:
             return 0
         with self._database() as conn:
@@ -341,9 +399,13 @@ class RunStore:
         times = {_as_utc(t) for run in runs if isinstance(t := _time_of(run), datetime)}
         seen = set()
         for chunk in _chunks(sorted(times), 500):  # only the stored runs made at those times are read
-            stmt = sa.select(_raw(runs_table.c.created_at), _raw(runs_table.c.inputs),
-                             _raw(runs_table.c.prediction), runs_table.c.label, runs_table.c.score).where(
-                _key_filter(key), runs_table.c.created_at.in_(chunk))
+            stmt = sa.select(
+                _raw(runs_table.c.created_at),
+                _raw(runs_table.c.inputs),
+                _raw(runs_table.c.prediction),
+                runs_table.c.label,
+                runs_table.c.score,
+            ).where(_key_filter(key), runs_table.c.created_at.in_(chunk))
             with self._database(write=False) as conn:
                 stored = list(conn.execute(stmt).all())
             if stored:
@@ -368,8 +430,11 @@ class RunStore:
         """
         t = runs_table
         target = sa.select(t.c.id).where(_key_filter(key), t.c.id == run_id).exists()
-        stmt = (sa.update(t).where(_key_filter(key), target)
-                .values(is_baseline=sa.case((t.c.id == run_id, sa.true()), else_=sa.false())))
+        stmt = (
+            sa.update(t)
+            .where(_key_filter(key), target)
+            .values(is_baseline=sa.case((t.c.id == run_id, sa.true()), else_=sa.false()))
+        )
         with self._database() as conn:
             conn.execute(stmt)
 
@@ -411,8 +476,7 @@ class RunStore:
 
     def newest_of_session(self, key: HistoryKey, session_id: str) -> Run | None:
         """The newest run that ``session_id`` made in this history, or None."""
-        stmt = (sa.select(*_RUN_SELECT).where(_key_filter(key, session_id))
-                .order_by(runs_table.c.id.desc()).limit(1))
+        stmt = sa.select(*_RUN_SELECT).where(_key_filter(key, session_id)).order_by(runs_table.c.id.desc()).limit(1)
         with self._database(write=False) as conn:
             found = _decoded_runs(conn.execute(stmt).all(), key)
         return found[0] if found else None
@@ -459,10 +523,20 @@ class RunStore:
             total = sa.select(sa.func.count()).where(_key_filter(key)).scalar_subquery().label("total")
             stmt = sa.select(*_FRAME_SELECT, total).where(_key_filter(key)).order_by(runs_table.c.id.desc())
         else:  # the numbers in the whole history, counted in SQL over the key's index
-            numbered = sa.select(*_FRAME_SELECT, sa.func.row_number().over(order_by=runs_table.c.id).label("seq"),
-                                 runs_table.c.session_id.label("owner")).where(_key_filter(key)).subquery()
-            stmt = (sa.select(*(c for c in numbered.c if c.name != "owner"))
-                    .where(numbered.c.owner == session_id).order_by(numbered.c.id.desc()))
+            numbered = (
+                sa.select(
+                    *_FRAME_SELECT,
+                    sa.func.row_number().over(order_by=runs_table.c.id).label("seq"),
+                    runs_table.c.session_id.label("owner"),
+                )
+                .where(_key_filter(key))
+                .subquery()
+            )
+            stmt = (
+                sa.select(*(c for c in numbered.c if c.name != "owner"))
+                .where(numbered.c.owner == session_id)
+                .order_by(numbered.c.id.desc())
+            )
         if limit is not None:
             stmt = stmt.limit(limit)
         with self._database(write=False) as conn:
@@ -485,21 +559,32 @@ class RunStore:
         features = _ordered_keys(r.inputs for r in runs)
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
-        writer.writerow([*EXPORT_COLUMNS, *(PROBABILITY_PREFIX + c for c in classes),
-                         *(_input_column(f) for f in features)])
+        writer.writerow(
+            [*EXPORT_COLUMNS, *(PROBABILITY_PREFIX + c for c in classes), *(_input_column(f) for f in features)]
+        )
         for seq, r in enumerate(runs, 1):
-            writer.writerow([
-                seq, r.created_at.isoformat(), r.name, r.is_baseline, r.model_name,
-                _cell(r.model_version), _cell(r.prediction), r.label, _cell(r.score),
-                *(_cell(r.probabilities.get(c)) for c in classes),
-                *(_cell(r.inputs.get(f)) for f in features),
-            ])
+            writer.writerow(
+                [
+                    seq,
+                    r.created_at.isoformat(),
+                    r.name,
+                    r.is_baseline,
+                    r.model_name,
+                    _cell(r.model_version),
+                    _cell(r.prediction),
+                    r.label,
+                    _cell(r.score),
+                    *(_cell(r.probabilities.get(c)) for c in classes),
+                    *(_cell(r.inputs.get(f)) for f in features),
+                ]
+            )
         return out.getvalue()
 
 
 # ---- comparing and importing ------------------------------------------------------------------------
-def parse_runs_csv(text: str | bytes, feature_names: Sequence[str]) -> tuple[Literal["runs", "rows"],
-                                                                              list[dict[str, Any]]]:
+def parse_runs_csv(
+    text: str | bytes, feature_names: Sequence[str]
+) -> tuple[Literal["runs", "rows"], list[dict[str, Any]]]:
     """Read an uploaded CSV: an export of runs, or rows of inputs to predict.
 
     Returns ("runs", records for ``RunStore.add_many``) when the CSV has prediction, label
@@ -514,8 +599,9 @@ def parse_runs_csv(text: str | bytes, feature_names: Sequence[str]) -> tuple[Lit
     missing = [c for c in columns.values() if c not in header]
     if missing:
         noun = "column" if len(missing) == 1 else "columns"
-        raise ValueError(f"The CSV lacks the {noun} {', '.join(missing)}; it must have the model's features "
-                         "as columns.")
+        raise ValueError(
+            f"The CSV lacks the {noun} {', '.join(missing)}; it must have the model's features as columns."
+        )
     position = {name: i for i, name in reversed(list(enumerate(header)))}  # first of duplicate names
 
     def cell(line: list[str], column: str) -> str:
@@ -525,27 +611,32 @@ def parse_runs_csv(text: str | bytes, feature_names: Sequence[str]) -> tuple[Lit
     inputs = [{f: _parse_cell(cell(line, c)) for f, c in columns.items()} for line in lines]
     if kind == "rows":
         return kind, inputs
-    classes = [c[len(PROBABILITY_PREFIX):] for c in header if c.startswith(PROBABILITY_PREFIX)]
+    classes = [c[len(PROBABILITY_PREFIX) :] for c in header if c.startswith(PROBABILITY_PREFIX)]
     records: list[dict[str, Any]] = []
     for number, (line, values) in enumerate(zip(lines, inputs, strict=True), 1):
         version = _parse_cell(cell(line, "version")) if "version" in position else None
         created = cell(line, "created_at") if "created_at" in position else ""
-        records.append({
-            "inputs": values,
-            "row": {},  # the request row is not exported; the app rebuilds it from the inputs
-            "prediction": _parse_cell(cell(line, "prediction")),
-            "label": cell(line, "label"),
-            "score": _parse_float(cell(line, "score"), number, "score"),
-            "probabilities": {c: _parse_float(p, number, PROBABILITY_PREFIX + c)
-                              for c in classes if (p := cell(line, PROBABILITY_PREFIX + c)) != ""},
-            "task_id": "",
-            "elapsed_ms": None,
-            "model_name": cell(line, "model") if "model" in position else "",
-            "model_version": version if isinstance(version, int) and not isinstance(version, bool) else None,
-            "name": cell(line, "name") if "name" in position else "",
-            "source": "import",
-            "created_at": _parse_time(created),
-        })
+        records.append(
+            {
+                "inputs": values,
+                "row": {},  # the request row is not exported; the app rebuilds it from the inputs
+                "prediction": _parse_cell(cell(line, "prediction")),
+                "label": cell(line, "label"),
+                "score": _parse_float(cell(line, "score"), number, "score"),
+                "probabilities": {
+                    c: _parse_float(p, number, PROBABILITY_PREFIX + c)
+                    for c in classes
+                    if (p := cell(line, PROBABILITY_PREFIX + c)) != ""
+                },
+                "task_id": "",
+                "elapsed_ms": None,
+                "model_name": cell(line, "model") if "model" in position else "",
+                "model_version": version if isinstance(version, int) and not isinstance(version, bool) else None,
+                "name": cell(line, "name") if "name" in position else "",
+                "source": "import",
+                "created_at": _parse_time(created),
+            }
+        )
     return kind, records
 
 
@@ -609,7 +700,8 @@ def _create_schema(engine: sa.Engine) -> None:
         # same instant; what matters is that both objects exist now.
         inspector = sa.inspect(engine)
         if not inspector.has_table(runs_table.name) or key_index.name not in {
-                ix["name"] for ix in inspector.get_indexes(runs_table.name)}:
+            ix["name"] for ix in inspector.get_indexes(runs_table.name)
+        }:
             raise
     _add_missing_columns(engine)
 
@@ -630,9 +722,13 @@ def _add_missing_columns(engine: sa.Engine) -> None:
             if column.name in {c["name"] for c in sa.inspect(engine).get_columns(runs_table.name)}:
                 continue  # another process added it meanwhile
             statements = "; ".join(_add_column_sql(c, engine.dialect) for c in missing)
-            raise HistoryUnavailable(database_name(engine.url), (
-                f"its table is from an earlier version and this user cannot add the new columns "
-                f"({first_line(exc.orig or exc)}); its owner can run: {statements}")) from exc
+            raise HistoryUnavailable(
+                database_name(engine.url),
+                (
+                    f"its table is from an earlier version and this user cannot add the new columns "
+                    f"({first_line(exc.orig or exc)}); its owner can run: {statements}"
+                ),
+            ) from exc
 
 
 def _add_column_sql(column: sa.Column[Any], dialect: Dialect) -> str:
@@ -647,8 +743,13 @@ def _add_column_sql(column: sa.Column[Any], dialect: Dialect) -> str:
 
 def _key_filter(key: HistoryKey, session_id: str | None = None) -> sa.ColumnElement[bool]:
     t = runs_table
-    where = sa.and_(t.c.connection == key.connection, t.c.user_id == key.user_id,
-                    t.c.bucket == key.bucket, t.c.path == key.path, t.c.schema_fingerprint == key.schema)
+    where = sa.and_(
+        t.c.connection == key.connection,
+        t.c.user_id == key.user_id,
+        t.c.bucket == key.bucket,
+        t.c.path == key.path,
+        t.c.schema_fingerprint == key.schema,
+    )
     return where if session_id is None else sa.and_(where, t.c.session_id == session_id)
 
 
@@ -659,18 +760,26 @@ def _time_of(run: Mapping[str, Any]) -> datetime | None:
 
 def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
     for start in range(0, len(items), size):
-        yield items[start:start + size]
+        yield items[start : start + size]
 
 
-def _identity(created_at: datetime, inputs: Mapping[str, Any], prediction: Any, label: Any,
-              score: Any) -> str:
+def _identity(created_at: datetime, inputs: Mapping[str, Any], prediction: Any, label: Any, score: Any) -> str:
     """What makes two runs the same run: time, inputs and answer, each as an export writes and reads
     it back (1 == 1.0 == "1"), so a run compares equal to itself after a CSV round trip."""
+
     def plain(value: Any) -> Any:
         return _parse_cell(_cell(_normalised(value)))
+
     score_value = None if score is None or (isinstance(score, float) and math.isnan(score)) else float(score)
-    return _dumps([_as_utc(created_at).isoformat(), {str(k): plain(v) for k, v in sorted(inputs.items())},
-                   plain(prediction), str(label), score_value])
+    return _dumps(
+        [
+            _as_utc(created_at).isoformat(),
+            {str(k): plain(v) for k, v in sorted(inputs.items())},
+            plain(prediction),
+            str(label),
+            score_value,
+        ]
+    )
 
 
 def _without_credentials(connection: str) -> str:
@@ -684,8 +793,9 @@ def _without_credentials(connection: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, urlencode(kept), parts.fragment))
 
 
-def _insert_values(key: HistoryKey, run: Mapping[str, Any], *, default_source: str,
-                   index: int | None = None, normalise: bool = True) -> dict[str, Any]:
+def _insert_values(
+    key: HistoryKey, run: Mapping[str, Any], *, default_source: str, index: int | None = None, normalise: bool = True
+) -> dict[str, Any]:
     """The table row for one run; with ``normalise``, JSON values as they will read back."""
     missing = [k for k in ("inputs", "prediction", "label", "score") if k not in run]
     if missing:
@@ -702,8 +812,12 @@ def _insert_values(key: HistoryKey, run: Mapping[str, Any], *, default_source: s
     probabilities = run.get("probabilities") or {}
     as_stored = _normalised if normalise else _unchanged
     return {
-        "connection": key.connection, "user_id": key.user_id, "bucket": key.bucket, "path": key.path,
-        "schema_fingerprint": key.schema, "session_id": str(run.get("session_id") or ""),
+        "connection": key.connection,
+        "user_id": key.user_id,
+        "bucket": key.bucket,
+        "path": key.path,
+        "schema_fingerprint": key.schema,
+        "session_id": str(run.get("session_id") or ""),
         "created_at": _as_utc(created_at) if isinstance(created_at, datetime) else datetime.now(UTC),
         "model_name": str(run.get("model_name") or ""),
         "model_version": None if version is None else int(version),

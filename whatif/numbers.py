@@ -33,8 +33,10 @@ _INTEGER = re.compile(r"[+-]?[0-9]+", re.ASCII)
 _DECIMAL_COMMA = re.compile(r"([+-]?[0-9]*),([0-9]+)(?:[eE][+-]?[0-9]+)?", re.ASCII)
 _THOUSANDS_LIKE = re.compile(r"[+-]?[1-9][0-9]{0,2},[0-9]{3}", re.ASCII)
 # digits in groups of three (1,234,567 or 1.234,5 or 1 500): refused, with the number written plainly
-_GROUPED = re.compile(r"(?P<sign>[+-])?(?P<whole>[0-9]{1,3}(?P<sep>[,. '\u00a0\u202f])[0-9]{3}(?:(?P=sep)[0-9]{3})*)"
-                      r"(?:(?P<point>[.,])(?P<fraction>[0-9]+))?")
+_GROUPED = re.compile(
+    r"(?P<sign>[+-])?(?P<whole>[0-9]{1,3}(?P<sep>[,. '\u00a0\u202f])[0-9]{3}(?:(?P=sep)[0-9]{3})*)"
+    r"(?:(?P<point>[.,])(?P<fraction>[0-9]+))?"
+)
 _NOT_FINITE = frozenset({"inf", "infinity", "nan", "∞"})
 
 
@@ -58,8 +60,11 @@ def parse_number(text: str, *, integer: bool = False) -> float | int:
         cleaned = _read_decimal_comma(text, cleaned)
     number = float(cleaned)
     if math.isinf(number):
-        side = ("too far below zero: numbers go down to about -1.8e308" if number < 0
-                else "too large: numbers go up to about 1.8e308")
+        side = (
+            "too far below zero: numbers go down to about -1.8e308"
+            if number < 0
+            else "too large: numbers go up to about 1.8e308"
+        )
         raise ValueError(f"{_quoted(text)} is {side}")
     if number == 0 and re.search(r"[1-9]", re.split(r"[eE]", cleaned)[0]):
         raise ValueError(f"{_quoted(text)} is too close to zero to be told from 0: write 0, or a larger number")
@@ -80,7 +85,7 @@ def format_number(value: float | int, *, integer: bool = False) -> str:
     """
     if integer or isinstance(value, int):
         return str(int(value))
-    if value.is_integer() and abs(value) < 10 ** WHOLE_DIGITS_MAX:
+    if value.is_integer() and abs(value) < 10**WHOLE_DIGITS_MAX:
         return str(int(value))
     return repr(float(value))
 
@@ -98,16 +103,20 @@ def _read_decimal_comma(text: str, cleaned: str) -> str:
     if _THOUSANDS_LIKE.fullmatch(cleaned):
         whole, fraction = cleaned.split(",")
         as_point = format_number(float(f"{whole}.{fraction}"))
-        raise ValueError(f"{_quoted(text)} could mean {whole}{fraction} or {as_point}: "
-                         f"write {whole}{fraction} without a comma, or {as_point} with a point")
+        raise ValueError(
+            f"{_quoted(text)} could mean {whole}{fraction} or {as_point}: "
+            f"write {whole}{fraction} without a comma, or {as_point} with a point"
+        )
     if _DECIMAL_COMMA.fullmatch(cleaned):
         return cleaned.replace(",", ".")
     grouped = _GROUPED.fullmatch(cleaned)
     if grouped and grouped["point"] != grouped["sep"]:
         digits = re.sub(r"[^0-9]", "", grouped["whole"])
         suggestion = f"{grouped['sign'] or ''}{digits}" + (f".{grouped['fraction']}" if grouped["fraction"] else "")
-        raise ValueError(f"{_quoted(text)} has separators between its digits: write it with digits and "
-                         f"one decimal point only, such as {suggestion}")
+        raise ValueError(
+            f"{_quoted(text)} has separators between its digits: write it with digits and "
+            f"one decimal point only, such as {suggestion}"
+        )
     raise ValueError(f"{_quoted(text)} is not a number")
 
 
@@ -115,6 +124,5 @@ def _quoted(text: str) -> str:
     """The text as typed, quoted and shortened: a pasted page does not make a page-long sentence."""
     shown = text.strip()
     if len(shown) > SHOWN_CHARS:
-        shown = shown[:SHOWN_CHARS - 1] + "…"
+        shown = shown[: SHOWN_CHARS - 1] + "…"
     return repr(shown)
-

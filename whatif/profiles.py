@@ -36,8 +36,17 @@ class Profile:
     @property
     def fingerprint(self) -> str:
         """Changes whenever any setting (the secret included) changes; reveals nothing of it."""
-        material = "\0".join([self.name, self.url, self.secret, self.user_id, self.email,
-                              str(self.token_lifetime_s), str(self.poll_deadline_s)])
+        material = "\0".join(
+            [
+                self.name,
+                self.url,
+                self.secret,
+                self.user_id,
+                self.email,
+                str(self.token_lifetime_s),
+                str(self.poll_deadline_s),
+            ]
+        )
         return hashlib.sha256(material.encode()).hexdigest()[:16]
 
     def with_changes(self, **changes: Any) -> Profile:
@@ -62,20 +71,31 @@ def load_profiles(secrets: Mapping[str, Any], environ: Mapping[str, str]) -> lis
     for name, entry in (configured or {}).items():
         if not isinstance(entry, Mapping) or not entry.get("url"):
             continue
-        profiles.append(Profile(
-            name=str(name), url=str(entry["url"]), secret=str(entry.get("secret", "")),
-            user_id=str(entry.get("user_id", DEMO_USER_ID)), email=str(entry.get("email", DEMO_EMAIL)),
-            token_lifetime_s=_seconds(entry.get("token_lifetime_s"), 300.0, MIN_TOKEN_LIFETIME_S,
-                                      MAX_TOKEN_LIFETIME_S),
-            poll_deadline_s=_seconds(entry.get("poll_deadline_s"), 60.0, MIN_POLL_DEADLINE_S, MAX_POLL_DEADLINE_S),
-            secret_source="secrets.toml" if entry.get("secret") else "",
-        ))
+        profiles.append(
+            Profile(
+                name=str(name),
+                url=str(entry["url"]),
+                secret=str(entry.get("secret", "")),
+                user_id=str(entry.get("user_id", DEMO_USER_ID)),
+                email=str(entry.get("email", DEMO_EMAIL)),
+                token_lifetime_s=_seconds(
+                    entry.get("token_lifetime_s"), 300.0, MIN_TOKEN_LIFETIME_S, MAX_TOKEN_LIFETIME_S
+                ),
+                poll_deadline_s=_seconds(entry.get("poll_deadline_s"), 60.0, MIN_POLL_DEADLINE_S, MAX_POLL_DEADLINE_S),
+                secret_source="secrets.toml" if entry.get("secret") else "",
+            )
+        )
     if environ.get("WHATIF_API_URL"):
-        profiles.append(Profile(
-            name=ENV_PROFILE, url=environ["WHATIF_API_URL"], secret=environ.get("WHATIF_API_SECRET", ""),
-            user_id=environ.get("WHATIF_USER_ID", DEMO_USER_ID), email=environ.get("WHATIF_USER_EMAIL", DEMO_EMAIL),
-            secret_source="environment" if environ.get("WHATIF_API_SECRET") else "",
-        ))
+        profiles.append(
+            Profile(
+                name=ENV_PROFILE,
+                url=environ["WHATIF_API_URL"],
+                secret=environ.get("WHATIF_API_SECRET", ""),
+                user_id=environ.get("WHATIF_USER_ID", DEMO_USER_ID),
+                email=environ.get("WHATIF_USER_EMAIL", DEMO_EMAIL),
+                secret_source="environment" if environ.get("WHATIF_API_SECRET") else "",
+            )
+        )
     profiles.append(Profile(name=DEMO_PROFILE, is_demo=True, secret_source="generated"))
     return profiles
 
@@ -112,9 +132,11 @@ def short_secret_warning(secret: str) -> str | None:
     """
     if not secret or len(secret.encode()) >= MIN_SECRET_BYTES:
         return None
-    return (f"This secret is shorter than {MIN_SECRET_BYTES} bytes, the least RFC 7518 advises for HS256, so tokens "
-            "signed with it are easier to forge: ask your system administrator to set a longer random one on the "
-            "API (e.g. from `python3 -c 'import secrets; print(secrets.token_urlsafe(32))'`) and use it here.")
+    return (
+        f"This secret is shorter than {MIN_SECRET_BYTES} bytes, the least RFC 7518 advises for HS256, so tokens "
+        "signed with it are easier to forge: ask your system administrator to set a longer random one on the "
+        "API (e.g. from `python3 -c 'import secrets; print(secrets.token_urlsafe(32))'`) and use it here."
+    )
 
 
 MIN_TOKEN_LIFETIME_S, MAX_TOKEN_LIFETIME_S = 10.0, 3600.0
@@ -122,8 +144,16 @@ MIN_POLL_DEADLINE_S, MAX_POLL_DEADLINE_S = 1.0, 3600.0
 CUSTOM_PROFILE = "Custom (this session)"
 
 
-def edited_profile(current: Profile, *, url: str, user_id: str, email: str, typed_secret: str,
-                   token_lifetime_s: float, poll_deadline_s: float) -> Profile:
+def edited_profile(
+    current: Profile,
+    *,
+    url: str,
+    user_id: str,
+    email: str,
+    typed_secret: str,
+    token_lifetime_s: float,
+    poll_deadline_s: float,
+) -> Profile:
     """The Settings page's profile. Raises ValueError (one sentence) when it cannot be used.
 
     A secret that was not typed is carried over only while URL, user id and e-mail stay the
@@ -135,12 +165,17 @@ def edited_profile(current: Profile, *, url: str, user_id: str, email: str, type
     if not typed_secret and not same_identity:
         raise ValueError("Type the API secret: the current one is kept only for the same URL, user id and e-mail.")
     if not MIN_TOKEN_LIFETIME_S <= token_lifetime_s <= MAX_TOKEN_LIFETIME_S:
-        raise ValueError(f"The token lifetime must be between {MIN_TOKEN_LIFETIME_S:.0f} and "
-                         f"{MAX_TOKEN_LIFETIME_S:.0f} seconds.")
+        raise ValueError(
+            f"The token lifetime must be between {MIN_TOKEN_LIFETIME_S:.0f} and {MAX_TOKEN_LIFETIME_S:.0f} seconds."
+        )
     return current.with_changes(
-        name=CUSTOM_PROFILE, url=url, user_id=user_id, email=email,
+        name=CUSTOM_PROFILE,
+        url=url,
+        user_id=user_id,
+        email=email,
         secret=typed_secret or current.secret,
         secret_source="entered" if typed_secret else current.secret_source,
-        token_lifetime_s=float(token_lifetime_s), poll_deadline_s=float(poll_deadline_s),
+        token_lifetime_s=float(token_lifetime_s),
+        poll_deadline_s=float(poll_deadline_s),
         is_demo=current.is_demo and same_identity and not typed_secret,  # the demo keeps its history key
     )

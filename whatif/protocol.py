@@ -111,7 +111,8 @@ class TaskInfoSuccess(_TaskInfoBase):
     finished_at: float = Field(description="when the task finished (Unix time, seconds)")
     result: list[dict[str, Any]] = Field(
         description="one record per request row, in order: the row's inputs (unless return_only_prediction) "
-                    f"plus 'prediction' and, for classifiers, '{PROBABILITY_PREFIX}<class>' for every class")
+        f"plus 'prediction' and, for classifiers, '{PROBABILITY_PREFIX}<class>' for every class"
+    )
 
 
 class TaskInfoFailure(_TaskInfoBase):
@@ -169,9 +170,11 @@ class SampleRowsAnswer(_Answer):
     available: int = Field(description="how many sample rows the model has saved (at most this many are answered)")
     rows: list[dict[str, int | float | bool]] = Field(
         description="request rows, exactly as a predict request sends them: every input column of the schema, "
-                    "one-hot groups as their 0/1 columns (all 0 = the group's 'none' choice)")
+        "one-hot groups as their 0/1 columns (all 0 = the group's 'none' choice)"
+    )
     targets: list[int | float | str | None] = Field(
-        description="the true target of each row, in the same order (null where not known)")
+        description="the true target of each row, in the same order (null where not known)"
+    )
 
 
 class ModelVersionInfo(_Answer):

@@ -41,8 +41,7 @@ def read_form_rows(schema: FeatureSchema, data: bytes, limit: int = 10_000) -> p
     header, body = [cell.strip() for cell in lines[0]], lines[1:]
     if len(body) > limit:
         raise RowsFileError(f"The file has {len(body):,} rows; at most {limit:,} can be used here, so keep a sample.")
-    missing = [f.name for f in schema.features
-               if f.name not in header and not set(f.input_columns) <= set(header)]
+    missing = [f.name for f in schema.features if f.name not in header and not set(f.input_columns) <= set(header)]
     if missing:
         shown = ", ".join(missing[:MAX_NAMED]) + (" and more" if len(missing) > MAX_NAMED else "")
         raise RowsFileError(f"The file has no column for {shown}; its header must name the model's inputs.")

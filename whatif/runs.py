@@ -47,8 +47,11 @@ def summarize(schema: FeatureSchema, record: Mapping[str, Any]) -> PredictionSum
     prediction: Any = record.get("prediction")
     if hasattr(prediction, "item"):  # a numpy scalar from a DataFrame
         prediction = prediction.item()
-    probabilities = {key[len(PROBABILITY_PREFIX):]: float(value) for key, value in record.items()
-                     if key.startswith(PROBABILITY_PREFIX) and value is not None}
+    probabilities = {
+        key[len(PROBABILITY_PREFIX) :]: float(value)
+        for key, value in record.items()
+        if key.startswith(PROBABILITY_PREFIX) and value is not None
+    }
     if schema.task == "regression" or not probabilities:
         try:
             score = float(prediction)  # type: ignore[arg-type]
@@ -60,12 +63,19 @@ def summarize(schema: FeatureSchema, record: Mapping[str, Any]) -> PredictionSum
     return PredictionSummary(prediction, schema.class_label(prediction), score, probabilities)
 
 
-def run_fields(schema: FeatureSchema, values: Mapping[str, Any], row: Mapping[str, Any],
-               record: Mapping[str, Any]) -> dict[str, Any]:
+def run_fields(
+    schema: FeatureSchema, values: Mapping[str, Any], row: Mapping[str, Any], record: Mapping[str, Any]
+) -> dict[str, Any]:
     """The fields of a history run for one form row and its result record (no task data)."""
     summary = summarize(schema, record)
-    return {"inputs": dict(values), "row": dict(row), "prediction": summary.prediction, "label": summary.label,
-            "score": summary.score, "probabilities": summary.probabilities}
+    return {
+        "inputs": dict(values),
+        "row": dict(row),
+        "prediction": summary.prediction,
+        "label": summary.label,
+        "score": summary.score,
+        "probabilities": summary.probabilities,
+    }
 
 
 _MISSING = object()
@@ -96,10 +106,13 @@ def changed_mask(values: pd.DataFrame, baseline: Mapping[str, Any]) -> pd.DataFr
         series = values[column]
         if base is _MISSING:
             mask[column] = np.ones(len(series), dtype=bool)
-        elif isinstance(base, int | float) and not isinstance(base, bool) and is_numeric_dtype(series.dtype) \
-                and not is_bool_dtype(series.dtype):
-            mask[column] = ~np.isclose(series.to_numpy(dtype=float), float(base), rtol=0.0, atol=1e-9,
-                                       equal_nan=True)
+        elif (
+            isinstance(base, int | float)
+            and not isinstance(base, bool)
+            and is_numeric_dtype(series.dtype)
+            and not is_bool_dtype(series.dtype)
+        ):
+            mask[column] = ~np.isclose(series.to_numpy(dtype=float), float(base), rtol=0.0, atol=1e-9, equal_nan=True)
         else:
             mask[column] = (series.astype(str) != str(base)).to_numpy()
     return pd.DataFrame(mask, index=values.index)
@@ -116,12 +129,14 @@ _T = TypeVar("_T")
 NAMED_PROBLEMS = 5  # a file wrong on every row would otherwise make a page-long sentence
 
 
-def rows_to_predict(schema: FeatureSchema, records: Sequence[Mapping[str, Any]], *,
-                    as_columns: bool = False) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def rows_to_predict(
+    schema: FeatureSchema, records: Sequence[Mapping[str, Any]], *, as_columns: bool = False
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Form values and request rows for a file of inputs (features, or the request's one-hot columns).
 
     Raises RowValidationError whose fields read "row N, feature", rows counted after the header.
     """
+
     def checked(record: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
         form = schema.coerce_values(schema.from_row(record) if as_columns else record)
         return form, schema.to_row(form)
@@ -136,6 +151,7 @@ def checked_runs(schema: FeatureSchema, records: Sequence[Mapping[str, Any]]) ->
     A run that does not fit (another model's export, a hand-edited value) would chart and
     restore wrongly, so the whole file is refused: RowValidationError naming row and field.
     """
+
     def checked(record: Mapping[str, Any]) -> dict[str, Any]:
         errors: dict[str, str] = {}
         try:

@@ -45,6 +45,7 @@ _Loader = TypeVar("_Loader", bound=Callable[..., Any])
 
 def _as_schema_error(loader: _Loader) -> _Loader:
     """Whatever a malformed source makes a loader trip over becomes one SchemaError sentence."""
+
     @functools.wraps(loader)
     def load(*args: Any, **kwargs: Any) -> Any:
         try:
@@ -55,6 +56,7 @@ def _as_schema_error(loader: _Loader) -> _Loader:
             raise SchemaError("the file is not UTF-8 text") from None
         except (TypeError, ValueError, AttributeError, KeyError, IndexError, csv.Error) as exc:
             raise SchemaError(f"the file does not describe features the way a schema does ({exc})") from None
+
     return cast(_Loader, load)
 
 
@@ -113,17 +115,13 @@ class Feature:
             return False
         if not isinstance(value, int | float) or isinstance(value, bool):
             return False
-        return (self.min is not None and value < self.min) or (
-            self.max is not None and value > self.max
-        )
+        return (self.min is not None and value < self.min) or (self.max is not None and value > self.max)
 
     def help_text(self) -> str:
         """A one-line help: the description and the training range or domain."""
         parts = [self.description] if self.description else []
         if self.is_categorical:
-            parts.append(
-                "Codes: " + ", ".join(f"{code} = {label}" for code, label in self.labels.items())
-            )
+            parts.append("Codes: " + ", ".join(f"{code} = {label}" for code, label in self.labels.items()))
         elif self.type in ("number", "integer") and self.min is not None and self.max is not None:
             parts.append(f"Training range {_fmt(self.min)} to {_fmt(self.max)}")
         elif self.type == "one_hot":
@@ -143,16 +141,15 @@ class Feature:
         except ValueError:
             if not (self.is_categorical and isinstance(value, str) and value.strip()):
                 raise
-            raise ValueError(f"{value!r} is none of the labels {', '.join(self.labels.values())} "
-                             f"(codes {', '.join(self.labels)})") from None
+            raise ValueError(
+                f"{value!r} is none of the labels {', '.join(self.labels.values())} (codes {', '.join(self.labels)})"
+            ) from None
         if self.type == "integer":
             if number != int(number):
                 raise ValueError(f"expected a whole number, got {_fmt(number)}")
             code = int(number)
             if self.is_categorical and _code_key(code) not in self.labels:
-                raise ValueError(
-                    f"{code} is not one of the allowed codes {', '.join(self.labels)}"
-                )
+                raise ValueError(f"{code} is not one of the allowed codes {', '.join(self.labels)}")
             return code
         return number
 
@@ -208,8 +205,10 @@ class Feature:
         labels = {_code_key(k): str(v) for k, v in dict(data.get("labels") or {}).items()}
         not_codes = [code for code in labels if not re.fullmatch(r"-?\d+", code)]
         if not_codes:
-            raise SchemaError(f"feature {name!r} labels codes that are not whole numbers ({not_codes[0]!r}); the "
-                              "labels of a label-encoded feature map its codes, such as 0 and 1, to names")
+            raise SchemaError(
+                f"feature {name!r} labels codes that are not whole numbers ({not_codes[0]!r}); the "
+                "labels of a label-encoded feature map its codes, such as 0 and 1, to names"
+            )
         return cls(
             name=name,
             type=kind,  # type: ignore[arg-type]
@@ -284,9 +283,7 @@ class FeatureSchema:
             return cls.from_dict(data)
         if isinstance(data, dict) and ("transformed_data_columns" in data or "columns" in data):
             return cls.from_datrics_json(data)
-        raise SchemaError(
-            "the JSON is neither a feature schema, a datrics-json model nor a list of example rows"
-        )
+        raise SchemaError("the JSON is neither a feature schema, a datrics-json model nor a list of example rows")
 
     @classmethod
     @_as_schema_error
@@ -337,14 +334,17 @@ class FeatureSchema:
         features = [_infer_feature(n, [r.get(n) for r in rows if r.get(n) is not None]) for n in names]
         # a handful of examples gives no training range: keep the values as defaults only
         # (0 in an example says nothing of whether the feature is a whole number: "number")
-        unranged = [f if f.type not in ("integer", "number") else Feature(f.name, "number", default=f.default)
-                    for f in _group_one_hot(features, rows)]
+        unranged = [
+            f if f.type not in ("integer", "number") else Feature(f.name, "number", default=f.default)
+            for f in _group_one_hot(features, rows)
+        ]
         return cls(features=tuple(unranged), name="Inferred from example rows")
 
     @classmethod
     @_as_schema_error
-    def from_csv(cls, source: str | Path | bytes | io.IOBase, target: str | None = None,
-                 max_labels: int = 20) -> FeatureSchema:
+    def from_csv(
+        cls, source: str | Path | bytes | io.IOBase, target: str | None = None, max_labels: int = 20
+    ) -> FeatureSchema:
         """Infer a schema from a CSV of training data: ranges, medians and modes as defaults.
 
         Text columns with at most ``max_labels`` values become label-encoded categoricals
@@ -365,9 +365,7 @@ class FeatureSchema:
                 ordered = sorted({str(v) for v in values})
                 mode = max(ordered, key=[str(v) for v in values].count)
                 labels = {str(i): label for i, label in enumerate(ordered)}
-                features.append(
-                    Feature(name, "integer", 0, len(ordered) - 1, ordered.index(mode), labels)
-                )
+                features.append(Feature(name, "integer", 0, len(ordered) - 1, ordered.index(mode), labels))
             # free text (names, tickets) cannot be a model input: left out
         if not features:
             raise SchemaError("no usable numeric or categorical column in the CSV")
@@ -480,7 +478,9 @@ class FeatureSchema:
         """What runs are compared under: the task, the classes and their labels, each feature's name,
         kind, codes and columns (not its range, default or statistics). Two schemas whose runs chart alike share it."""
         essence = {
-            "task": self.task, "classes": [str(c) for c in self.classes], "class_labels": self.class_labels,
+            "task": self.task,
+            "classes": [str(c) for c in self.classes],
+            "class_labels": self.class_labels,
             "features": [[f.name, f.type, f.labels, f.columns, f.none_label] for f in self.features],
         }
         return hashlib.sha1(json.dumps(essence, sort_keys=True, default=str).encode()).hexdigest()[:16]
@@ -627,13 +627,21 @@ def _group_one_hot(features: list[Feature], rows: Sequence[Mapping[str, Any]] = 
     one feature; its all-zero case is kept as the choice "Other" (PROTOCOL.md section 3).
     Columns that are 1 together in any of ``rows`` (``has_car``, ``has_house``) are flags, not a group.
     """
+
     def exclusive(members: list[Feature]) -> bool:
         return all(sum(_truthy(row.get(m.name, 0) or 0) for m in members) <= 1 for row in rows)
 
-    binary = [f for f in features if f.type == "integer" and not f.labels and "_" in f.name
-              and f.min is not None and f.max is not None and 0 <= f.min <= f.max <= 1]
-    candidates = {"_".join(f.name.split("_")[:cut]) for f in binary
-                  for cut in range(1, f.name.count("_") + 1)}
+    binary = [
+        f
+        for f in features
+        if f.type == "integer"
+        and not f.labels
+        and "_" in f.name
+        and f.min is not None
+        and f.max is not None
+        and 0 <= f.min <= f.max <= 1
+    ]
+    candidates = {"_".join(f.name.split("_")[:cut]) for f in binary for cut in range(1, f.name.count("_") + 1)}
     groups: dict[str, list[Feature]] = {}
     taken: set[str] = set()
     for prefix in sorted(candidates, key=lambda p: (-len(p), p)):
@@ -649,11 +657,12 @@ def _group_one_hot(features: list[Feature], rows: Sequence[Mapping[str, Any]] = 
         if group is None:
             out.append(f)
         elif f is groups[group][0]:
-            columns = {m.name[len(group) + 1:]: m.name for m in groups[group]}
+            columns = {m.name[len(group) + 1 :]: m.name for m in groups[group]}
             hot = [label for label, m in zip(columns, groups[group], strict=True) if m.default == 1]
             none_label = "Other" if "Other" not in columns else "None of these"
-            out.append(Feature(group, "one_hot", default=hot[0] if hot else none_label,
-                               columns=columns, none_label=none_label))
+            out.append(
+                Feature(group, "one_hot", default=hot[0] if hot else none_label, columns=columns, none_label=none_label)
+            )
     return out
 
 
@@ -685,8 +694,7 @@ def _column_layout_rows(data: Any) -> list[dict[str, Any]]:
     for column in data.values():
         if isinstance(column, Mapping):
             index.extend(k for k in column if k not in index)
-    return [{name: (col.get(i) if isinstance(col, Mapping) else None) for name, col in data.items()}
-            for i in index]
+    return [{name: (col.get(i) if isinstance(col, Mapping) else None) for name, col in data.items()} for i in index]
 
 
 TARGET_NAMES = ("target", "label", "y")

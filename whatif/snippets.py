@@ -28,8 +28,15 @@ def _query(path: str, bucket: str, return_only_prediction: bool) -> dict[str, st
     return {"path": path, "bucket": bucket, "return_only_prediction": str(return_only_prediction)}
 
 
-def python_snippet(url: str, path: str, bucket: str, rows: Sequence[Mapping[str, Any]], user_id: str,
-                   email: str, return_only_prediction: bool = False) -> str:
+def python_snippet(
+    url: str,
+    path: str,
+    bucket: str,
+    rows: Sequence[Mapping[str, Any]],
+    user_id: str,
+    email: str,
+    return_only_prediction: bool = False,
+) -> str:
     """A runnable script: sign a token, submit the rows, poll the task until it is ready."""
     rows_text = _python_literal(rows)
     return f'''# needs requests and PyJWT: pip install requests PyJWT
@@ -77,10 +84,11 @@ if __name__ == "__main__":
 '''
 
 
-def client_snippet(url: str, path: str, bucket: str, rows: Sequence[Mapping[str, Any]], user_id: str,
-                   email: str) -> str:
+def client_snippet(
+    url: str, path: str, bucket: str, rows: Sequence[Mapping[str, Any]], user_id: str, email: str
+) -> str:
     """The same request through this project's client; its comment says how to install the client."""
-    return f'''# Needs this project's whatif package, installed from the repository of this app:
+    return f"""# Needs this project's whatif package, installed from the repository of this app:
 #   pip install /path/to/this/repository    (the folder with pyproject.toml; -e to follow its changes)
 # and the API secret in the environment: export WHATIF_API_SECRET='{SECRET_PLACEHOLDER}'
 import os
@@ -90,7 +98,7 @@ from whatif.client import ModelClient
 client = ModelClient({url!r}, secret=os.environ["WHATIF_API_SECRET"], user_id={user_id!r}, email={email!r})
 result = client.predict({_python_literal(rows)}, path={path!r}, bucket={bucket!r})
 print(result.predictions.to_string(index=False))  # every column: inputs, prediction, probabilities
-'''
+"""
 
 
 # Signs an HS256 JWT with python3's standard library alone (no PyJWT to install). Every value comes
@@ -110,14 +118,22 @@ print(signed + "." + b64(signature))
 _JSON_FIELD = 'import json, sys; print(json.load(sys.stdin).get(sys.argv[1], ""))'
 
 
-def curl_snippet(url: str, path: str, bucket: str, rows: Sequence[Mapping[str, Any]], user_id: str,
-                 email: str, return_only_prediction: bool = False, deadline_s: int = 60) -> str:
+def curl_snippet(
+    url: str,
+    path: str,
+    bucket: str,
+    rows: Sequence[Mapping[str, Any]],
+    user_id: str,
+    email: str,
+    return_only_prediction: bool = False,
+    deadline_s: int = 60,
+) -> str:
     """A bash script that runs as pasted once the secret is set: sign a token with python3, submit the
     rows with curl, then poll the task until it succeeds or fails, for at most ``deadline_s``."""
     # urlencode leaves only letters, digits, _.-~%+=& : nothing the shell expands inside double quotes
     query = urlencode(_query(path, bucket, return_only_prediction))
     field = f"python3 -c {shlex.quote(_JSON_FIELD)}"
-    return f'''# bash, curl and python3 (its standard library only). The API secret: ask your system administrator.
+    return f"""# bash, curl and python3 (its standard library only). The API secret: ask your system administrator.
 API_SECRET='{SECRET_PLACEHOLDER}'
 API_URL={shlex.quote(url)}
 USER_ID={shlex.quote(user_id)}
@@ -145,4 +161,4 @@ while [ -n "$TASK_ID" ]; do
   if [ "$SECONDS" -ge "$DEADLINE" ]; then echo "task $TASK_ID is still $STATE after {deadline_s} s"; break; fi
   sleep 1
 done
-'''
+"""

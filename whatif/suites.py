@@ -72,8 +72,13 @@ results_table = sa.Table(
     sa.Column("created_at", _UTCDateTime(), nullable=False),
     sqlite_autoincrement=True,
 )
-results_index = sa.Index("ix_whatif_suite_results_suite_id", results_table.c.connection, results_table.c.user_id,
-                         results_table.c.suite_name, results_table.c.id)
+results_index = sa.Index(
+    "ix_whatif_suite_results_suite_id",
+    results_table.c.connection,
+    results_table.c.user_id,
+    results_table.c.suite_name,
+    results_table.c.id,
+)
 
 
 @dataclass(frozen=True)
@@ -137,8 +142,16 @@ class SuiteStore(SqlStore):
             try:
                 with self._database() as conn:
                     if conn.execute(sa.update(t).where(where).values(text=text, updated_at=now)).rowcount == 0:
-                        conn.execute(sa.insert(t).values(connection=owner.connection, user_id=owner.user_id,
-                                                         name=name, text=text, created_at=now, updated_at=now))
+                        conn.execute(
+                            sa.insert(t).values(
+                                connection=owner.connection,
+                                user_id=owner.user_id,
+                                name=name,
+                                text=text,
+                                created_at=now,
+                                updated_at=now,
+                            )
+                        )
                 break
             except sa.exc.IntegrityError:  # another session created it meanwhile: update theirs
                 if attempt:
@@ -151,8 +164,11 @@ class SuiteStore(SqlStore):
         """This user's suites on this connection, by name."""
         owner = _owner(connection, user_id)
         t = suites_table
-        stmt = sa.select(t.c.name, t.c.text, t.c.created_at, t.c.updated_at).where(
-            t.c.connection == owner.connection, t.c.user_id == owner.user_id).order_by(t.c.name)
+        stmt = (
+            sa.select(t.c.name, t.c.text, t.c.created_at, t.c.updated_at)
+            .where(t.c.connection == owner.connection, t.c.user_id == owner.user_id)
+            .order_by(t.c.name)
+        )
         with self._database(write=False) as conn:
             return [SavedSuite(*row) for row in conn.execute(stmt).all()]
 
@@ -161,7 +177,8 @@ class SuiteStore(SqlStore):
         owner = _owner(connection, user_id)
         t = suites_table
         stmt = sa.select(t.c.name, t.c.text, t.c.created_at, t.c.updated_at).where(
-            t.c.connection == owner.connection, t.c.user_id == owner.user_id, t.c.name == name)
+            t.c.connection == owner.connection, t.c.user_id == owner.user_id, t.c.name == name
+        )
         with self._database(write=False) as conn:
             row = conn.execute(stmt).first()
         return None if row is None else SavedSuite(*row)
@@ -171,16 +188,26 @@ class SuiteStore(SqlStore):
         owner = _owner(connection, user_id)
         t, r = suites_table, results_table
         with self._database() as conn:
-            deleted = conn.execute(sa.delete(t).where(
-                t.c.connection == owner.connection, t.c.user_id == owner.user_id, t.c.name == name)).rowcount
-            conn.execute(sa.delete(r).where(
-                r.c.connection == owner.connection, r.c.user_id == owner.user_id, r.c.suite_name == name))
+            deleted = conn.execute(
+                sa.delete(t).where(t.c.connection == owner.connection, t.c.user_id == owner.user_id, t.c.name == name)
+            ).rowcount
+            conn.execute(
+                sa.delete(r).where(
+                    r.c.connection == owner.connection, r.c.user_id == owner.user_id, r.c.suite_name == name
+                )
+            )
         return bool(deleted)
 
     # -- results ----------------------------------------------------------------------------------------
-    def save_result(self, key: HistoryKey, report: SuiteReport | Mapping[str, Any], *,
-                    model_name: str | None = None, model_version: int | None = None,
-                    created_at: datetime | None = None) -> SavedResult:
+    def save_result(
+        self,
+        key: HistoryKey,
+        report: SuiteReport | Mapping[str, Any],
+        *,
+        model_name: str | None = None,
+        model_version: int | None = None,
+        created_at: datetime | None = None,
+    ) -> SavedResult:
         """Keep one run of a suite on the model version ``key`` names (its rows sent are not kept).
 
         The suite's name, the model's name and version come from the report unless given.
@@ -196,11 +223,16 @@ class SuiteStore(SqlStore):
         checks = data.get("checks") or []
         text = json.dumps(data, allow_nan=False, default=_jsonable)
         values: dict[str, Any] = {
-            "connection": key.connection, "user_id": key.user_id, "suite_name": name, "bucket": key.bucket,
-            "path": key.path, "schema_fingerprint": key.schema,
+            "connection": key.connection,
+            "user_id": key.user_id,
+            "suite_name": name,
+            "bucket": key.bucket,
+            "path": key.path,
+            "schema_fingerprint": key.schema,
             "model_name": str(model_name if model_name is not None else model.get("name") or ""),
             "model_version": None if version is None else int(version),
-            "passed": sum(bool(c.get("passed")) for c in checks), "total": len(checks),
+            "passed": sum(bool(c.get("passed")) for c in checks),
+            "total": len(checks),
             "report": text,
             "created_at": created_at or datetime.now(UTC),
         }
@@ -209,13 +241,22 @@ class SuiteStore(SqlStore):
         assert primary_key is not None
         return _result({**values, "id": int(primary_key[0]), "report": json.loads(text)})
 
-    def results(self, connection: str, user_id: str, suite_name: str, *, bucket: str | None = None,
-                path: str | None = None, limit: int | None = None) -> list[SavedResult]:
+    def results(
+        self,
+        connection: str,
+        user_id: str,
+        suite_name: str,
+        *,
+        bucket: str | None = None,
+        path: str | None = None,
+        limit: int | None = None,
+    ) -> list[SavedResult]:
         """The suite's results, newest first (only one model version's with ``bucket`` and ``path``)."""
         owner = _owner(connection, user_id)
         r = results_table
-        stmt = sa.select(r).where(r.c.connection == owner.connection, r.c.user_id == owner.user_id,
-                                  r.c.suite_name == suite_name)
+        stmt = sa.select(r).where(
+            r.c.connection == owner.connection, r.c.user_id == owner.user_id, r.c.suite_name == suite_name
+        )
         if bucket is not None:
             stmt = stmt.where(r.c.bucket == bucket)
         if path is not None:
@@ -247,8 +288,10 @@ def compare_results(results: Sequence[SavedResult]) -> pd.DataFrame:
         where = (result.key.bucket, result.key.path)
         newest[where] = result
         first_run.setdefault(where, result.created_at)
-    ordered = sorted(newest.values(), key=lambda r: (r.model_version is None, r.model_version or 0,
-                                                      first_run[(r.key.bucket, r.key.path)]))
+    ordered = sorted(
+        newest.values(),
+        key=lambda r: (r.model_version is None, r.model_version or 0, first_run[(r.key.bucket, r.key.path)]),
+    )
     labels = _labels(ordered)
     checks: dict[str, str] = {}
     for result in sorted(ordered, key=lambda r: (r.created_at, r.id), reverse=True):  # newest run's order first
@@ -276,8 +319,10 @@ def _labels(results: Sequence[SavedResult]) -> list[str]:
     """Column names: "v1", "v2"; with several models "Credit v1"; the path when two would be alike."""
     several = len({r.model_name for r in results}) > 1
     labels = [f"{r.model_name} {r.label}" if several and r.model_name else r.label for r in results]
-    return [label if labels.count(label) == 1 else f"{label} ({r.key.bucket}/{r.key.path})"
-            for label, r in zip(labels, results, strict=True)]
+    return [
+        label if labels.count(label) == 1 else f"{label} ({r.key.bucket}/{r.key.path})"
+        for label, r in zip(labels, results, strict=True)
+    ]
 
 
 def _owner(connection: str, user_id: str) -> HistoryKey:
@@ -287,10 +332,16 @@ def _owner(connection: str, user_id: str) -> HistoryKey:
 
 def _result(row: Mapping[str, Any]) -> SavedResult:
     return SavedResult(
-        id=int(row["id"]), suite_name=str(row["suite_name"]),
+        id=int(row["id"]),
+        suite_name=str(row["suite_name"]),
         key=HistoryKey(row["connection"], row["user_id"], row["bucket"], row["path"], row["schema_fingerprint"]),
-        model_name=str(row["model_name"]), model_version=row["model_version"], passed=int(row["passed"]),
-        total=int(row["total"]), report=dict(row["report"]), created_at=row["created_at"])
+        model_name=str(row["model_name"]),
+        model_version=row["model_version"],
+        passed=int(row["passed"]),
+        total=int(row["total"]),
+        report=dict(row["report"]),
+        created_at=row["created_at"],
+    )
 
 
 def _jsonable(value: Any) -> Any:
@@ -313,4 +364,3 @@ def _create_tables(engine: sa.Engine) -> None:
         inspector = sa.inspect(engine)
         if not all(inspector.has_table(t.name) for t in metadata.sorted_tables):
             raise
-

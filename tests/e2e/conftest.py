@@ -28,8 +28,14 @@ from whatif.server.embedded import EmbeddedServer
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "screenshots"
 CHROMIUM_CANDIDATES = ("/usr/lib/chromium/chromium", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 VIEWPORT = {"width": 1440, "height": 2000}  # tall: Streamlit scrolls inside its own container
 HEALTH_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 15.0
@@ -52,8 +58,10 @@ def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[s
     path = chromium_path()
     if path is None:
         where = os.environ.get("CHROMIUM_PATH") or " or ".join(CHROMIUM_CANDIDATES)
-        reason = (f"No chromium binary at {where}; install Debian's chromium (apt-get install chromium) "
-                  "or set CHROMIUM_PATH. Never `playwright install`.")
+        reason = (
+            f"No chromium binary at {where}; install Debian's chromium (apt-get install chromium) "
+            "or set CHROMIUM_PATH. Never `playwright install`."
+        )
         if IN_CI:
             pytest.fail(reason)
         pytest.skip(reason)
@@ -104,20 +112,40 @@ def _healthy(url: str) -> bool:
         return False
 
 
-def start_app(name: str, workdir: Path, extra_env: Mapping[str, str] | None = None,
-              attempts: int = 3) -> StreamlitApp:
+def start_app(name: str, workdir: Path, extra_env: Mapping[str, str] | None = None, attempts: int = 3) -> StreamlitApp:
     """Start the app on a free loopback port with its own WHATIF_HOME; return once it is healthy."""
     home = Path(tempfile.mkdtemp(prefix=f"whatif-e2e-{name}-home-", dir=workdir))
-    env = {**os.environ, "WHATIF_HOME": str(home), "PYTHONUNBUFFERED": "1",
-           "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false", **(extra_env or {})}
+    env = {
+        **os.environ,
+        "WHATIF_HOME": str(home),
+        "PYTHONUNBUFFERED": "1",
+        "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false",
+        **(extra_env or {}),
+    }
     for attempt in range(1, attempts + 1):
         port = free_port()
         log_path = workdir / f"streamlit-{name}-{attempt}.log"
         with log_path.open("wb") as log:
             process = subprocess.Popen(
-                [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-                 "--server.port", str(port), "--server.address", "127.0.0.1"],
-                cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+                [
+                    sys.executable,
+                    "-m",
+                    "streamlit",
+                    "run",
+                    "app.py",
+                    "--server.headless",
+                    "true",
+                    "--server.port",
+                    str(port),
+                    "--server.address",
+                    "127.0.0.1",
+                ],
+                cwd=ROOT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )
         app = StreamlitApp(f"http://127.0.0.1:{port}", home, log_path, process)
         deadline = time.monotonic() + HEALTH_TIMEOUT_S
         while time.monotonic() < deadline and process.poll() is None:
@@ -128,8 +156,11 @@ def start_app(name: str, workdir: Path, extra_env: Mapping[str, str] | None = No
         app.stop()
         if "is not available" in app.log() and attempt < attempts:
             continue  # another process took the free port between our check and Streamlit's bind
-        why = (f"exited with code {exited}" if exited is not None
-               else f"did not answer {app.url}/_stcore/health with ok within {HEALTH_TIMEOUT_S:.0f} s")
+        why = (
+            f"exited with code {exited}"
+            if exited is not None
+            else f"did not answer {app.url}/_stcore/health with ok within {HEALTH_TIMEOUT_S:.0f} s"
+        )
         pytest.fail(f"The Streamlit app ({name}) {why}. Its log ({log_path}):\n{app.log()}", pytrace=False)
     raise AssertionError("unreachable")
 
@@ -150,8 +181,12 @@ def demo_app(e2e_dir: Path) -> Iterator[StreamlitApp]:
 
 def env_profile(predict_url: str, secret: str) -> dict[str, str]:
     """The environment an analyst sets to point the app at a real API."""
-    return {"WHATIF_API_URL": predict_url, "WHATIF_API_SECRET": secret,
-            "WHATIF_USER_ID": "1", "WHATIF_USER_EMAIL": "demo@example.com"}
+    return {
+        "WHATIF_API_URL": predict_url,
+        "WHATIF_API_SECRET": secret,
+        "WHATIF_USER_ID": "1",
+        "WHATIF_USER_EMAIL": "demo@example.com",
+    }
 
 
 @pytest.fixture(scope="session")

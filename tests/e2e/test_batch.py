@@ -50,8 +50,9 @@ def upload(page: Page, path: Path) -> None:
 
 
 @pytest.mark.browser
-def test_an_analyst_scores_a_labelled_file_and_opens_a_row(page: Page, batch_app: StreamlitApp, screenshots: Path,
-                                                           tmp_path: Path) -> None:
+def test_an_analyst_scores_a_labelled_file_and_opens_a_row(
+    page: Page, batch_app: StreamlitApp, screenshots: Path, tmp_path: Path
+) -> None:
     open_app(page, batch_app)
     open_page(page, "Batch")
     upload(page, passengers(tmp_path, 12_000))
@@ -61,7 +62,8 @@ def test_an_analyst_scores_a_labelled_file_and_opens_a_row(page: Page, batch_app
     expect(page.get_by_test_id("stProgress")).to_be_visible()  # the background job's panel, polled
     expect(page.get_by_role("button", name="Cancel")).to_be_visible()
     expect(page.get_by_text(re.compile(r"12,000 rows of passengers-12000\.csv scored in 2 tasks"))).to_be_visible(
-        timeout=SCORE_MS)
+        timeout=SCORE_MS
+    )
     wait_for_run(page)
     expect(page.get_by_test_id("stProgress")).to_have_count(0)
 
@@ -99,8 +101,9 @@ def test_an_analyst_scores_a_labelled_file_and_opens_a_row(page: Page, batch_app
 
 
 @pytest.mark.browser
-def test_cancel_stops_between_tasks_and_keeps_the_rows_scored(page: Page, batch_app: StreamlitApp,
-                                                              screenshots: Path, tmp_path: Path) -> None:
+def test_cancel_stops_between_tasks_and_keeps_the_rows_scored(
+    page: Page, batch_app: StreamlitApp, screenshots: Path, tmp_path: Path
+) -> None:
     open_app(page, batch_app)
     open_page(page, "Batch")
     upload(page, passengers(tmp_path, 25_000))

@@ -17,8 +17,10 @@ from tests.e2e.conftest import StreamlitApp
 from whatif.server.embedded import EmbeddedServer
 
 FIRST_LOAD_MS = 90_000  # the demo API builds its sample models on the first page load
-SHARE_LINK = ("/?path=1/4/model-groups/1/1.json&bucket=storage.datrics.ai"
-              "&pclass=0&sex=0&age=42&sibsp=1&parch=0&fare=80&embarked=0")
+SHARE_LINK = (
+    "/?path=1/4/model-groups/1/1.json&bucket=storage.datrics.ai"
+    "&pclass=0&sex=0&age=42&sibsp=1&parch=0&fare=80&embarked=0"
+)
 ENV_PROFILE = "Environment (WHATIF_API_URL)"
 
 
@@ -32,8 +34,7 @@ def open_app(page: Page, app: StreamlitApp, path: str = "/") -> None:
 def wait_for_run(page: Page, timeout_ms: float = 30_000) -> None:
     """Until the script run that the last action started has finished."""
     page.wait_for_timeout(300)  # let the rerun start before asking whether it is done
-    expect(page.locator("[data-testid=stApp][data-test-script-state=notRunning]")).to_have_count(
-        1, timeout=timeout_ms)
+    expect(page.locator("[data-testid=stApp][data-test-script-state=notRunning]")).to_have_count(1, timeout=timeout_ms)
 
 
 def choose(page: Page, label: str, option: str) -> None:
@@ -87,8 +88,7 @@ def page_text(page: Page) -> str:
 
 # ---- tests ------------------------------------------------------------------------------
 @pytest.mark.browser
-def test_two_what_ifs_are_compared_and_kept_after_reload(page: Page, demo_app: StreamlitApp,
-                                                        screenshots: Path) -> None:
+def test_two_what_ifs_are_compared_and_kept_after_reload(page: Page, demo_app: StreamlitApp, screenshots: Path) -> None:
     open_app(page, demo_app)
     expect(page.get_by_text("local demo API").first).to_be_visible()
     expect(page.get_by_role("combobox", name="Model")).to_have_value("Titanic survival · v1")
@@ -134,8 +134,9 @@ def test_share_link_fills_the_form(page: Page, demo_app: StreamlitApp, screensho
 
 
 @pytest.mark.browser
-def test_wrong_secret_is_one_sentence_without_traceback(page: Page, wrong_secret_app: StreamlitApp,
-                                                        wrong_secret: str, screenshots: Path) -> None:
+def test_wrong_secret_is_one_sentence_without_traceback(
+    page: Page, wrong_secret_app: StreamlitApp, wrong_secret: str, screenshots: Path
+) -> None:
     open_app(page, wrong_secret_app)
     expect(page.get_by_role("combobox", name="API")).to_have_value(ENV_PROFILE)
     errors = page.get_by_test_id("stAlertContentError")
@@ -155,8 +156,9 @@ def test_wrong_secret_is_one_sentence_without_traceback(page: Page, wrong_secret
 
 
 @pytest.mark.browser
-def test_secret_never_leaks(page: Page, env_app: StreamlitApp, server: EmbeddedServer, screenshots: Path,
-                            tmp_path: Path) -> None:
+def test_secret_never_leaks(
+    page: Page, env_app: StreamlitApp, server: EmbeddedServer, screenshots: Path, tmp_path: Path
+) -> None:
     secret = server.secret
     seen: dict[str, str] = {}
 
@@ -225,8 +227,10 @@ def test_predicted_label_fits_the_result_card(page: Page, demo_app: StreamlitApp
     value = page.get_by_test_id("stMetricValue")
     expect(value).to_have_text("survived")
     needed, given = value.get_by_test_id("stMarkdownContainer").evaluate("e => [e.scrollWidth, e.clientWidth]")
-    assert needed <= given, (f"the prediction is cut off with an ellipsis: 'survived' needs {needed} px, "
-                             f"the result card gives it {given} px (viewport {page.viewport_size})")
+    assert needed <= given, (
+        f"the prediction is cut off with an ellipsis: 'survived' needs {needed} px, "
+        f"the result card gives it {given} px (viewport {page.viewport_size})"
+    )
 
 
 @pytest.mark.browser
@@ -241,4 +245,5 @@ def test_run_picker_points_at_the_new_run(page: Page, demo_app: StreamlitApp) ->
     predict_one_more(page)
     newest = runs_table(page).locator("tbody tr").first.locator("td").first.inner_text().strip()
     expect(page.get_by_role("combobox", name="Run", exact=True)).to_have_value(
-        re.compile(rf"^Run {newest} · "), timeout=5_000)
+        re.compile(rf"^Run {newest} · "), timeout=5_000
+    )

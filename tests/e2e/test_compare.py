@@ -21,8 +21,10 @@ RUN_MS = 90_000  # two tasks of a few hundred rows at most; the machine is share
 FULL_PAGE_HEIGHT = 2300  # the whole page with the scenario's results
 ROWS_PAGE_HEIGHT = 2500  # ...and with the file's (the table of 20 rows is shown whole)
 ROWS = 150
-SENT_TOGETHER = re.compile(r"^[\d,]+ rows.* sent in 2 tasks, submitted together; answered \d+\.\d\d s after the "
-                           r"click\.$")
+SENT_TOGETHER = re.compile(
+    r"^[\d,]+ rows.* sent in 2 tasks, submitted together; answered \d+\.\d\d s after the "
+    r"click\.$"
+)
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +55,8 @@ def open_tab(page: Page, title: str) -> Locator:
 
 @pytest.mark.browser
 def test_an_analyst_compares_two_versions_on_a_scenario_and_on_a_file(
-        page: Page, compare_app: StreamlitApp, screenshots: Path, tmp_path: Path) -> None:
+    page: Page, compare_app: StreamlitApp, screenshots: Path, tmp_path: Path
+) -> None:
     open_app(page, compare_app)
     open_page(page, "Compare")
     expect(page.get_by_role("combobox", name="Model A", exact=True)).to_have_value("Credit approval · v1")

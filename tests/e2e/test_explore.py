@@ -72,8 +72,11 @@ def expect_charts_drawn(panel: Locator, count: int) -> None:
 
 def reading(panel: Locator) -> Locator:
     """The sentence under the button that says what the chart shows; it starts with a lightbulb icon."""
-    return panel.get_by_test_id("stMarkdownContainer").filter(
-        has=panel.page.get_by_role("img", name="lightbulb icon")).filter(has_text=re.compile(r"^\s*lightbulb\s"))
+    return (
+        panel.get_by_test_id("stMarkdownContainer")
+        .filter(has=panel.page.get_by_role("img", name="lightbulb icon"))
+        .filter(has_text=re.compile(r"^\s*lightbulb\s"))
+    )
 
 
 def run_analysis(page: Page, panel: Locator, button: str) -> None:
@@ -119,14 +122,17 @@ def shoot_section(page: Page, folder: Path, name: str) -> None:
     x, y = min(top["x"], tabs["x"]) - 16, top["y"] - 16
     width = max(top["x"] + top["width"], tabs["x"] + tabs["width"]) - x + 16
     height = min(tabs["y"] + tabs["height"] + 16, page.viewport_size["height"]) - y  # type: ignore[index]
-    page.screenshot(path=str(folder / f"{name}-section.png"),
-                    clip={"x": max(x, 0), "y": max(y, 0), "width": width, "height": height})
+    page.screenshot(
+        path=str(folder / f"{name}-section.png"),
+        clip={"x": max(x, 0), "y": max(y, 0), "width": width, "height": height},
+    )
 
 
 # ---- the walk ---------------------------------------------------------------------------------------
 @pytest.mark.browser
-def test_an_analyst_explores_the_titanic_scenario(page: Page, explore_app: StreamlitApp, screenshots: Path,
-                                                  tmp_path: Path) -> None:
+def test_an_analyst_explores_the_titanic_scenario(
+    page: Page, explore_app: StreamlitApp, screenshots: Path, tmp_path: Path
+) -> None:
     open_app(page, explore_app)
     expect(page.get_by_role("combobox", name="Model")).to_have_value("Titanic survival · v1")
     expect(page.get_by_text(re.compile(r"#1 · "))).to_have_count(0)  # no ranking before the tornado
@@ -227,8 +233,9 @@ def test_an_analyst_explores_the_titanic_scenario(page: Page, explore_app: Strea
 
 
 @pytest.mark.browser
-def test_what_would_change_it_loads_an_alternative_into_the_form(page: Page, explore_app: StreamlitApp,
-                                                                  screenshots: Path) -> None:
+def test_what_would_change_it_loads_an_alternative_into_the_form(
+    page: Page, explore_app: StreamlitApp, screenshots: Path
+) -> None:
     open_app(page, explore_app)
     panel = open_tab(page, "What would change it?")
     keep = panel.get_by_role("combobox", name=re.compile(r"^Keep fixed"))

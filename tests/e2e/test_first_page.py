@@ -47,8 +47,9 @@ def fresh_app(e2e_dir: Path) -> Iterator[StreamlitApp]:
 
 
 @pytest.mark.browser
-def test_the_first_page_shows_a_status_before_the_form_and_then_predicts(page: Page, fresh_app: StreamlitApp,
-                                                                         screenshots: Path) -> None:
+def test_the_first_page_shows_a_status_before_the_form_and_then_predicts(
+    page: Page, fresh_app: StreamlitApp, screenshots: Path
+) -> None:
     page.add_init_script(ORDER_SEEN_JS)
     page.goto(fresh_app.url)
     status = page.get_by_test_id("stExpander").filter(has_text=PREPARING)

@@ -55,13 +55,17 @@ def is_under(page: Page, message: Locator, field: Locator) -> bool:
     """The message is below the field, in its column."""
     said, box = message.bounding_box(), field.bounding_box()
     assert said and box
-    return said["y"] >= box["y"] + box["height"] and said["x"] < box["x"] + box["width"] and \
-        said["x"] + said["width"] > box["x"]
+    return (
+        said["y"] >= box["y"] + box["height"]
+        and said["x"] < box["x"] + box["width"]
+        and said["x"] + said["width"] > box["x"]
+    )
 
 
 @pytest.mark.browser
-def test_unreadable_numbers_are_named_by_their_fields_and_predict_waits(page: Page, demo_app: StreamlitApp,
-                                                                        screenshots: Path) -> None:
+def test_unreadable_numbers_are_named_by_their_fields_and_predict_waits(
+    page: Page, demo_app: StreamlitApp, screenshots: Path
+) -> None:
     open_app(page, demo_app)
     expect(page.get_by_role("combobox", name="Model")).to_have_value("Titanic survival · v1")
     enter_number(page, "age", "1,5", "1.5")  # a decimal comma, read as a point and shown so
@@ -69,8 +73,9 @@ def test_unreadable_numbers_are_named_by_their_fields_and_predict_waits(page: Pa
     enter_number(page, "sibsp", "two", "two")
     page.evaluate("document.activeElement.blur()")  # the page as a user looks at it, no field being edited
 
-    fare_says = caption(page, "fare: '1,500' could mean 1500 or 1.5: write 1500 without a comma, or 1.5 with a "
-                              "point.").filter(has_not_text="Fix ")
+    fare_says = caption(
+        page, "fare: '1,500' could mean 1500 or 1.5: write 1500 without a comma, or 1.5 with a point."
+    ).filter(has_not_text="Fix ")
     sibsp_says = caption(page, "sibsp: 'two' is not a number.").filter(has_not_text="Fix ")
     expect(fare_says).to_have_count(1)
     expect(sibsp_says).to_have_count(1)
@@ -80,8 +85,11 @@ def test_unreadable_numbers_are_named_by_their_fields_and_predict_waits(page: Pa
 
     predict = page.get_by_role("button", name="Predict", exact=True)
     expect(predict).to_be_disabled()
-    reason = caption(page, "Fix sibsp: 'two' is not a number; fare: '1,500' could mean 1500 or 1.5: write 1500 "
-                           "without a comma, or 1.5 with a point.")  # in the form's order
+    reason = caption(
+        page,
+        "Fix sibsp: 'two' is not a number; fare: '1,500' could mean 1500 or 1.5: write 1500 "
+        "without a comma, or 1.5 with a point.",
+    )  # in the form's order
     expect(reason).to_have_count(1)
     assert is_under(page, reason, predict)
     assert "two" not in page.url and "1%2C500" not in page.url and "age=1.5" in page.url
@@ -90,13 +98,15 @@ def test_unreadable_numbers_are_named_by_their_fields_and_predict_waits(page: Pa
     enter_number(page, "fare", "1500", "1500")
     enter_number(page, "sibsp", "2", "2")
     expect(predict).to_be_enabled()
-    expect(page.get_by_test_id("stCaptionContainer").filter(has_text=re.compile("could mean|not a number"))
-           ).to_have_count(0)
+    expect(
+        page.get_by_test_id("stCaptionContainer").filter(has_text=re.compile("could mean|not a number"))
+    ).to_have_count(0)
 
 
 @pytest.mark.browser
-def test_long_field_names_wrap_at_underscores_and_stay_the_fields_names(page: Page, demo_app: StreamlitApp,
-                                                                        screenshots: Path) -> None:
+def test_long_field_names_wrap_at_underscores_and_stay_the_fields_names(
+    page: Page, demo_app: StreamlitApp, screenshots: Path
+) -> None:
     open_app(page, demo_app, CREDIT_V1)
     expect(page.get_by_role("combobox", name="Model")).to_have_value("Credit approval · v1")
     income = page.get_by_role("textbox", name="average_monthly_income", exact=True)

@@ -58,13 +58,15 @@ def add_check(page: Page, kind: str, feature: str, name: str, set_to: str | None
 def run_suite(page: Page, model: str) -> None:
     page.get_by_role("button", name="Run the suite", exact=True).click()
     expect(page.get_by_role("heading", name=re.compile(rf"checks passed on {re.escape(model)}"))).to_be_visible(
-        timeout=RUN_MS)
+        timeout=RUN_MS
+    )
     wait_for_run(page, RUN_MS)
 
 
 @pytest.mark.browser
 def test_an_analyst_writes_a_suite_runs_it_on_two_versions_and_sees_what_newly_fails(
-        page: Page, checks_app: StreamlitApp, screenshots: Path) -> None:
+    page: Page, checks_app: StreamlitApp, screenshots: Path
+) -> None:
     open_app(page, checks_app)
     open_page(page, "Sanity checks")
     choose(page, "Model", "Credit approval · v1")

@@ -29,8 +29,9 @@ def card_value(page: Page) -> str:
 
 
 @pytest.mark.browser
-def test_two_browsers_each_see_their_own_prediction(browser: Browser, walk_app: StreamlitApp,
-                                                   screenshots: Path) -> None:
+def test_two_browsers_each_see_their_own_prediction(
+    browser: Browser, walk_app: StreamlitApp, screenshots: Path
+) -> None:
     a = browser.new_context(viewport=VIEWPORT).new_page()
     b = browser.new_context(viewport=VIEWPORT).new_page()
     open_app(a, walk_app)
@@ -70,8 +71,9 @@ def test_two_browsers_each_see_their_own_prediction(browser: Browser, walk_app: 
 
 
 @pytest.mark.browser
-def test_a_model_entered_by_hand_shows_its_defaults_not_zeros(page: Page, walk_app: StreamlitApp,
-                                                             screenshots: Path) -> None:
+def test_a_model_entered_by_hand_shows_its_defaults_not_zeros(
+    page: Page, walk_app: StreamlitApp, screenshots: Path
+) -> None:
     open_app(page, walk_app)
     age = page.get_by_label(re.compile(r"^age"))
     expect(age).to_have_value(re.compile(r"\d"))  # the browser fills a fresh field a frame after the run ends

@@ -26,11 +26,17 @@ def history_engine(url: str) -> sa.Engine:
     return sa.create_engine(url)
 
 
-profile = Profile("bulk test", url=os.environ["WHATIF_BULK_TEST_URL"], secret=os.environ["WHATIF_BULK_TEST_SECRET"],
-                  user_id="1", email="demo@example.com")
+profile = Profile(
+    "bulk test",
+    url=os.environ["WHATIF_BULK_TEST_URL"],
+    secret=os.environ["WHATIF_BULK_TEST_SECRET"],
+    user_id="1",
+    email="demo@example.com",
+)
 if "bulk_test_client" not in st.session_state:
-    st.session_state["bulk_test_client"] = ModelClient(profile.url, secret=profile.secret, user_id="1",
-                                                       email="demo@example.com", poll_deadline_s=30)
+    st.session_state["bulk_test_client"] = ModelClient(
+        profile.url, secret=profile.secret, user_id="1", email="demo@example.com", poll_deadline_s=30
+    )
 client: ModelClient = st.session_state["bulk_test_client"]
 path = st.session_state.get("bulk_test_path") or os.environ["WHATIF_BULK_TEST_PATH"]
 schema = client.schema(path, DEMO_BUCKET)

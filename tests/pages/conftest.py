@@ -49,8 +49,9 @@ def demo_servers() -> list[EmbeddedServer]:
 
 
 @pytest.fixture()
-def app_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, server: EmbeddedServer,
-             demo_servers: list[EmbeddedServer]) -> Iterator[Path]:
+def app_home(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, server: EmbeddedServer, demo_servers: list[EmbeddedServer]
+) -> Iterator[Path]:
     """This test's data folder; the demo servers the app starts on it are stopped afterwards."""
     started = demo_servers
 
@@ -88,8 +89,14 @@ def downloads(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
     seen: list[dict[str, Any]] = []
     original = MediaFileManager.add_deferred
 
-    def add_deferred(self: MediaFileManager, data_callable: Callable[[], Any], mimetype: str | None,
-                     coordinates: str, file_name: str | None = None, **kwargs: Any) -> str:
+    def add_deferred(
+        self: MediaFileManager,
+        data_callable: Callable[[], Any],
+        mimetype: str | None,
+        coordinates: str,
+        file_name: str | None = None,
+        **kwargs: Any,
+    ) -> str:
         seen.append({"data": data_callable, "mimetype": mimetype, "file_name": file_name})
         return original(self, data_callable, mimetype, coordinates, file_name, **kwargs)
 

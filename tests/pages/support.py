@@ -55,7 +55,7 @@ def form_widgets(at: AppTest, path: str) -> dict[str, Any]:
     """The form's widgets of one model by feature name."""
     prefix = f"whatif_form_{model_key(path)}_"
     widgets = [*at.selectbox, *at.toggle, *at.text_input]
-    return {w.key[len(prefix):]: w for w in widgets if w.key and w.key.startswith(prefix)}
+    return {w.key[len(prefix) :]: w for w in widgets if w.key and w.key.startswith(prefix)}
 
 
 def form_values(at: AppTest, path: str) -> dict[str, Any]:

@@ -88,21 +88,24 @@ def test_the_page_says_what_to_upload_and_waits_for_a_file(app: AppTest) -> None
     assert not app.metric and not charts(app)
 
 
-def test_a_file_with_bad_values_is_refused_in_one_sentence_and_nothing_is_sent(app: AppTest,
-                                                                              submits: list[int]) -> None:
+def test_a_file_with_bad_values_is_refused_in_one_sentence_and_nothing_is_sent(
+    app: AppTest, submits: list[int]
+) -> None:
     open_batch(app)
     bad = b"pclass,sex,age,sibsp,parch,fare,embarked\n0,female,29,0,0,211.3,2\n5,male,abc,0,0,7.25,2\n"
     upload(app, TITANIC_PATH, "bad.csv", bad)
     assert [e.value for e in app.error] == [
         "Some values cannot be used, so no row was: line 3, pclass: 5 is not one of the allowed codes 0, 1, 2; "
-        "line 3, age: expected a number, got 'abc'."]
+        "line 3, age: expected a number, got 'abc'."
+    ]
     assert app.button(key=f"batch_score_{model_key(TITANIC_PATH)}").disabled
     assert submits == []
 
 
 # ---- scoring and the result -------------------------------------------------------------------------------
-def test_a_labelled_file_is_scored_charted_measured_and_downloadable(app: AppTest, submits: list[int],
-                                                                    downloads: list[dict[str, Any]]) -> None:
+def test_a_labelled_file_is_scored_charted_measured_and_downloadable(
+    app: AppTest, submits: list[int], downloads: list[dict[str, Any]]
+) -> None:
     open_batch(app)
     upload(app, TITANIC_PATH, "titanic3.csv", titanic_csv())
     note = next(c.value for c in app.caption if "rows of 7 inputs" in c.value)
@@ -154,12 +157,14 @@ def test_the_threshold_redraws_the_matrix_without_a_new_task(app: AppTest, submi
     assert metrics_shown(app)["Accuracy"] != accuracy
     assert submits == [1_309]  # the answers already there: no new task
     histogram = charts(app)[0]
-    assert any(frame.get("threshold") is not None and list(frame["threshold"]) == [0.2]
-               for frame in chart_data(histogram))
+    assert any(
+        frame.get("threshold") is not None and list(frame["threshold"]) == [0.2] for frame in chart_data(histogram)
+    )
 
 
-def test_a_file_over_the_row_limit_goes_in_tasks_and_the_filter_narrows_the_table(app: AppTest,
-                                                                                  submits: list[int]) -> None:
+def test_a_file_over_the_row_limit_goes_in_tasks_and_the_filter_narrows_the_table(
+    app: AppTest, submits: list[int]
+) -> None:
     open_batch(app)
     upload(app, TITANIC_PATH, "passengers.csv", titanic_csv(12_000))
     score(app, TITANIC_PATH)
@@ -204,7 +209,8 @@ def test_cancel_keeps_the_rows_scored_before_it(app: AppTest, monkeypatch: pytes
     assert job_of(app, TITANIC_PATH).wait(JOB_S)
     run(app)
     assert [w.value for w in app.warning] == [
-        "Stopped before task 2 of 3: rows 1-10,000 are scored and kept; score the file again for the rest."]
+        "Stopped before task 2 of 3: rows 1-10,000 are scored and kept; score the file again for the rest."
+    ]
     table = next(d.value for d in app.dataframe if "probability_1" in d.value.columns)
     assert len(table) == 10_000
     assert any("10,000 of 25,000 rows" in c.value for c in app.caption)
@@ -231,8 +237,9 @@ def test_what_if_for_this_row_opens_the_form_with_the_rows_values(app: AppTest) 
 def test_a_regression_file_shows_r2_mae_rmse_and_predicted_against_actual(app: AppTest) -> None:
     open_batch(app, "Diabetes progression · v1")
     x, y = diabetes_data()
-    upload(app, DIABETES_PATH, "patients.csv", x.assign(progression=y, id=np.arange(len(y))).to_csv(index=False)
-           .encode())
+    upload(
+        app, DIABETES_PATH, "patients.csv", x.assign(progression=y, id=np.arange(len(y))).to_csv(index=False).encode()
+    )
     score(app, DIABETES_PATH)
     shown = metrics_shown(app)
     assert set(shown) == {"R²", "MAE", "RMSE"} and 0 < float(shown["R²"]) < 1

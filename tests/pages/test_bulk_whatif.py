@@ -84,16 +84,18 @@ def press_run(at: AppTest, key: str = KEY) -> AppTest:
 def plain_share_changed(client: ModelClient) -> tuple[float, Counter]:
     schema = client.schema(V1, DEMO_BUCKET)
     original = [schema.from_row(r) for r in credit_frame(ROWS).drop(columns="approved").to_dict("records")]
-    edited = [{**r, "average_monthly_income": r["average_monthly_income"] * 1.1, "employment_status": "Employed"}
-              for r in original]
+    edited = [
+        {**r, "average_monthly_income": r["average_monthly_income"] * 1.1, "employment_status": "Employed"}
+        for r in original
+    ]
     before = client.predict(to_request_frame(schema, original), V1, DEMO_BUCKET).predictions["prediction"]
     after = client.predict(to_request_frame(schema, edited), V1, DEMO_BUCKET).predictions["prediction"]
     return float((before != after).mean()), Counter(zip(before, after, strict=True))
 
 
 def test_edits_built_with_the_pickers_run_in_one_task_and_match_plain_predictions(
-        database: str, rows_csv: Path, server: EmbeddedServer, client: ModelClient,
-        downloads: list[dict[str, Any]]) -> None:
+    database: str, rows_csv: Path, server: EmbeddedServer, client: ModelClient, downloads: list[dict[str, Any]]
+) -> None:
     at = page(rows_csv)
     assert at.button(key=f"whatif_bulk_run_{KEY}").disabled, "nothing to run before an edit"
     assert any("Add an edit above" in c for c in captions(at))
@@ -110,7 +112,8 @@ def test_edits_built_with_the_pickers_run_in_one_task_and_match_plain_prediction
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Rows whose class changed"] == share_text(share)
     assert metrics["Mean change of P(approved)"].startswith("+") and metrics["Mean change of P(approved)"].endswith(
-        " pts")
+        " pts"
+    )
     assert metrics["Pushed outside the range"] == "0"
     assert any(c.startswith("95 % interval of the mean change: +") for c in captions(at))
     reading = next(m.value for m in at.markdown if "would go from" in m.value)
@@ -139,10 +142,18 @@ def test_typed_edits_and_a_filter_and_the_out_of_date_note(database: str, rows_c
     at.text_area(key=edits_key_of()).input("order_amount*=0.5")
     at.text_input(key=f"whatif_bulk_where_{KEY}").input("employment_status == other")
     run(at)
-    other = int((credit_frame(ROWS)[[c for c in credit_frame(ROWS).columns if c.startswith("employment_status_")]]
-                 .sum(axis=1) == 0).sum())
-    assert any(f"{ROWS} rows · {other} match the filter · {other} change · {ROWS + other} rows to send" in c
-               for c in captions(at))
+    other = int(
+        (
+            credit_frame(ROWS)[[c for c in credit_frame(ROWS).columns if c.startswith("employment_status_")]].sum(
+                axis=1
+            )
+            == 0
+        ).sum()
+    )
+    assert any(
+        f"{ROWS} rows · {other} match the filter · {other} change · {ROWS + other} rows to send" in c
+        for c in captions(at)
+    )
     press_run(at)
     reading = next(m.value for m in at.markdown if m.value.startswith(":material/lightbulb:"))
     assert f"If order_amount fell 50 % for the {other} rows where employment_status == Other" in reading
@@ -151,14 +162,18 @@ def test_typed_edits_and_a_filter_and_the_out_of_date_note(database: str, rows_c
     assert any("Out of date: the edits changed since this ran" in c for c in captions(at))
 
 
-@pytest.mark.parametrize(("edits", "where", "says"), [
-    ("income*=1.1", "", "'income', which is not a feature"),
-    ("employment_status+=1", "", "one-hot group"),
-    ("order_amount*=2", "order_amount <", "The filter 'order_amount <' cannot be read"),
-    ("order_amount*=2", "order_amount > 1e9", "matches none"),
-])
-def test_edits_that_cannot_apply_say_why_and_nothing_runs(database: str, rows_csv: Path, edits: str, where: str,
-                                                          says: str) -> None:
+@pytest.mark.parametrize(
+    ("edits", "where", "says"),
+    [
+        ("income*=1.1", "", "'income', which is not a feature"),
+        ("employment_status+=1", "", "one-hot group"),
+        ("order_amount*=2", "order_amount <", "The filter 'order_amount <' cannot be read"),
+        ("order_amount*=2", "order_amount > 1e9", "matches none"),
+    ],
+)
+def test_edits_that_cannot_apply_say_why_and_nothing_runs(
+    database: str, rows_csv: Path, edits: str, where: str, says: str
+) -> None:
     at = page(rows_csv)
     at.text_area(key=edits_key_of()).input(edits)
     at.text_input(key=f"whatif_bulk_where_{KEY}").input(where)
@@ -173,8 +188,9 @@ def test_the_builder_refuses_a_value_that_is_not_a_number(database: str, rows_cs
     assert any("'lots' is not a number" in c for c in captions(at))
 
 
-def test_an_edit_set_is_saved_and_loaded_on_another_model_version(database: str, rows_csv: Path,
-                                                                  server: EmbeddedServer) -> None:
+def test_an_edit_set_is_saved_and_loaded_on_another_model_version(
+    database: str, rows_csv: Path, server: EmbeddedServer
+) -> None:
     at = page(rows_csv)
     at.text_area(key=edits_key_of()).input("average_monthly_income*=1.1\nemployment_status=Employed")
     at.text_input(key=f"whatif_bulk_where_{KEY}").input("order_amount > 500")
@@ -211,15 +227,15 @@ def test_an_edit_set_is_saved_and_loaded_on_another_model_version(database: str,
     assert not [s for s in v2.selectbox if s.key == f"whatif_bulk_set_{key}"], "no saved set left to pick"
 
 
-def test_without_a_history_edit_sets_cannot_be_saved(database: str, rows_csv: Path,
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_without_a_history_edit_sets_cannot_be_saved(
+    database: str, rows_csv: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("WHATIF_BULK_TEST_DB", "")
     at = page(rows_csv)
     assert any("edit sets cannot be saved" in c for c in captions(at))
 
 
-def test_a_regression_shows_the_changes_instead_of_classes(database: str, tmp_path: Path,
-                                                          client: ModelClient) -> None:
+def test_a_regression_shows_the_changes_instead_of_classes(database: str, tmp_path: Path, client: ModelClient) -> None:
     schema = client.schema(DIABETES_PATH, DEMO_BUCKET)
     rows = pd.DataFrame([schema.defaults()] * 50)
     bmi = schema.feature("bmi")
@@ -237,4 +253,3 @@ def test_a_regression_shows_the_changes_instead_of_classes(database: str, tmp_pa
     assert len(charts(at)) == 2
     pushed = sum(b * 1.1 > bmi.max for b in rows["bmi"])
     assert pushed > 0 and metrics["Pushed outside the range"] == str(pushed)
-

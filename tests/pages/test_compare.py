@@ -53,8 +53,7 @@ def metrics(at: AppTest) -> dict[str, tuple[str, str]]:
     return {m.label: (m.value, m.delta or "") for m in at.metric}
 
 
-def test_the_page_opens_on_credit_v1_against_v2_and_compares_the_scenario(
-        app: AppTest, server: EmbeddedServer) -> None:
+def test_the_page_opens_on_credit_v1_against_v2_and_compares_the_scenario(app: AppTest, server: EmbeddedServer) -> None:
     open_page(app)
     assert app.selectbox(key="compare_model_a").value == V1_LABEL
     assert app.selectbox(key="compare_model_b").value == V2_LABEL
@@ -67,8 +66,11 @@ def test_the_page_opens_on_credit_v1_against_v2_and_compares_the_scenario(
     run(app)
 
     amount = float(str(app.text_input(key=field(V1, "order_amount")).value))
-    defaults: dict[str, list[object]] = {"order_amount": [amount], "average_monthly_income": [1500.0],
-                                         "employment_status": ["Contract"]}
+    defaults: dict[str, list[object]] = {
+        "order_amount": [amount],
+        "average_monthly_income": [1500.0],
+        "employment_status": ["Contract"],
+    }
     p1, p2 = local_probability(server, V1, defaults)[0], local_probability(server, V2, defaults)[0]
     shown = metrics(app)
     label = lambda p: "approved" if p > 0.5 else "rejected"  # noqa: E731
@@ -118,11 +120,13 @@ def test_a_field_that_is_not_a_number_holds_the_compare_button(app: AppTest) -> 
 
 
 def test_a_file_gives_agreement_the_matrix_and_the_rows_that_disagree_most(
-        app: AppTest, server: EmbeddedServer, downloads: list) -> None:
+    app: AppTest, server: EmbeddedServer, downloads: list
+) -> None:
     frame = credit_frame().head(ROWS)
     open_page(app)
     app.file_uploader(key="compare_rows_upload").set_value(
-        ("applicants.csv", frame.to_csv(index=False).encode(), "text/csv"))
+        ("applicants.csv", frame.to_csv(index=False).encode(), "text/csv")
+    )
     run(app)
     assert f"{ROWS} rows from applicants.csv." in captions(app)
     app.button(key="compare_run_rows").click()
@@ -142,8 +146,9 @@ def test_a_file_gives_agreement_the_matrix_and_the_rows_that_disagree_most(
     matrix = pd.concat(chart_data(charts(app)[-2]))
     assert int(matrix.drop_duplicates(["a_class", "b_class"])["rows"].sum()) == ROWS
     assert {d["file_name"] for d in downloads} >= {"compare-rows.csv", "compare-rows-sent.csv"}
-    every_row = pd.read_csv(pd.io.common.BytesIO(next(d for d in downloads
-                                                     if d["file_name"] == "compare-rows.csv")["data"]()))
+    every_row = pd.read_csv(
+        pd.io.common.BytesIO(next(d for d in downloads if d["file_name"] == "compare-rows.csv")["data"]())
+    )
     assert len(every_row) == ROWS and {"a_class", "b_class", "difference", "order_amount"} <= set(every_row.columns)
 
 
@@ -159,10 +164,21 @@ def test_a_bad_file_is_said_under_the_uploader(app: AppTest) -> None:
 def other_api(app_home: Path, server: EmbeddedServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """An API profile from the environment: the test server as user 79, whose one model lacks order_amount."""
     estimator, schema = fewer_model()
-    saved = ModelRegistry(server.store).save(estimator, schema, bucket=DEMO_BUCKET, user=OTHER_USER, project="1",
-                                             name=schema.name, description="for tests/pages/test_compare")
-    for name, value in {"WHATIF_API_URL": server.predict_url, "WHATIF_API_SECRET": server.secret,
-                        "WHATIF_USER_ID": OTHER_USER, "WHATIF_USER_EMAIL": "other@example.com"}.items():
+    saved = ModelRegistry(server.store).save(
+        estimator,
+        schema,
+        bucket=DEMO_BUCKET,
+        user=OTHER_USER,
+        project="1",
+        name=schema.name,
+        description="for tests/pages/test_compare",
+    )
+    for name, value in {
+        "WHATIF_API_URL": server.predict_url,
+        "WHATIF_API_SECRET": server.secret,
+        "WHATIF_USER_ID": OTHER_USER,
+        "WHATIF_USER_EMAIL": "other@example.com",
+    }.items():
         monkeypatch.setenv(name, value)
     yield saved["path"]
 
@@ -176,8 +192,10 @@ def test_model_b_on_another_api_profile_and_a_missing_input_named(app: AppTest, 
     run(app)
 
     notes = " ".join(m.value for m in app.markdown)
-    assert ("Credit approval · v1 has an input that Credit fewer inputs · v1 lacks, filled with Credit approval "
-            "· v1's default on every row: 'order_amount' (702).") in notes
+    assert (
+        "Credit approval · v1 has an input that Credit fewer inputs · v1 lacks, filled with Credit approval "
+        "· v1's default on every row: 'order_amount' (702)."
+    ) in notes
     assert "'employment_status' is a category in Credit fewer inputs · v1 but a one-hot group" in notes
     app.button(key="compare_run_scenario").click()
     run(app)
@@ -195,8 +213,10 @@ def test_compare_with_another_version_from_the_what_if_page(app_home: Path, serv
     at.button(key=f"whatif_compare_run_{side_key_of_choice(V1)}").click()
     run(at)
 
-    values: dict[str, list[object]] = {name: [float(str(at.text_input(key=form_key(V1, name)).value))]
-                                       for name in ("order_amount", "average_monthly_income")}
+    values: dict[str, list[object]] = {
+        name: [float(str(at.text_input(key=form_key(V1, name)).value))]
+        for name in ("order_amount", "average_monthly_income")
+    }
     values["employment_status"] = [at.selectbox(key=form_key(V1, "employment_status")).value]
     p1, p2 = local_probability(server, V1, values)[0], local_probability(server, V2, values)[0]
     shown = metrics(at)

@@ -18,9 +18,12 @@ UNREACHABLE_URL = "http://127.0.0.1:9/api/v1/proxy/pipeline/model/predict"
 
 def profile_secrets(url: str, secret: str) -> dict[str, Any]:
     """secrets.toml with one profile, "team", chosen by default."""
-    return {"whatif": {"profiles": {"team": {"url": url, "secret": secret, "user_id": "1",
-                                             "email": "demo@example.com"}},
-                       "default_profile": "team"}}
+    return {
+        "whatif": {
+            "profiles": {"team": {"url": url, "secret": secret, "user_id": "1", "email": "demo@example.com"}},
+            "default_profile": "team",
+        }
+    }
 
 
 def findings(at: AppTest) -> dict[str, str]:
@@ -102,8 +105,7 @@ def test_the_connection_test_reports_a_refused_secret(app: AppTest, server: Embe
     assert any("check the API secret" in m.value for m in app.markdown)
 
 
-def test_entering_the_right_secret_on_settings_switches_the_connection(
-        app: AppTest, server: EmbeddedServer) -> None:
+def test_entering_the_right_secret_on_settings_switches_the_connection(app: AppTest, server: EmbeddedServer) -> None:
     app.secrets.update(profile_secrets(server.predict_url, WRONG_SECRET))
     run(app)
     run(app.switch_page("pages/settings.py"))
@@ -133,8 +135,16 @@ def by_hand_titanic(at: AppTest, path: str) -> AppTest:
 
 def newcomer(at: AppTest, server: EmbeddedServer) -> AppTest:
     """A user with no saved models of their own."""
-    at.secrets["whatif"] = {"profiles": {"newcomer": {"url": server.predict_url, "secret": server.secret,
-                                                      "user_id": "77", "email": "new@example.com"}}}
+    at.secrets["whatif"] = {
+        "profiles": {
+            "newcomer": {
+                "url": server.predict_url,
+                "secret": server.secret,
+                "user_id": "77",
+                "email": "new@example.com",
+            }
+        }
+    }
     return run(at)
 
 
@@ -144,7 +154,8 @@ def test_a_refused_prediction_is_one_sentence_and_stores_nothing(app: AppTest, s
     predict(app)
     assert [e.value for e in app.error] == [
         f"The API answered 403 Forbidden: Model '{TITANIC_PATH}' belongs to user 1, and this token is for user 77; "
-        "use a model saved under your own user id."]
+        "use a model saved under your own user id."
+    ]
     assert not app.metric and not app.exception
     assert not any("press **Predict**" in i.value for i in app.info)  # beside the error it would mislead
 

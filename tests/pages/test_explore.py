@@ -111,12 +111,15 @@ def test_a_changed_input_marks_the_result_out_of_date_and_a_repeat_sends_no_task
     assert len(readings(app)) == 1 and "nearby rows" in readings(app)[0]
 
 
-@pytest.mark.parametrize(("kind", "chart_words"), [
-    ("sweep", '"title": "pclass"'),  # the sweep's first input, on its x axis
-    ("interaction", "predicted class changes here"),
-    ("contributions", "background average"),
-    ("robustness", "Each input nudged alone"),
-])
+@pytest.mark.parametrize(
+    ("kind", "chart_words"),
+    [
+        ("sweep", '"title": "pclass"'),  # the sweep's first input, on its x axis
+        ("interaction", "predicted class changes here"),
+        ("contributions", "background average"),
+        ("robustness", "Each input nudged alone"),
+    ],
+)
 def test_each_analysis_draws_its_chart_with_a_reading(app: AppTest, kind: str, chart_words: str) -> None:
     run(app)
     assert not any(chart_words in s for s in specs(app))
@@ -145,8 +148,9 @@ def test_the_credit_model_s_one_hot_group_is_one_input_of_the_tornado(app: AppTe
     assert not any(str(f).startswith("employment_status_") for f in features)
 
 
-def test_a_server_gone_away_is_one_sentence_and_the_page_stays(app: AppTest,
-                                                               demo_servers: list[EmbeddedServer]) -> None:
+def test_a_server_gone_away_is_one_sentence_and_the_page_stays(
+    app: AppTest, demo_servers: list[EmbeddedServer]
+) -> None:
     run(app)
     run_analysis(app, "sensitivity")
     for demo in demo_servers:
@@ -165,7 +169,8 @@ def _chart_values(chart: Any, field: str) -> list[Any]:
 
 
 def test_what_would_change_it_finds_alternatives_that_load_into_the_form_and_save_as_runs(
-        app: AppTest, run_store: RunStore) -> None:
+    app: AppTest, run_store: RunStore
+) -> None:
     run(app)
     open_tab(app, "counterfactual")
     app.multiselect(key=f"whatif_cf_fixed_{model_key(TITANIC_PATH)}").set_value(["sex"])
@@ -190,10 +195,14 @@ def test_what_would_change_it_finds_alternatives_that_load_into_the_form_and_sav
 
 
 def test_results_made_through_one_api_are_not_shown_for_the_same_model_path_on_another(
-        app: AppTest, server: EmbeddedServer) -> None:
+    app: AppTest, server: EmbeddedServer
+) -> None:
     """Staging and production often hold a model at the same path: switching the sidebar's API drops the results."""
-    app.secrets["whatif"] = {"profiles": {"staging": {"url": server.predict_url, "secret": server.secret,
-                                                      "user_id": "1", "email": "demo@example.com"}}}
+    app.secrets["whatif"] = {
+        "profiles": {
+            "staging": {"url": server.predict_url, "secret": server.secret, "user_id": "1", "email": "demo@example.com"}
+        }
+    }
     run(app)
     start = app.selectbox(key="sidebar_profile").value
     run_analysis(app, "sensitivity")

@@ -30,13 +30,17 @@ def test_the_model_picker_offers_every_sample_model_version(app: AppTest) -> Non
 
 
 def test_titanic_form_has_label_selectboxes_and_number_fields_at_the_schema_defaults(
-        app: AppTest, client: ModelClient) -> None:
+    app: AppTest, client: ModelClient
+) -> None:
     open_model(app, TITANIC_PATH)
     widgets = form_widgets(app, TITANIC_PATH)
     assert set(widgets) == {"pclass", "sex", "age", "sibsp", "parch", "fare", "embarked"}
     labels = {name: widgets[name].options for name in ("pclass", "sex", "embarked")}
-    assert labels == {"pclass": ["1st", "2nd", "3rd"], "sex": ["female", "male"],
-                      "embarked": ["Cherbourg", "Queenstown", "Southampton"]}
+    assert labels == {
+        "pclass": ["1st", "2nd", "3rd"],
+        "sex": ["female", "male"],
+        "embarked": ["Cherbourg", "Queenstown", "Southampton"],
+    }
     assert {name for name, w in widgets.items() if w.type == "text_input"} == {"age", "fare", "sibsp", "parch"}
 
     defaults = client.schema(TITANIC_PATH, DEMO_BUCKET).defaults()
@@ -47,7 +51,8 @@ def test_titanic_form_has_label_selectboxes_and_number_fields_at_the_schema_defa
 
 @pytest.mark.parametrize("path", CREDIT_PATHS, ids=["v1", "v2"])
 def test_credit_form_has_one_employment_status_selectbox_with_other(
-        app: AppTest, client: ModelClient, path: str) -> None:
+    app: AppTest, client: ModelClient, path: str
+) -> None:
     open_model(app, path)
     widgets = form_widgets(app, path)
     assert set(widgets) == {"order_amount", "average_monthly_income", "employment_status"}
@@ -89,6 +94,7 @@ def test_the_chosen_model_and_its_values_survive_a_visit_to_another_page(app: Ap
     run(app)
     run(app.switch_page("pages/settings.py"))
     run(app.switch_page("pages/what_if.py"))
-    assert app.selectbox(key="whatif_model").value == MODELS[DIABETES_PATH], \
+    assert app.selectbox(key="whatif_model").value == MODELS[DIABETES_PATH], (
         "coming back to the What-if page, the model chosen before is forgotten"
+    )
     assert app.text_input(key=form_key(DIABETES_PATH, "bmi")).value == "33"

@@ -11,10 +11,14 @@ from tests.pages.support import captions, chart_spec, charts, demo_history, form
 from whatif.history import RunStore
 from whatif.server.samples import TITANIC_PATH
 
-SOURCES = {"server": "From the server", "paste": "Paste an example request body",
-           "csv": "Upload a CSV of training data"}
-TITANIC_CSV = ("pclass,sex,age,sibsp,parch,fare,embarked,survived\n"
-               "0,0,29,0,0,211.3,2,1\n2,1,40,0,0,8.05,2,0\n1,0,5,1,2,30,2,1\n")
+SOURCES = {
+    "server": "From the server",
+    "paste": "Paste an example request body",
+    "csv": "Upload a CSV of training data",
+}
+TITANIC_CSV = (
+    "pclass,sex,age,sibsp,parch,fare,embarked,survived\n0,0,29,0,0,211.3,2,1\n2,1,40,0,0,8.05,2,0\n1,0,5,1,2,30,2,1\n"
+)
 
 
 def by_hand(at: AppTest, source: str) -> AppTest:
@@ -32,7 +36,8 @@ def values(at: AppTest) -> dict[str, object]:
 
 
 def test_the_saved_models_own_schema_by_hand_fills_its_defaults_and_shares_its_history(
-        app: AppTest, run_store: RunStore) -> None:
+    app: AppTest, run_store: RunStore
+) -> None:
     run(app)
     listed = values(app)
     by_hand(app, "server")
@@ -44,7 +49,8 @@ def test_the_saved_models_own_schema_by_hand_fills_its_defaults_and_shares_its_h
 
 
 def test_a_pasted_example_fills_the_form_with_its_values_and_keeps_its_own_history(
-        app: AppTest, run_store: RunStore) -> None:
+    app: AppTest, run_store: RunStore
+) -> None:
     predict(run(app))  # a run of the saved model, labelled died/survived
     by_hand(app, "paste")
     app.text_area(key="whatif_schema_paste").input(json.dumps([SEED_TITANIC_ROW]))
@@ -69,6 +75,5 @@ def test_a_training_csv_takes_the_models_target_out_of_the_inputs(app: AppTest) 
     app.file_uploader(key="whatif_schema_upload_csv").set_value(("titanic.csv", TITANIC_CSV.encode(), "text/csv"))
     run(app)
     assert "survived" not in values(app) and "age" in values(app)
-    assert any("`survived` was taken as the target: it is named like the model's target" in c
-               for c in captions(app))
+    assert any("`survived` was taken as the target: it is named like the model's target" in c for c in captions(app))
     assert app.button(key="whatif_predict").disabled is False

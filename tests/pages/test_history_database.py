@@ -37,7 +37,8 @@ def test_runs_default_to_sqlite_in_wal_mode_under_whatif_home(app: AppTest, app_
 
 
 def test_runs_go_to_postgresql_when_secrets_name_it_with_nothing_else_installed(
-        app: AppTest, app_home: Path, postgres_url: str) -> None:
+    app: AppTest, app_home: Path, postgres_url: str
+) -> None:
     """`url = "postgresql+psycopg://..."` in secrets works out of the box: the driver is a runtime requirement."""
     app.secrets["connections"] = {"whatif_db": {"url": postgres_url}}
     predict(run(app))

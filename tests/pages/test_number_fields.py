@@ -18,6 +18,7 @@ SIBSP = form_key(TITANIC_PATH, "sibsp")
 
 def caption_under(at: AppTest, key: str) -> str | None:
     """The caption drawn right under the widget ``key`` (in its column), or None."""
+
     def walk(node: Any) -> str | None:
         children = list(getattr(node, "children", {}).values())
         for index, child in enumerate(children):
@@ -47,13 +48,17 @@ def predict_reason(at: AppTest) -> str:
     return said[0]
 
 
-@pytest.mark.parametrize(("typed", "sentence"), [
-    ("", "enter a number"),
-    ("abc", "'abc' is not a number"),
-    ("1e309", "'1e309' is too large: numbers go up to about 1.8e308"),
-])
+@pytest.mark.parametrize(
+    ("typed", "sentence"),
+    [
+        ("", "enter a number"),
+        ("abc", "'abc' is not a number"),
+        ("1e309", "'1e309' is too large: numbers go up to about 1.8e308"),
+    ],
+)
 def test_an_unreadable_number_is_an_error_by_its_field_and_predicts_nothing(
-        app: AppTest, typed: str, sentence: str) -> None:
+    app: AppTest, typed: str, sentence: str
+) -> None:
     run(app)
     type_into(app, AGE, typed)
 
@@ -134,8 +139,9 @@ def test_a_text_to_fix_survives_a_visit_to_another_model_and_reset_clears_it(app
 
 
 def test_values_put_into_the_form_show_as_numbers_with_every_digit(app: AppTest) -> None:
-    app.query_params.update({"path": TITANIC_PATH, "bucket": DEMO_BUCKET, "age": "42.50", "fare": "211.3375",
-                             "sibsp": "1.0"})
+    app.query_params.update(
+        {"path": TITANIC_PATH, "bucket": DEMO_BUCKET, "age": "42.50", "fare": "211.3375", "sibsp": "1.0"}
+    )
     run(app)
     widgets = form_widgets(app, TITANIC_PATH)
     assert (widgets["age"].value, widgets["fare"].value, widgets["sibsp"].value) == ("42.5", "211.3375", "1")

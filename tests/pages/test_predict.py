@@ -50,7 +50,7 @@ def test_predict_then_change_inputs_and_predict_again(app: AppTest, run_store: R
     stored = run_store.runs(demo_history(TITANIC_PATH))
     assert [(r.label, r.inputs["sex"], r.inputs["pclass"]) for r in stored] == [("died", 1, 2)]
 
-    app.selectbox(key=form_key(TITANIC_PATH, "sex")).set_value(0)     # female
+    app.selectbox(key=form_key(TITANIC_PATH, "sex")).set_value(0)  # female
     app.selectbox(key=form_key(TITANIC_PATH, "pclass")).set_value(0)  # 1st class
     predict(app)
     label, value, delta = metric(app)
@@ -91,7 +91,8 @@ def test_out_of_range_value_is_flagged_and_still_predicted(app: AppTest, run_sto
 
 
 def test_regression_metric_shows_the_value_then_the_change_against_the_baseline(
-        app: AppTest, run_store: RunStore) -> None:
+    app: AppTest, run_store: RunStore
+) -> None:
     run(app)
     app.selectbox(key="whatif_model").set_value("Diabetes progression · v1")
     predict(run(app))
@@ -124,7 +125,10 @@ def test_credit_one_hot_choice_is_sent_as_its_columns(app: AppTest, run_store: R
     assert probability_classes(app) == ["approved", "rejected"]
     sent = run_store.runs(demo_history(path))[-1].row
     assert {k: v for k, v in sent.items() if k.startswith("employment_status_")} == {
-        "employment_status_Employed": 0, "employment_status_Self-Employed": 0, "employment_status_Contract": 0}
+        "employment_status_Employed": 0,
+        "employment_status_Self-Employed": 0,
+        "employment_status_Contract": 0,
+    }
 
     snippets = [c.value for c in app.code if c.language == "python"]
     assert len(snippets) == 2  # requests, and this project's client

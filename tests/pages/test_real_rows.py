@@ -20,8 +20,9 @@ def shown_values(at: AppTest) -> dict[str, object]:
     return form_values(at, TITANIC_PATH)
 
 
-def test_the_form_starts_from_real_rows_one_after_another(app: AppTest, client: ModelClient,
-                                                          run_store: RunStore) -> None:
+def test_the_form_starts_from_real_rows_one_after_another(
+    app: AppTest, client: ModelClient, run_store: RunStore
+) -> None:
     sample = client.sample_rows(TITANIC_PATH, DEMO_BUCKET, n=2)
     run(app)
     defaults = shown_values(app)

@@ -127,9 +127,9 @@ def test_load_run_popover_lists_the_run_just_made(app: AppTest) -> None:
 
 
 def test_load_run_popover_numbers_runs_as_the_table_does(app: AppTest) -> None:
-    predict(run(app))                     # Titanic run 1
+    predict(run(app))  # Titanic run 1
     app.selectbox(key="whatif_model").set_value("Diabetes progression · v1")
-    predict(run(app))                     # Diabetes run 1
+    predict(run(app))  # Diabetes run 1
     table_names = [f"Run {seq}" for seq in runs_table(app)["Run"]]
     loader_names = [label.split(" · ")[0] for label in loader(app).options]
     assert loader_names == table_names, "the Load run popover and the runs table name the same run differently"

@@ -25,10 +25,7 @@ from whatif.history import RunStore
 from whatif.server.embedded import EmbeddedServer
 from whatif.server.samples import CREDIT_PATHS, TITANIC_PATH
 
-TITANIC_ROWS = ("pclass,sex,age,sibsp,parch,fare,embarked\n"
-                "0,0,30,0,0,80,0\n"
-                "2,1,40,0,0,8,2\n"
-                "1,0,5,1,2,30,2\n")
+TITANIC_ROWS = "pclass,sex,age,sibsp,parch,fare,embarked\n0,0,30,0,0,80,0\n2,1,40,0,0,8,2\n1,0,5,1,2,30,2\n"
 
 
 def upload(at: AppTest, path: str, name: str, data: bytes) -> AppTest:
@@ -56,9 +53,13 @@ def exported_csv(downloads: list[dict[str, Any]]) -> tuple[str, str, str]:
     return newest["file_name"], newest["mimetype"], data.decode() if isinstance(data, bytes) else str(data)
 
 
-def test_exported_runs_import_into_another_history(app: AppTest, downloads: list[dict[str, Any]],
-                                                   tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                   server: EmbeddedServer) -> None:
+def test_exported_runs_import_into_another_history(
+    app: AppTest,
+    downloads: list[dict[str, Any]],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    server: EmbeddedServer,
+) -> None:
     predict(run(app))
     app.selectbox(key=form_key(TITANIC_PATH, "sex")).set_value(0)
     predict(app)
@@ -101,8 +102,10 @@ def test_input_rows_are_predicted_in_one_task(app: AppTest, run_store: RunStore)
     assert {r.source for r in runs} == {"import"}
 
 
-CREDIT_REQUEST_HEADER = ("order_amount,average_monthly_income,employment_status_Employed,"
-                         "employment_status_Self-Employed,employment_status_Contract\n")
+CREDIT_REQUEST_HEADER = (
+    "order_amount,average_monthly_income,employment_status_Employed,"
+    "employment_status_Self-Employed,employment_status_Contract\n"
+)
 
 
 def upload_credit_requests(at: AppTest, *lines: str) -> AppTest:
@@ -145,9 +148,11 @@ def test_a_file_with_bad_values_names_each_row_and_imports_nothing(app: AppTest,
     good = "0,0,30,0,0,80,0\n"
     rows = "pclass,sex,age,sibsp,parch,fare,embarked\n" + good * 299 + "0,0,abc,0,0,80,Paris\n"
     upload(app, TITANIC_PATH, "passengers.csv", rows.encode())
-    assert (":red[Nothing was imported: passengers.csv has values that do not fit the model: row 300, age: expected "
-            "a number, got 'abc'; row 300, embarked: 'Paris' is none of the labels Cherbourg, Queenstown, "
-            "Southampton (codes 0, 1, 2).]") in messages(app)
+    assert (
+        ":red[Nothing was imported: passengers.csv has values that do not fit the model: row 300, age: expected "
+        "a number, got 'abc'; row 300, embarked: 'Paris' is none of the labels Cherbourg, Queenstown, "
+        "Southampton (codes 0, 1, 2).]"
+    ) in messages(app)
     many = "pclass,sex,age,sibsp,parch,fare,embarked\n" + "0,0,old,0,0,80,0\n" * 8
     upload(app, TITANIC_PATH, "many.csv", many.encode())
     [said] = [m for m in messages(app) if "many.csv" in m]
@@ -157,38 +162,52 @@ def test_a_file_with_bad_values_names_each_row_and_imports_nothing(app: AppTest,
 
 def test_exported_runs_that_do_not_fit_the_model_are_refused(app: AppTest, run_store: RunStore) -> None:
     run(app)
-    header = ("run,created_at,name,baseline,model,version,prediction,label,score,"
-              "pclass,sex,age,sibsp,parch,fare,embarked\n")
+    header = (
+        "run,created_at,name,baseline,model,version,prediction,label,score,pclass,sex,age,sibsp,parch,fare,embarked\n"
+    )
     runs = header + "1,,,False,T,1,1,survived,0.9,0,0,30,0,0,80,0\n2,,,False,T,1,1,survived,inf,9,0,30,0,0,80,0\n"
     upload(app, TITANIC_PATH, "edited.csv", runs.encode())
-    assert any("edited.csv has values that do not fit the model: row 2, pclass: 9 is not one of the allowed codes "
-               "0, 1, 2; row 2, score: is not a finite number" in m for m in messages(app))
+    assert any(
+        "edited.csv has values that do not fit the model: row 2, pclass: 9 is not one of the allowed codes "
+        "0, 1, 2; row 2, score: is not a finite number" in m
+        for m in messages(app)
+    )
     assert run_store.count(demo_history(TITANIC_PATH)) == 0
 
 
 def test_one_hot_columns_must_hold_0_or_1(app: AppTest, run_store: RunStore) -> None:
     upload_credit_requests(app, "500,4000,1,0,0", "9000,0,x,0,0", "700,100,1,1,0")
-    assert any("row 2, employment_status: column employment_status_Employed has 'x', which is not 0 or 1; row 3, "
-               "employment_status: more than one column is set (Employed, Self-Employed)" in m for m in messages(app))
+    assert any(
+        "row 2, employment_status: column employment_status_Employed has 'x', which is not 0 or 1; row 3, "
+        "employment_status: more than one column is set (Employed, Self-Employed)" in m
+        for m in messages(app)
+    )
     assert run_store.count(demo_history(CREDIT_PATHS[1])) == 0
 
 
-def test_importing_the_same_export_again_skips_the_runs_already_here(app: AppTest, downloads: list[dict[str, Any]],
-                                                                     run_store: RunStore) -> None:
+def test_importing_the_same_export_again_skips_the_runs_already_here(
+    app: AppTest, downloads: list[dict[str, Any]], run_store: RunStore
+) -> None:
     predict(run(app))
     app.selectbox(key=form_key(TITANIC_PATH, "sex")).set_value(0)
     predict(app)
     name, _, text = exported_csv(downloads)
 
     upload(app, TITANIC_PATH, name, text.encode())
-    assert (f"Imported 0 run(s) from {name}; 2 runs were already here (same inputs, answer and time), skipped."
-            in messages(app))
+    assert (
+        f"Imported 0 run(s) from {name}; 2 runs were already here (same inputs, answer and time), skipped."
+        in messages(app)
+    )
     assert len(run_store.runs(demo_history(TITANIC_PATH))) == 2
 
 
 def test_an_imported_run_on_the_card_says_when_it_was_made_not_a_task_time(
-        app: AppTest, downloads: list[dict[str, Any]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-        server: EmbeddedServer) -> None:
+    app: AppTest,
+    downloads: list[dict[str, Any]],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    server: EmbeddedServer,
+) -> None:
     predict(run(app))
     predict(app)  # the same inputs twice: the second run's change against the baseline is none
     name, _, text = exported_csv(downloads)

@@ -28,8 +28,9 @@ SUITE_NAME = "credit basics"
 INCOME_CHECK, AMOUNT_CHECK = "income never hurts", "order amount ignored"
 # the applicants of the credit suite of tests/whatif: v2's boosted trees let a higher income lower the
 # second one's score, which v1's logistic regression never does
-ROWS_CSV = (b"average_monthly_income,order_amount,employment_status\n"
-            b"1500,500,Employed\n4000,2000,Contract\n800,300,Employed\n")
+ROWS_CSV = (
+    b"average_monthly_income,order_amount,employment_status\n1500,500,Employed\n4000,2000,Contract\n800,300,Employed\n"
+)
 
 
 @pytest.fixture(autouse=True)
@@ -55,8 +56,12 @@ def open_page(at: AppTest, model: str = V1_LABEL) -> AppTest:
 
 
 def path_of(model: str) -> str:
-    return {V1_LABEL: V1, V2_LABEL: V2, "Titanic survival · v1": TITANIC_PATH,
-            "Diabetes progression · v1": DIABETES_PATH}[model]
+    return {
+        V1_LABEL: V1,
+        V2_LABEL: V2,
+        "Titanic survival · v1": TITANIC_PATH,
+        "Diabetes progression · v1": DIABETES_PATH,
+    }[model]
 
 
 def add_check(at: AppTest, model: str, kind: str, feature: str, name: str, **fields: Any) -> AppTest:
@@ -142,13 +147,18 @@ def test_the_page_opens_on_a_new_suite_for_the_chosen_model(app: AppTest) -> Non
 
 
 def test_a_suite_built_with_the_form_is_saved_run_on_two_versions_and_compared(
-        app: AppTest, suite_store: SuiteStore) -> None:
+    app: AppTest, suite_store: SuiteStore
+) -> None:
     open_page(app)
     build_credit_suite(app)
-    assert suite_text(app) == {"version": 1, "name": SUITE_NAME, "checks": [
-        {"name": INCOME_CHECK, "type": "monotonic", "feature": "average_monthly_income", "direction": "increasing"},
-        {"name": AMOUNT_CHECK, "type": "invariant", "feature": "order_amount", "set": 1000},
-    ]}
+    assert suite_text(app) == {
+        "version": 1,
+        "name": SUITE_NAME,
+        "checks": [
+            {"name": INCOME_CHECK, "type": "monotonic", "feature": "average_monthly_income", "direction": "increasing"},
+            {"name": AMOUNT_CHECK, "type": "invariant", "feature": "order_amount", "set": 1000},
+        ],
+    }
     assert any(f'Added "{AMOUNT_CHECK}"' in c for c in captions(app))
     assert any("2 checks, readable for Credit approval · v1" in c for c in captions(app))
 
@@ -183,8 +193,9 @@ def test_a_suite_built_with_the_form_is_saved_run_on_two_versions_and_compared(
     assert suite_text(app)["name"] == SUITE_NAME, "the suite stays when the model changes"
     upload_rows(app)
     run_suite(app)
-    assert headline(app).endswith("0 of 2 checks passed on Credit approval · v2: "
-                                  f'"{INCOME_CHECK}" and "{AMOUNT_CHECK}" failed')
+    assert headline(app).endswith(
+        f'0 of 2 checks passed on Credit approval · v2: "{INCOME_CHECK}" and "{AMOUNT_CHECK}" failed'
+    )
     income_worst = [e for e in app.expander if e.label.startswith(f"FAIL · {INCOME_CHECK}")]
     assert len(income_worst) == 1
     versions = table_with(app, "Check", "v1", "v2").set_index("Check")
@@ -199,8 +210,11 @@ def test_a_suite_built_with_the_form_is_saved_run_on_two_versions_and_compared(
 
 def test_a_malformed_suite_is_one_sentence_naming_the_check_and_the_field(app: AppTest) -> None:
     open_page(app)
-    suite: dict[str, Any] = {"version": 1, "name": "broken", "checks": [
-        {"name": INCOME_CHECK, "type": "monotonic", "feature": "average_monthly_income", "direction": "up"}]}
+    suite: dict[str, Any] = {
+        "version": 1,
+        "name": "broken",
+        "checks": [{"name": INCOME_CHECK, "type": "monotonic", "feature": "average_monthly_income", "direction": "up"}],
+    }
     app.text_area(key="checks_text").set_value(json.dumps(suite))
     run(app)
     assert errors(app) == [f'Check "{INCOME_CHECK}": "direction" must be "increasing" or "decreasing", not "up".']
@@ -219,7 +233,8 @@ def test_a_malformed_suite_is_one_sentence_naming_the_check_and_the_field(app: A
 
 
 def test_suggestions_add_a_monotonic_check_per_one_way_number_and_an_invariant_per_irrelevant_input(
-        app: AppTest) -> None:
+    app: AppTest,
+) -> None:
     open_page(app)
     key = model_key(V1)
     app.multiselect(key=f"checks_irrelevant_{key}").set_value(["order_amount"])
@@ -249,7 +264,11 @@ def test_the_suite_and_the_report_are_offered_as_json_and_csv(app: AppTest, down
     assert json.loads(offered["credit-basics.json"]["data"]()) == suite_text(app)
     report = json.loads(offered["credit-basics-report-v1.json"]["data"]())
     assert (report["suite"], report["model"], report["passed"], report["total"]) == (
-        SUITE_NAME, {"name": "Credit approval", "version": 1}, 1, 2)
+        SUITE_NAME,
+        {"name": "Credit approval", "version": 1},
+        1,
+        2,
+    )
     assert len(report["rows"]) == report["rows_sent"] > 2
     table = pd.read_csv(io.BytesIO(offered["credit-basics-report-v1.csv"]["data"]()))
     assert table.set_index("check")["result"].to_dict() == {INCOME_CHECK: "PASS", AMOUNT_CHECK: "FAIL"}
@@ -274,7 +293,8 @@ def test_a_history_that_cannot_be_opened_is_one_sentence_and_a_suite_still_runs(
 
 
 def test_a_saved_suite_is_kept_across_pages_reloaded_by_name_and_deleted_with_its_results(
-        app: AppTest, suite_store: SuiteStore) -> None:
+    app: AppTest, suite_store: SuiteStore
+) -> None:
     open_page(app)
     build_credit_suite(app)
     app.button(key="checks_save").click()
@@ -309,8 +329,9 @@ def test_category_and_class_checks_on_titanic_and_a_score_range_on_a_regression(
     model = "Titanic survival · v1"
     open_page(app, model)
     add_check(app, model, "invariant", "pclass", "class is ignored", set_label=0)
-    assert suite_text(app)["checks"] == [{"name": "class is ignored", "type": "invariant", "feature": "pclass",
-                                          "set": 0}]
+    assert suite_text(app)["checks"] == [
+        {"name": "class is ignored", "type": "invariant", "feature": "pclass", "set": 0}
+    ]
     add_check(app, model, "expect", "", "", **{"class": "1"})  # no name typed: the one shown in grey
     assert suite_text(app)["checks"][1] == {"name": "every row is survived", "type": "expect", "class": 1}
     run_suite(app)

@@ -69,8 +69,16 @@ def test_open_in_what_if_goes_to_the_what_if_page_with_that_version(app: AppTest
 
 
 def test_a_user_without_models_is_told_so(app: AppTest, server: EmbeddedServer) -> None:
-    app.secrets["whatif"] = {"profiles": {"newcomer": {"url": server.predict_url, "secret": server.secret,
-                                                       "user_id": "77", "email": "new@example.com"}}}
+    app.secrets["whatif"] = {
+        "profiles": {
+            "newcomer": {
+                "url": server.predict_url,
+                "secret": server.secret,
+                "user_id": "77",
+                "email": "new@example.com",
+            }
+        }
+    }
     run(app)
     run(app.switch_page("pages/saved_models.py"))
     assert [i.value for i in app.info] == ["User 77 has no saved models on this API."]

@@ -17,7 +17,7 @@ TRAINING_CSV = b"age,fare,survived\n30,10,1\n40,20,0\n50,35,1\n"
 def form_fields(at: AppTest) -> dict[str, str]:
     """The number fields of the form and the text each shows."""
     prefix = f"whatif_form_{KEY}_"
-    return {w.key[len(prefix):]: w.value for w in at.text_input if w.key and w.key.startswith(prefix)}
+    return {w.key[len(prefix) :]: w.value for w in at.text_input if w.key and w.key.startswith(prefix)}
 
 
 def uploaded_schema(at: AppTest, kind: str, name: str, data: bytes) -> AppTest:
@@ -63,5 +63,6 @@ def test_a_schema_file_with_text_codes_is_one_sentence(app: AppTest) -> None:
     uploaded_schema(app, "json", "schema.json", json.dumps(schema).encode())
     assert [e.value for e in app.error] == [
         "The schema could not be read: feature 'sex' labels codes that are not whole numbers ('female'); the labels "
-        "of a label-encoded feature map its codes, such as 0 and 1, to names."]
+        "of a label-encoded feature map its codes, such as 0 and 1, to names."
+    ]
     assert not form_fields(app)

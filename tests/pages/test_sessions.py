@@ -53,23 +53,23 @@ def texts(at: AppTest) -> str:
 
 
 def test_each_browser_keeps_its_own_run_on_the_card(app: AppTest) -> None:
-    predict(run(app))                                # A: a 3rd class man of 28: died
+    predict(run(app))  # A: a 3rd class man of 28: died
     assert metric(app)[:2] == ("Prediction", "died")
     other = another_browser()
-    assert not other.metric                          # B's card is empty: A's run is not B's prediction
+    assert not other.metric  # B's card is empty: A's run is not B's prediction
     assert "No runs of yours with this model yet" in texts(other)
     assert "1 run by another session is in the history" in texts(other)
-    predict(first_class_woman(other))                # B: survived
+    predict(first_class_woman(other))  # B: survived
     assert metric(other)[:2] == ("Prediction", "survived")
 
-    run(app)                                         # A reruns for any reason
+    run(app)  # A reruns for any reason
     assert metric(app)[:2] == ("Prediction", "died")  # still A's own run...
-    assert INPUTS_DIFFER not in texts(app)           # ...made with A's inputs
+    assert INPUTS_DIFFER not in texts(app)  # ...made with A's inputs
     assert "1 new run by other sessions" in texts(app)
     run(app)
-    assert "new run" not in texts(app)               # announced once, not on every rerun
+    assert "new run" not in texts(app)  # announced once, not on every rerun
 
-    assert app.toggle(key=ONLY_MINE).value is True   # others' runs exist: only mine by default
+    assert app.toggle(key=ONLY_MINE).value is True  # others' runs exist: only mine by default
     assert list(runs_table(app)["Run"]) == [1]
     app.toggle(key=ONLY_MINE).set_value(False)
     run(app)
@@ -91,8 +91,8 @@ def test_pin_and_delete_act_on_this_browsers_run_by_default(app: AppTest, run_st
     app.button(key="whatif_run_delete").click()
     run(app)
     (left,) = run_store.runs(demo_history(TITANIC_PATH))
-    assert left.label == "survived"                  # A deleted its own run, not B's newer one
-    assert not app.metric                            # A has no run left to show
+    assert left.label == "survived"  # A deleted its own run, not B's newer one
+    assert not app.metric  # A has no run left to show
     run(other)
     assert metric(other)[:2] == ("Prediction", "survived")
 
@@ -116,8 +116,8 @@ def test_the_browser_keeps_the_session_in_a_cookie_of_its_own_never_in_the_url(a
 
 
 def test_restoring_a_run_shows_its_answer_until_an_input_changes(app: AppTest) -> None:
-    predict(run(app))                                # run 1: died
-    predict(first_class_woman(app))                  # run 2: survived
+    predict(run(app))  # run 1: died
+    predict(first_class_woman(app))  # run 2: survived
     picker = run_picker(app)
     picker.select_index(next(i for i, label in enumerate(picker.options) if label.startswith("Run 1 ")))
     run(app)
@@ -134,7 +134,7 @@ def test_restoring_a_run_shows_its_answer_until_an_input_changes(app: AppTest) -
 
 def test_no_change_against_the_baseline_is_neither_up_nor_coloured(app: AppTest) -> None:
     predict(run(app))
-    predict(app)                                     # the same inputs again: the same score
+    predict(app)  # the same inputs again: the same score
     assert metric(app)[2] == "0.0 pts"
     shown = app.metric[0].proto
     assert shown.direction == Metric.MetricDirection.NONE and shown.color == Metric.MetricColor.GRAY
@@ -144,7 +144,7 @@ def test_no_change_against_the_baseline_is_neither_up_nor_coloured(app: AppTest)
 
 
 def test_the_card_colours_the_predicted_class_as_the_chart_legend_does(app: AppTest) -> None:
-    predict(run(app))                                # died: the first class of the legend
+    predict(run(app))  # died: the first class of the legend
     probability, runs = charts(app)
     assert CLASS_COLORS[0] in str(chart_spec(probability))
     assert chart_spec(runs)["layer"][1]["encoding"]["color"]["scale"]["range"][0] == CLASS_COLORS[0]
@@ -175,8 +175,10 @@ def test_clearing_while_only_my_runs_are_shown_leaves_the_others(app: AppTest, r
     run(app)
     assert app.toggle(key=ONLY_MINE).value is True
     assert [p.proto.popover.label for p in app.get("popover") if "Clear" in p.proto.popover.label] == ["Clear mine"]
-    assert any("Delete your 2 runs of Titanic survival · v1? 1 run of other sessions will be kept." in m.value
-               for m in app.markdown)
+    assert any(
+        "Delete your 2 runs of Titanic survival · v1? 1 run of other sessions will be kept." in m.value
+        for m in app.markdown
+    )
     app.button(key="whatif_runs_clear").click()
     run(app)
     assert [r.label for r in run_store.runs(demo_history(TITANIC_PATH))] == ["survived"]  # B's run is still there

@@ -28,8 +28,9 @@ def test_a_link_opens_the_model_with_its_values(app: AppTest) -> None:
 
 
 def test_a_link_to_an_older_version_selects_that_version(app: AppTest) -> None:
-    app.query_params.update({"path": CREDIT_PATHS[0], "bucket": DEMO_BUCKET, "employment_status": "Contract",
-                             "order_amount": "1500"})
+    app.query_params.update(
+        {"path": CREDIT_PATHS[0], "bucket": DEMO_BUCKET, "employment_status": "Contract", "order_amount": "1500"}
+    )
     run(app)
     assert app.selectbox(key="whatif_model").value == "Credit approval · v1"
     widgets = form_widgets(app, CREDIT_PATHS[0])
@@ -53,8 +54,17 @@ def test_the_query_follows_the_form_and_never_holds_the_secret(app: AppTest) -> 
     app.text_input(key=form_key(TITANIC_PATH, "fare")).input("71.5")
     predict(app)
     query = dict(app.query_params)
-    assert query == {"path": TITANIC_PATH, "bucket": DEMO_BUCKET, "pclass": "2", "sex": "0", "age": "28",
-                     "sibsp": "0", "parch": "0", "fare": "71.5", "embarked": "2"}
+    assert query == {
+        "path": TITANIC_PATH,
+        "bucket": DEMO_BUCKET,
+        "pclass": "2",
+        "sex": "0",
+        "age": "28",
+        "sibsp": "0",
+        "parch": "0",
+        "fare": "71.5",
+        "embarked": "2",
+    }
 
     links = [c.value for c in app.code if c.value.startswith(APP_URL)]
     assert len(links) == 1

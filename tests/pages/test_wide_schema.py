@@ -18,7 +18,7 @@ KEY = model_key(PATH, BUCKET)
 def shown_features(at: AppTest) -> set[str]:
     """The features whose input is on the page now."""
     prefix = f"whatif_form_{KEY}_"
-    return {w.key[len(prefix):] for w in at.text_input if w.key and w.key.startswith(prefix)}
+    return {w.key[len(prefix) :] for w in at.text_input if w.key and w.key.startswith(prefix)}
 
 
 def paste_wide_schema(at: AppTest) -> AppTest:

@@ -42,26 +42,43 @@ def test_changed_inputs_are_found_per_run_and_numbers_compare_as_numbers() -> No
     assert changed_names(changed_mask(runs[["age"]], {})) == ["age", "age", "age"]  # no baseline value: changed
 
 
-@pytest.mark.parametrize(("inputs", "baseline", "changed"), [
-    ({"age": 29, "sex": "male"}, {"age": 29, "sex": "male"}, ""),
-    ({"age": 1, "fare": 7.25}, {"age": 1.0, "fare": 7.25}, ""),  # 1 and 1.0 are the same value
-    ({"age": 30, "sex": "male"}, {"age": 29, "sex": "male"}, "age"),
-    ({"age": 29, "sex": "female", "fare": 8.0}, {"age": 29, "sex": "male", "fare": 7.25}, "sex, fare"),
-    ({"age": 29, "embarked": "S"}, {"age": 29}, "embarked"),  # not in the baseline
-    ({"age": None}, {"age": 0}, "age"),
-    ({"age": float("nan")}, {"age": float("nan")}, ""),
-    ({"flag": True}, {"flag": 1}, "flag"),  # a boolean is not a number
-], ids=["same", "int-float", "one", "two", "new-feature", "none", "nan", "bool"])
+@pytest.mark.parametrize(
+    ("inputs", "baseline", "changed"),
+    [
+        ({"age": 29, "sex": "male"}, {"age": 29, "sex": "male"}, ""),
+        ({"age": 1, "fare": 7.25}, {"age": 1.0, "fare": 7.25}, ""),  # 1 and 1.0 are the same value
+        ({"age": 30, "sex": "male"}, {"age": 29, "sex": "male"}, "age"),
+        ({"age": 29, "sex": "female", "fare": 8.0}, {"age": 29, "sex": "male", "fare": 7.25}, "sex, fare"),
+        ({"age": 29, "embarked": "S"}, {"age": 29}, "embarked"),  # not in the baseline
+        ({"age": None}, {"age": 0}, "age"),
+        ({"age": float("nan")}, {"age": float("nan")}, ""),
+        ({"flag": True}, {"flag": 1}, "flag"),  # a boolean is not a number
+    ],
+    ids=["same", "int-float", "one", "two", "new-feature", "none", "nan", "bool"],
+)
 def test_one_run_changed_against_the_baseline(inputs: dict, baseline: dict, changed: str) -> None:
     assert changed_names(changed_mask(pd.DataFrame([inputs]), baseline)) == [changed]
 
 
 def test_runs_chart_draws_every_run_the_baseline_and_the_newest() -> None:
-    frame = pd.DataFrame({"id": [5, 6, 7], "seq": [1, 2, 3], "name": ["", "rich", ""],
-                          "label": ["died", "survived", "died"], "score": [0.2, 0.9, 0.4],
-                          "changed": ["", "fare", "age"]})
-    spec = runs_chart(frame, score_title="P(survived)", baseline_score=0.2, newest_id=7, probability_scale=True,
-                      class_order=["died", "survived"]).to_dict()
+    frame = pd.DataFrame(
+        {
+            "id": [5, 6, 7],
+            "seq": [1, 2, 3],
+            "name": ["", "rich", ""],
+            "label": ["died", "survived", "died"],
+            "score": [0.2, 0.9, 0.4],
+            "changed": ["", "fare", "age"],
+        }
+    )
+    spec = runs_chart(
+        frame,
+        score_title="P(survived)",
+        baseline_score=0.2,
+        newest_id=7,
+        probability_scale=True,
+        class_order=["died", "survived"],
+    ).to_dict()
     marks = [layer["mark"]["type"] if isinstance(layer["mark"], dict) else layer["mark"] for layer in spec["layer"]]
     assert marks.count("rule") == 1 and "circle" in marks and "point" in marks  # baseline rule, runs, newest ring
     assert any(layer.get("transform") == [{"filter": "(datum.id === 7)"}] for layer in spec["layer"])
@@ -89,9 +106,19 @@ def test_share_link_round_trip_and_bad_values() -> None:
 
 
 def test_profiles_from_secrets_and_environment_never_show_the_secret() -> None:
-    secrets = {"whatif": {"default_profile": "staging", "profiles": {
-        "staging": {"url": "http://h/api/v1/proxy/pipeline/model/predict", "secret": "s3cret-value", "user_id": 7},
-        "broken": {"secret": "no url"}}}}
+    secrets = {
+        "whatif": {
+            "default_profile": "staging",
+            "profiles": {
+                "staging": {
+                    "url": "http://h/api/v1/proxy/pipeline/model/predict",
+                    "secret": "s3cret-value",
+                    "user_id": 7,
+                },
+                "broken": {"secret": "no url"},
+            },
+        }
+    }
     profiles = load_profiles(secrets, {"WHATIF_API_URL": "http://e", "WHATIF_API_SECRET": "env-secret"})
     assert [p.name for p in profiles] == ["staging", ENV_PROFILE, DEMO_PROFILE]
     assert profiles[0].user_id == "7" and profiles[0].secret_source == "secrets.toml"
@@ -101,14 +128,18 @@ def test_profiles_from_secrets_and_environment_never_show_the_secret() -> None:
     assert profiles[0].fingerprint != profiles[0].with_changes(secret="other").fingerprint
 
 
-@pytest.mark.parametrize(("configured", "lifetime_s", "deadline_s"), [
-    ({"token_lifetime_s": 0, "poll_deadline_s": 0.5}, 10.0, 1.0),
-    ({"token_lifetime_s": 7200, "poll_deadline_s": 7200}, 3600.0, 3600.0),
-    ({"token_lifetime_s": "nan", "poll_deadline_s": "soon"}, 300.0, 60.0),
-    ({"token_lifetime_s": 120, "poll_deadline_s": 30}, 120.0, 30.0),
-])
-def test_profile_durations_are_kept_within_what_settings_offers(configured: dict, lifetime_s: float,
-                                                                deadline_s: float) -> None:
+@pytest.mark.parametrize(
+    ("configured", "lifetime_s", "deadline_s"),
+    [
+        ({"token_lifetime_s": 0, "poll_deadline_s": 0.5}, 10.0, 1.0),
+        ({"token_lifetime_s": 7200, "poll_deadline_s": 7200}, 3600.0, 3600.0),
+        ({"token_lifetime_s": "nan", "poll_deadline_s": "soon"}, 300.0, 60.0),
+        ({"token_lifetime_s": 120, "poll_deadline_s": 30}, 120.0, 30.0),
+    ],
+)
+def test_profile_durations_are_kept_within_what_settings_offers(
+    configured: dict, lifetime_s: float, deadline_s: float
+) -> None:
     secrets = {"whatif": {"profiles": {"prod": {"url": "http://h/p", "secret": "s", **configured}}}}
     [prod, _demo] = load_profiles(secrets, {})
     assert (prod.token_lifetime_s, prod.poll_deadline_s) == (lifetime_s, deadline_s)
@@ -117,15 +148,16 @@ def test_profile_durations_are_kept_within_what_settings_offers(configured: dict
 def test_connection_check_reports_what_it_found(server: EmbeddedServer) -> None:
     with ModelClient(server.predict_url, secret=server.secret, user_id="1", email="demo@example.com") as good:
         assert [(f.check, f.ok) for f in check_connection(good)] == [
-            ("Reachable", True), ("Auth accepted", True), ("Saved models", True)]
+            ("Reachable", True),
+            ("Auth accepted", True),
+            ("Saved models", True),
+        ]
     with ModelClient(server.predict_url, secret="wrong-" * 8, user_id="1", email="demo@example.com") as bad:
         findings = check_connection(bad)
         assert [(f.check, f.ok) for f in findings] == [("Reachable", True), ("Auth accepted", False)]
         assert "secret" in findings[-1].message
     with ModelClient("http://127.0.0.1:9", secret="x" * 32, max_retries=0) as nowhere:
         assert [(f.check, f.ok) for f in check_connection(nowhere)] == [("Reachable", False)]
-
-
 
 
 def test_schema_of_every_sample_round_trips() -> None:
@@ -137,22 +169,52 @@ def test_schema_of_every_sample_round_trips() -> None:
 def test_settings_keep_a_secret_only_for_the_same_url_user_and_email() -> None:
     from whatif.profiles import Profile, edited_profile
 
-    configured = Profile("prod", url="http://h/api/v1/proxy/pipeline/model/predict", secret="admin-secret",
-                         user_id="7", email="a@b.c", secret_source="secrets.toml")
-    kept = edited_profile(configured, url=configured.url, user_id="7", email="a@b.c", typed_secret="",
-                          token_lifetime_s=600, poll_deadline_s=30)
+    configured = Profile(
+        "prod",
+        url="http://h/api/v1/proxy/pipeline/model/predict",
+        secret="admin-secret",
+        user_id="7",
+        email="a@b.c",
+        secret_source="secrets.toml",
+    )
+    kept = edited_profile(
+        configured,
+        url=configured.url,
+        user_id="7",
+        email="a@b.c",
+        typed_secret="",
+        token_lifetime_s=600,
+        poll_deadline_s=30,
+    )
     assert kept.secret == "admin-secret" and kept.token_lifetime_s == 600
-    for changes in ({"url": "http://evil.example/api/v1/proxy/pipeline/model/predict"}, {"user_id": "8"},
-                    {"email": "x@y.z"}):
+    for changes in (
+        {"url": "http://evil.example/api/v1/proxy/pipeline/model/predict"},
+        {"user_id": "8"},
+        {"email": "x@y.z"},
+    ):
         fields = {"url": configured.url, "user_id": "7", "email": "a@b.c", **changes}
         with pytest.raises(ValueError, match="Type the API secret"):
             edited_profile(configured, **fields, typed_secret="", token_lifetime_s=300, poll_deadline_s=60)
     with pytest.raises(ValueError, match="lifetime"):
-        edited_profile(configured, url=configured.url, user_id="7", email="a@b.c", typed_secret="",
-                       token_lifetime_s=86400, poll_deadline_s=60)
+        edited_profile(
+            configured,
+            url=configured.url,
+            user_id="7",
+            email="a@b.c",
+            typed_secret="",
+            token_lifetime_s=86400,
+            poll_deadline_s=60,
+        )
     demo = Profile("Local demo API", url="http://127.0.0.1:1/p", secret="s", is_demo=True)
-    assert edited_profile(demo, url=demo.url, user_id=demo.user_id, email=demo.email, typed_secret="",
-                          token_lifetime_s=300, poll_deadline_s=5).is_demo  # its runs stay under the demo key
+    assert edited_profile(
+        demo,
+        url=demo.url,
+        user_id=demo.user_id,
+        email=demo.email,
+        typed_secret="",
+        token_lifetime_s=300,
+        poll_deadline_s=5,
+    ).is_demo  # its runs stay under the demo key
 
 
 def test_share_links_keep_every_digit() -> None:

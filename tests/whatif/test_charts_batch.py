@@ -20,8 +20,13 @@ from whatif.charts_batch import (
 )
 from whatif.schema import Feature, FeatureSchema
 
-CLASSIFIER = FeatureSchema((Feature("x", "number", 0, 1, 0.5),), task="classification", target="y", classes=(0, 1),
-                           class_labels={"0": "no", "1": "yes"})
+CLASSIFIER = FeatureSchema(
+    (Feature("x", "number", 0, 1, 0.5),),
+    task="classification",
+    target="y",
+    classes=(0, 1),
+    class_labels={"0": "no", "1": "yes"},
+)
 REGRESSION = FeatureSchema((Feature("x", "number", 0, 1, 0.5),), task="regression", target="y")
 
 
@@ -89,4 +94,10 @@ def test_the_scatter_keeps_at_most_its_points_and_says_so() -> None:
 
 def test_numbers_read_as_the_page_writes_them() -> None:
     assert [nice_number(v) for v in (0.81234, 12.4, 1234.6, None, float("nan"), 0.0)] == [
-        "0.812", "12.4", "1,235", "n/a", "n/a", "0"]
+        "0.812",
+        "12.4",
+        "1,235",
+        "n/a",
+        "n/a",
+        "0",
+    ]

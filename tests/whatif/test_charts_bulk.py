@@ -29,10 +29,17 @@ from whatif.charts_explore import FLIP_COLOR
 from whatif.schema import Feature, FeatureSchema
 
 CLASSIFIER = FeatureSchema(
-    (Feature("income", "number", 0.0, 10.0, 5.0), Feature("debt", "number", 0.0, 10.0, 5.0),
-     Feature("job", "one_hot", columns={"Employed": "job_Employed", "Contract": "job_Contract"}, none_label="Other")),
-    name="toy", task="classification", target="approved", classes=(0, 1),
-    class_labels={"0": "rejected", "1": "approved"})
+    (
+        Feature("income", "number", 0.0, 10.0, 5.0),
+        Feature("debt", "number", 0.0, 10.0, 5.0),
+        Feature("job", "one_hot", columns={"Employed": "job_Employed", "Contract": "job_Contract"}, none_label="Other"),
+    ),
+    name="toy",
+    task="classification",
+    target="approved",
+    classes=(0, 1),
+    class_labels={"0": "rejected", "1": "approved"},
+)
 REGRESSION = FeatureSchema(CLASSIFIER.features, name="toy value", task="regression", target="limit")
 
 
@@ -49,8 +56,13 @@ def linear(rows: pd.DataFrame) -> pd.DataFrame:
 
 def toy_rows(n: int = 400, seed: int = 2) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
-    return pd.DataFrame({"income": rng.uniform(0, 10, n).round(2), "debt": rng.uniform(0, 10, n).round(2),
-                         "job": rng.choice(["Employed", "Contract", "Other"], n)})
+    return pd.DataFrame(
+        {
+            "income": rng.uniform(0, 10, n).round(2),
+            "debt": rng.uniform(0, 10, n).round(2),
+            "job": rng.choice(["Employed", "Contract", "Other"], n),
+        }
+    )
 
 
 @pytest.fixture(scope="module")
@@ -68,8 +80,9 @@ def spec(chart: Any) -> dict[str, Any]:
 
 
 def layer_marks(chart: Any) -> list[str]:
-    return [layer["mark"]["type"] if isinstance(layer["mark"], dict) else layer["mark"]
-            for layer in spec(chart)["layer"]]
+    return [
+        layer["mark"]["type"] if isinstance(layer["mark"], dict) else layer["mark"] for layer in spec(chart)["layer"]
+    ]
 
 
 def test_the_histograms_count_every_row_before_and_after_on_the_same_bins(classified: AnalysisResult) -> None:
@@ -96,8 +109,10 @@ def test_the_distribution_chart_overlays_two_colours_and_the_threshold(classifie
 
 def test_the_cumulative_curves_run_from_0_to_1(classified: AnalysisResult) -> None:
     data = distribution_data(classified, cumulative=True)
-    for label, values in ((BEFORE_LABEL, classified.summary["score_before"]),
-                          (AFTER_LABEL, classified.summary["score_after"])):
+    for label, values in (
+        (BEFORE_LABEL, classified.summary["score_before"]),
+        (AFTER_LABEL, classified.summary["score_after"]),
+    ):
         curve = data[data["version"] == label]
         assert len(curve) == CDF_POINTS and curve["share"].iloc[-1] == 1.0
         assert curve["score"].is_monotonic_increasing

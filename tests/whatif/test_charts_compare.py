@@ -28,14 +28,19 @@ from whatif.charts_compare import (
 from whatif.client import PredictionResult
 from whatif.schema import Feature, FeatureSchema
 
-CLASSIFIER = FeatureSchema((Feature("x", "number", 0, 10, 5), Feature("kind", "one_hot", default="red",
-                                                                          columns={"red": "kind_red",
-                                                                                   "blue": "kind_blue"},
-                                                                          none_label="other")),
-                           name="Toy", version=1, task="classification", target="y", classes=(0, 1),
-                           class_labels={"0": "no", "1": "yes"})
-REGRESSION = FeatureSchema((Feature("x", "number", 0, 10, 5),), name="Line", version=1, task="regression",
-                           target="y")
+CLASSIFIER = FeatureSchema(
+    (
+        Feature("x", "number", 0, 10, 5),
+        Feature("kind", "one_hot", default="red", columns={"red": "kind_red", "blue": "kind_blue"}, none_label="other"),
+    ),
+    name="Toy",
+    version=1,
+    task="classification",
+    target="y",
+    classes=(0, 1),
+    class_labels={"0": "no", "1": "yes"},
+)
+REGRESSION = FeatureSchema((Feature("x", "number", 0, 10, 5),), name="Line", version=1, task="regression", target="y")
 
 
 class InProcess:
@@ -61,6 +66,7 @@ def logistic(shift: float) -> Callable[[pd.DataFrame], pd.DataFrame]:
     def answer(rows: pd.DataFrame) -> pd.DataFrame:
         p = 1 / (1 + np.exp(-(rows["x"].to_numpy(dtype=float) - shift - rows["kind_blue"].to_numpy())))
         return pd.DataFrame({"prediction": (p > 0.5).astype(int), "probability_0": 1 - p, "probability_1": p})
+
     return answer
 
 
@@ -69,8 +75,10 @@ def line(slope: float) -> Callable[[pd.DataFrame], pd.DataFrame]:
 
 
 def sides(schema: FeatureSchema, answer_a: Any, answer_b: Any) -> tuple[Side, Side]:
-    return (Side(InProcess(answer_a), "a.json", "bucket", schema, "Toy · v1"),
-            Side(InProcess(answer_b), "b.json", "bucket", schema, "Toy · v2"))
+    return (
+        Side(InProcess(answer_a), "a.json", "bucket", schema, "Toy · v1"),
+        Side(InProcess(answer_b), "b.json", "bucket", schema, "Toy · v2"),
+    )
 
 
 @pytest.fixture(scope="module")

@@ -53,8 +53,9 @@ def test_each_alternative_is_a_row_and_each_change_a_cell_old_to_new(found: Anal
     assert x_order[: alternatives[0]["n_changes"]] == list(alternatives[0]["changes"]), "the best one's inputs first"
 
 
-def test_a_category_change_costs_one_and_a_number_its_change_in_spreads(found: AnalysisResult,
-                                                                        server: EmbeddedServer) -> None:
+def test_a_category_change_costs_one_and_a_number_its_change_in_spreads(
+    found: AnalysisResult, server: EmbeddedServer
+) -> None:
     schema = loaded(server, TITANIC_PATH).schema
     data = counterfactual_data(found)
     assert list(data.columns) == DATA_COLUMNS
@@ -68,8 +69,13 @@ def test_a_category_change_costs_one_and_a_number_its_change_in_spreads(found: A
 
 def test_when_nothing_reaches_the_goal_the_closest_candidate_is_drawn_and_labelled(server: EmbeddedServer) -> None:
     schema = loaded(server, TITANIC_PATH).schema
-    result = counterfactuals(schema, MAN, local_predict(server, TITANIC_PATH), goal=Goal("class", "1"),
-                             fixed=[f.name for f in schema.features if f.name != "embarked"])
+    result = counterfactuals(
+        schema,
+        MAN,
+        local_predict(server, TITANIC_PATH),
+        goal=Goal("class", "1"),
+        fixed=[f.name for f in schema.features if f.name != "embarked"],
+    )
 
     _, rows = drawn(result)
 

@@ -31,18 +31,27 @@ from whatif.schema import Feature, FeatureSchema
 
 NAMES = ("income", "debt", "age", "tenure", "savings")
 CLASSIFIER = FeatureSchema(
-    (Feature("income", "number", 0.0, 10.0, 5.0, spread=2.0), Feature("debt", "number", 0.0, 10.0, 5.0, spread=2.0),
-     Feature("age", "integer", 18, 90, 40, spread=12.0), Feature("tenure", "number", 0.0, 10.0, 2.0, spread=2.0),
-     Feature("savings", "number", 0.0, 10.0, 1.0, spread=2.0)),
-    name="toy", task="classification", target="approved", classes=(0, 1),
-    class_labels={"0": "rejected", "1": "approved"})
+    (
+        Feature("income", "number", 0.0, 10.0, 5.0, spread=2.0),
+        Feature("debt", "number", 0.0, 10.0, 5.0, spread=2.0),
+        Feature("age", "integer", 18, 90, 40, spread=12.0),
+        Feature("tenure", "number", 0.0, 10.0, 2.0, spread=2.0),
+        Feature("savings", "number", 0.0, 10.0, 1.0, spread=2.0),
+    ),
+    name="toy",
+    task="classification",
+    target="approved",
+    classes=(0, 1),
+    class_labels={"0": "rejected", "1": "approved"},
+)
 REGRESSION = FeatureSchema(CLASSIFIER.features, name="toy value", task="regression", target="limit")
 
 
 def weights(rows: pd.DataFrame) -> np.ndarray:
     x = rows[list(NAMES)].to_numpy(dtype=float)
-    return (0.9 * (x[:, 0] - 5) - 1.1 * (x[:, 1] - 5) + 0.02 * (x[:, 2] - 40) + 0.3 * x[:, 0] * x[:, 3] / 10
-            + 0.1 * x[:, 4])
+    return (
+        0.9 * (x[:, 0] - 5) - 1.1 * (x[:, 1] - 5) + 0.02 * (x[:, 2] - 40) + 0.3 * x[:, 0] * x[:, 3] / 10 + 0.1 * x[:, 4]
+    )
 
 
 def classifier(rows: pd.DataFrame) -> pd.DataFrame:
@@ -57,9 +66,13 @@ def regression(rows: pd.DataFrame) -> pd.DataFrame:
 SCENARIO = {"income": 5.5, "debt": 5.0, "age": 40, "tenure": 2.0, "savings": 3.0}
 SURE = {"income": 7.0, "debt": 4.0, "age": 40, "tenure": 2.0, "savings": 3.0}  # P(approved) near 95 %: never flips
 RAISES_LABEL = "raises P(approved)"
-BACKGROUND = pd.DataFrame([{"income": 3.0, "debt": 6.0, "age": 30, "tenure": 1.0, "savings": 0.0},
-                           {"income": 7.0, "debt": 2.0, "age": 60, "tenure": 8.0, "savings": 5.0},
-                           {"income": 4.0, "debt": 4.0, "age": 45, "tenure": 3.0, "savings": 1.0}])
+BACKGROUND = pd.DataFrame(
+    [
+        {"income": 3.0, "debt": 6.0, "age": 30, "tenure": 1.0, "savings": 0.0},
+        {"income": 7.0, "debt": 2.0, "age": 60, "tenure": 8.0, "savings": 5.0},
+        {"income": 4.0, "debt": 4.0, "age": 45, "tenure": 3.0, "savings": 1.0},
+    ]
+)
 
 
 def layers(spec: dict[str, Any]) -> list[dict[str, Any]]:
@@ -83,8 +96,12 @@ def shap_result(schema: FeatureSchema, predict: Predict, budget: int = 10_000) -
 def assert_fits_the_width_with_the_legend_below(spec: dict[str, Any]) -> None:
     """Stretched to the column's width, its height the plot's own; every legend under the plot, uncut."""
     assert spec["autosize"] == {"type": "fit-x", "contains": "padding"}
-    legends = [channel["legend"] for layer in layers(spec) for channel in layer.get("encoding", {}).values()
-               if isinstance(channel, dict) and channel.get("legend")]
+    legends = [
+        channel["legend"]
+        for layer in layers(spec)
+        for channel in layer.get("encoding", {}).values()
+        if isinstance(channel, dict) and channel.get("legend")
+    ]
     assert legends and all(legend["orient"] == "bottom" and legend["labelLimit"] == 0 for legend in legends)
 
 
@@ -114,8 +131,13 @@ def test_waterfall_walks_from_the_background_average_to_the_prediction() -> None
     order = bars["encoding"]["y"]["sort"]
     assert order[0] == BASE_LABEL and order[-1] == PREDICTION_LABEL and len(order) == len(NAMES) + 2
     assert bars["encoding"]["y"]["axis"]["labelLimit"] >= 240, "labels such as 'embarked = Southampton' uncut"
-    labels = [r["text"] for layer in layers(spec) if mark_of(layer) == "text" for r in data_of(spec, layer)
-              if "contribution" in r]
+    labels = [
+        r["text"]
+        for layer in layers(spec)
+        if mark_of(layer) == "text"
+        for r in data_of(spec, layer)
+        if "contribution" in r
+    ]
     assert len(labels) == len(NAMES) and all(text.endswith(" pts") and text[0] in "+-" for text in labels)
     assert not any(mark_of(layer) == "rule" and "x2" in layer["encoding"] for layer in layers(spec))  # exact: no errors
     assert_fits_the_width_with_the_legend_below(spec)
@@ -126,8 +148,13 @@ def test_waterfall_labels_near_the_right_edge_turn_left() -> None:
     spec = waterfall_chart(result).to_dict()
     base, prediction = result.facts["base_score"], result.facts["prediction_score"]
 
-    ends = {r["label"]: (layer["mark"]["align"], r["text"]) for layer in layers(spec) if mark_of(layer) == "text"
-            for r in data_of(spec, layer) if "score" in r}
+    ends = {
+        r["label"]: (layer["mark"]["align"], r["text"])
+        for layer in layers(spec)
+        if mark_of(layer) == "text"
+        for r in data_of(spec, layer)
+        if "score" in r
+    }
     assert ends[BASE_LABEL][1] == f"{base * 100:.0f} %" and ends[PREDICTION_LABEL][1] == f"{prediction * 100:.0f} %"
     bars = data_of(spec, next(layer for layer in layers(spec) if mark_of(layer) == "bar"))
     drawn = [base, prediction, *(r["start"] for r in bars), *(r["end"] for r in bars)]
@@ -193,8 +220,9 @@ def test_robustness_histogram_draws_the_jittered_scores_the_band_the_scenario_an
     assert color["scale"]["domain"] == [FLIPS_LABEL, KEEPS_LABEL, BAND_LABEL]
     assert color["scale"]["range"][0] == FLIP_COLOR and FLIP_COLOR not in (HIGHER_COLOR, LOWER_COLOR)
     band = next(layer for layer in layers(spec) if mark_of(layer) == "rect")
-    assert data_of(spec, band) == [{"p05": result.facts["score_p05"], "p95": result.facts["score_p95"],
-                                    "effect": BAND_LABEL}], "the band is named in the legend"
+    assert data_of(spec, band) == [
+        {"p05": result.facts["score_p05"], "p95": result.facts["score_p95"], "effect": BAND_LABEL}
+    ], "the band is named in the legend"
     rules = [data_of(spec, layer)[0] for layer in layers(spec) if mark_of(layer) == "rule"]
     assert [r["score"] for r in rules] == [result.scenario_score, 0.5]
     assert f"this scenario {result.scenario_score * 100:.0f} %" in texts_of(spec) and "threshold 50 %" in texts_of(spec)
@@ -213,9 +241,11 @@ def test_a_stable_scenario_s_histogram_is_zoomed_to_its_scores_and_names_the_far
     step = rows[0]["bin_end"] - rows[0]["bin_start"]
     assert len({r["bin_start"] for r in rows}) >= 10 and (high - low) / step <= 40, "bars with a width"
     assert [data_of(spec, layer)[0]["score"] for layer in layers(spec) if mark_of(layer) == "rule"] == [
-        result.scenario_score], "no threshold rule off the axis"
-    edge = next(layer for layer in layers(spec) if mark_of(layer) == "text" and
-                data_of(spec, layer)[0]["text"].startswith("←"))
+        result.scenario_score
+    ], "no threshold rule off the axis"
+    edge = next(
+        layer for layer in layers(spec) if mark_of(layer) == "text" and data_of(spec, layer)[0]["text"].startswith("←")
+    )
     assert data_of(spec, edge)[0]["text"] == "← threshold 50 %" and edge["encoding"]["x"] == {"value": 0}
 
 

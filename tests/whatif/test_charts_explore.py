@@ -51,8 +51,12 @@ def texts(spec: dict[str, Any]) -> list[tuple[dict[str, Any], list[dict[str, Any
 def assert_fits_the_width_with_the_legend_below(spec: dict[str, Any]) -> None:
     """Stretched to the column's width, its height the plot's own; every legend under the plot, uncut."""
     assert spec["autosize"] == {"type": "fit-x", "contains": "padding"}
-    legends = [channel["legend"] for layer in spec["layer"] for channel in layer.get("encoding", {}).values()
-               if isinstance(channel, dict) and channel.get("legend")]
+    legends = [
+        channel["legend"]
+        for layer in spec["layer"]
+        for channel in layer.get("encoding", {}).values()
+        if isinstance(channel, dict) and channel.get("legend")
+    ]
     assert legends and all(legend["orient"] == "bottom" and legend["labelLimit"] == 0 for legend in legends)
 
 
@@ -71,12 +75,20 @@ def titanic(server: EmbeddedServer) -> dict[str, AnalysisResult]:
 
 def test_values_are_written_to_about_three_significant_figures() -> None:
     assert [short_value(v) for v in (0.1667, 512.3292, 14.4542, 1234.6, 28.0, 80, -0.0001, "0.1667", "male")] == [
-        "0.167", "512", "14.5", "1,235", "28", "80", "-0.0001", "0.167", "male"]
+        "0.167",
+        "512",
+        "14.5",
+        "1,235",
+        "28",
+        "80",
+        "-0.0001",
+        "0.167",
+        "male",
+    ]
     assert tick_points(5, 6) == [0, 1, 2, 3, 4] and tick_points(30, 6) == [0, 6, 12, 17, 23, 29]
 
 
-def test_tornado_bars_run_from_low_to_high_sorted_by_swing_with_flips_apart(
-        titanic: dict[str, AnalysisResult]) -> None:
+def test_tornado_bars_run_from_low_to_high_sorted_by_swing_with_flips_apart(titanic: dict[str, AnalysisResult]) -> None:
     result = titanic["tornado"]
     spec = tornado_chart(result).to_dict()
     drawn = layers(spec)
@@ -96,8 +108,7 @@ def test_tornado_bars_run_from_low_to_high_sorted_by_swing_with_flips_apart(
     assert_fits_the_width_with_the_legend_below(spec)
 
     # the input's value at each end of its bar, to 3 figures
-    ends = {layer["encoding"]["x"]["field"]: (layer, rows) for layer, rows in texts(spec)
-            if layer["encoding"].get("y")}
+    ends = {layer["encoding"]["x"]["field"]: (layer, rows) for layer, rows in texts(spec) if layer["encoding"].get("y")}
     (low, low_rows), (high, _) = ends["low"], ends["high"]
     assert low["encoding"]["text"]["field"] == "low_text" and low["mark"]["align"] == "right"
     assert high["encoding"]["text"]["field"] == "high_text" and high["mark"]["align"] == "left"
@@ -124,11 +135,13 @@ def test_a_regression_tornado_has_no_percent_axis_no_flip_legend_and_no_threshol
     assert "field" not in bars["encoding"]["color"], "one colour: a regression has no class to flip"
     assert [mark(layer) for layer, _ in layers(spec)].count("rule") == 1
     assert [rows[0]["text"] for layer, rows in texts(spec) if "y" not in layer["encoding"]] == [
-        f"this scenario {result.scenario_score:,.4g}"]
+        f"this scenario {result.scenario_score:,.4g}"
+    ]
 
 
 def test_sweep_draws_ice_lines_the_bold_average_the_range_the_threshold_and_the_current_value(
-        titanic: dict[str, AnalysisResult]) -> None:
+    titanic: dict[str, AnalysisResult],
+) -> None:
     result = titanic["age"]
     spec = sweep_chart(result).to_dict()
     drawn = layers(spec)
@@ -171,8 +184,15 @@ def test_a_category_sweep_is_drawn_over_its_levels(titanic: dict[str, AnalysisRe
 def test_a_centred_regression_sweep_has_neither_percents_nor_threshold(server: EmbeddedServer) -> None:
     schema = loaded(server, DIABETES_PATH).schema
     background = pd.DataFrame([schema.defaults()] * 3)
-    result = sweep(schema, schema.defaults(), local_predict(server, DIABETES_PATH), "bmi", points=6,
-                   background=background, centred=True)
+    result = sweep(
+        schema,
+        schema.defaults(),
+        local_predict(server, DIABETES_PATH),
+        "bmi",
+        points=6,
+        background=background,
+        centred=True,
+    )
     drawn = layers(sweep_chart(result).to_dict())
     assert "rule" not in [mark(layer) for layer, _ in drawn] and "text" not in [mark(layer) for layer, _ in drawn]
     line = next(layer for layer, _ in drawn if mark(layer) == "line")
@@ -182,8 +202,13 @@ def test_a_centred_regression_sweep_has_neither_percents_nor_threshold(server: E
 
 def test_interaction_heatmap_marks_the_scenario_and_the_decision_boundary(server: EmbeddedServer) -> None:
     schema = loaded(server, CREDIT_PATHS[1]).schema
-    result = interaction(schema, schema.defaults(), local_predict(server, CREDIT_PATHS[1]),
-                         ("order_amount", "average_monthly_income"), points=12)
+    result = interaction(
+        schema,
+        schema.defaults(),
+        local_predict(server, CREDIT_PATHS[1]),
+        ("order_amount", "average_monthly_income"),
+        points=12,
+    )
     spec = interaction_chart(result).to_dict()
     drawn = layers(spec)
     (cells, cell_rows), (edge, edge_rows), (ring, ring_rows) = drawn
@@ -221,8 +246,9 @@ def test_interaction_effect_uses_a_diverging_scale_centred_on_zero(titanic: dict
 
 def test_both_maps_label_the_same_grid_values_to_three_figures(titanic: dict[str, AnalysisResult]) -> None:
     result = titanic["map"]
-    score_map, effect_map = (layers(chart(result).to_dict())[0][0] for chart in
-                             (interaction_chart, interaction_effect_chart))
+    score_map, effect_map = (
+        layers(chart(result).to_dict())[0][0] for chart in (interaction_chart, interaction_effect_chart)
+    )
     assert interaction_chart(result).to_dict()["title"]["text"] == "P(survived) over age × fare"
     for channel, most in (("x", 6), ("y", 10)):
         axis = score_map["encoding"][channel]["axis"]

@@ -25,15 +25,32 @@ ROOT = Path(__file__).resolve().parents[2]
 def run_cli(*args: str, server: EmbeddedServer | None = None, secret: str | None = None) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("WHATIF_API")}
     if server is not None:
-        env.update({"WHATIF_API_URL": server.predict_url, "WHATIF_API_SECRET": secret or server.secret,
-                    "WHATIF_USER_ID": "1", "WHATIF_USER_EMAIL": "demo@example.com"})
-    return subprocess.run([sys.executable, "-m", "whatif", *args], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=60)
+        env.update(
+            {
+                "WHATIF_API_URL": server.predict_url,
+                "WHATIF_API_SECRET": secret or server.secret,
+                "WHATIF_USER_ID": "1",
+                "WHATIF_USER_EMAIL": "demo@example.com",
+            }
+        )
+    return subprocess.run(
+        [sys.executable, "-m", "whatif", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
 
 
 def test_predict_prints_predictions(server: EmbeddedServer) -> None:
-    done = run_cli("predict", "--path", TITANIC_PATH, "--bucket", DEMO_BUCKET, "--data",
-                   json.dumps([SEED_TITANIC_ROW]), "--format", "json", server=server)
+    done = run_cli(
+        "predict",
+        "--path",
+        TITANIC_PATH,
+        "--bucket",
+        DEMO_BUCKET,
+        "--data",
+        json.dumps([SEED_TITANIC_ROW]),
+        "--format",
+        "json",
+        server=server,
+    )
     assert done.returncode == 0, done.stderr
     records = json.loads(done.stdout)
     assert records[0]["prediction"] in (0, 1) and "probability_1" in records[0]
@@ -43,8 +60,19 @@ def test_predict_prints_predictions(server: EmbeddedServer) -> None:
 def test_predict_from_csv_file(server: EmbeddedServer, tmp_path: Path) -> None:
     rows = tmp_path / "rows.csv"
     rows.write_text("pclass,sex,age,sibsp,parch,fare,embarked\n0,0,29,0,0,211.3375,2\n2,1,40,0,0,7.25,2\n")
-    done = run_cli("predict", "--path", TITANIC_PATH, "--bucket", DEMO_BUCKET, "--file", str(rows),
-                   "--only-prediction", "--format", "csv", server=server)
+    done = run_cli(
+        "predict",
+        "--path",
+        TITANIC_PATH,
+        "--bucket",
+        DEMO_BUCKET,
+        "--file",
+        str(rows),
+        "--only-prediction",
+        "--format",
+        "csv",
+        server=server,
+    )
     assert done.returncode == 0, done.stderr
     lines = done.stdout.strip().splitlines()
     assert lines[0] == "prediction,probability_0,probability_1" and len(lines) == 3
@@ -84,9 +112,20 @@ def short_secret_server(server: EmbeddedServer) -> Iterator[EmbeddedServer]:
 # the server runs in this process, where pytest has reset auth.py's filter of PyJWT's warning on each token checked
 @pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning")
 def test_a_short_secret_is_said_once_on_stderr_and_the_prediction_still_runs(
-        short_secret_server: EmbeddedServer) -> None:
-    done = run_cli("predict", "--path", TITANIC_PATH, "--bucket", DEMO_BUCKET, "--data",
-                   json.dumps([SEED_TITANIC_ROW]), "--format", "json", server=short_secret_server)
+    short_secret_server: EmbeddedServer,
+) -> None:
+    done = run_cli(
+        "predict",
+        "--path",
+        TITANIC_PATH,
+        "--bucket",
+        DEMO_BUCKET,
+        "--data",
+        json.dumps([SEED_TITANIC_ROW]),
+        "--format",
+        "json",
+        server=short_secret_server,
+    )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)[0]["prediction"] in (0, 1)
     assert done.stderr.count("shorter than 32 bytes") == 1, done.stderr
@@ -122,18 +161,20 @@ def test_signing_with_a_short_secret_raises_no_warning() -> None:
 
 def test_the_server_checks_tokens_of_a_short_secret_without_a_warning_per_request() -> None:
     # in a process of its own: pytest resets warning filters set at import (auth.py's) around each test
-    check = (f"from whatif.client import JWTAuth; from whatif.server.auth import authenticate\n"
-             f"token = JWTAuth({SHORT_SECRET!r}, '1', 'demo@example.com').token()\n"
-             f"for _ in range(3): assert authenticate('Bearer ' + token, {SHORT_SECRET!r}).id == '1'\n")
-    done = subprocess.run([sys.executable, "-W", "always", "-c", check], cwd=ROOT, capture_output=True, text=True,
-                          timeout=60)
+    check = (
+        f"from whatif.client import JWTAuth; from whatif.server.auth import authenticate\n"
+        f"token = JWTAuth({SHORT_SECRET!r}, '1', 'demo@example.com').token()\n"
+        f"for _ in range(3): assert authenticate('Bearer ' + token, {SHORT_SECRET!r}).id == '1'\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-W", "always", "-c", check], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
     assert done.returncode == 0, done.stderr
     assert "InsecureKeyLengthWarning" not in done.stderr, done.stderr
 
 
 # ---- predict: a large file goes in tasks of the server's row limit, with a progress line per task ----
-def test_predict_splits_a_large_file_into_tasks_with_progress_on_stderr(server: EmbeddedServer,
-                                                                         tmp_path: Path) -> None:
+def test_predict_splits_a_large_file_into_tasks_with_progress_on_stderr(server: EmbeddedServer, tmp_path: Path) -> None:
     import io
 
     import pandas as pd
@@ -146,8 +187,19 @@ def test_predict_splits_a_large_file_into_tasks_with_progress_on_stderr(server: 
     rows["age"] = (rows["age"] + (rows.index % 37) / 4).round(2)  # rows differ, so the order is checked
     path = tmp_path / "passengers.csv"
     rows.to_csv(path, index=False)
-    done = run_cli("predict", "--path", TITANIC_PATH, "--bucket", DEMO_BUCKET, "--file", str(path),
-                   "--only-prediction", "--format", "csv", server=server)
+    done = run_cli(
+        "predict",
+        "--path",
+        TITANIC_PATH,
+        "--bucket",
+        DEMO_BUCKET,
+        "--file",
+        str(path),
+        "--only-prediction",
+        "--format",
+        "csv",
+        server=server,
+    )
     assert done.returncode == 0, done.stderr
     answers = pd.read_csv(io.StringIO(done.stdout))
     local = predict_frame(ModelRegistry(server.store).load(DEMO_BUCKET, TITANIC_PATH), rows)
@@ -156,8 +208,11 @@ def test_predict_splits_a_large_file_into_tasks_with_progress_on_stderr(server: 
     assert abs(answers["probability_1"].to_numpy() - local["probability_1"].to_numpy()).max() < 1e-9
     lines = done.stderr.strip().splitlines()
     assert [line.split(" · ")[:2] for line in lines] == [
-        ["0 of 25,000 rows", "task 1 of 3"], ["10,000 of 25,000 rows", "task 2 of 3"],
-        ["20,000 of 25,000 rows", "task 3 of 3"], ["25,000 of 25,000 rows", "done"]]
+        ["0 of 25,000 rows", "task 1 of 3"],
+        ["10,000 of 25,000 rows", "task 2 of 3"],
+        ["20,000 of 25,000 rows", "task 3 of 3"],
+        ["25,000 of 25,000 rows", "done"],
+    ]
     assert "left" in lines[1] and server.secret not in done.stdout + done.stderr
 
 

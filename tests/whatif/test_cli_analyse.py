@@ -22,16 +22,28 @@ PASSENGER = {"pclass": 2, "sex": "male", "age": 30, "fare": 8.05}
 
 
 def analyse(server: EmbeddedServer, *args: str) -> dict[str, Any]:
-    done = run_cli("analyse", *args, "--path", TITANIC_PATH, "--bucket", DEMO_BUCKET, "--data",
-                   json.dumps(PASSENGER), "--format", "json", server=server)
+    done = run_cli(
+        "analyse",
+        *args,
+        "--path",
+        TITANIC_PATH,
+        "--bucket",
+        DEMO_BUCKET,
+        "--data",
+        json.dumps(PASSENGER),
+        "--format",
+        "json",
+        server=server,
+    )
     assert done.returncode == 0, done.stderr
     assert server.secret not in done.stdout + done.stderr
     answer: dict[str, Any] = json.loads(done.stdout)
     return answer
 
 
-def assert_rows_hold_the_model_s_answers(answer: dict[str, Any], client: ModelClient, path: str = TITANIC_PATH,
-                                         every: int = 37) -> None:
+def assert_rows_hold_the_model_s_answers(
+    answer: dict[str, Any], client: ModelClient, path: str = TITANIC_PATH, every: int = 37
+) -> None:
     """A sample of the rows, predicted again one task at a time, gets the answers the JSON holds."""
     schema = client.schema(path, DEMO_BUCKET)
     picked = answer["rows"][::every]
@@ -43,8 +55,9 @@ def assert_rows_hold_the_model_s_answers(answer: dict[str, Any], client: ModelCl
             assert row[column] == pytest.approx(fresh[column], abs=1e-9)
 
 
-def test_sensitivity_as_json_holds_every_row_and_ranks_sex_near_the_top(server: EmbeddedServer,
-                                                                         client: ModelClient) -> None:
+def test_sensitivity_as_json_holds_every_row_and_ranks_sex_near_the_top(
+    server: EmbeddedServer, client: ModelClient
+) -> None:
     answer = analyse(server, "sensitivity")
     assert answer["analysis"] == "sensitivity" and answer["tasks"] == 1
     assert answer["scenario"]["sex"] == 1  # "male", read as its code
@@ -84,11 +97,14 @@ def test_table_output_reads_as_text(server: EmbeddedServer) -> None:
     assert "1 task(s)" in done.stderr
 
 
-@pytest.mark.parametrize(("args", "words"), [
-    (("sweep",), "--feature"),
-    (("interaction", "--features", "age", "nonsense"), "nonsense"),
-    (("robustness", "--noise", "3"), "noise"),
-])
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (("sweep",), "--feature"),
+        (("interaction", "--features", "age", "nonsense"), "nonsense"),
+        (("robustness", "--noise", "3"), "noise"),
+    ],
+)
 def test_a_mistake_is_one_sentence_and_exit_1(server: EmbeddedServer, args: tuple[str, ...], words: str) -> None:
     done = run_cli("analyse", *args, "--path", TITANIC_PATH, "--bucket", DEMO_BUCKET, server=server)
     assert done.returncode == 1
@@ -97,7 +113,8 @@ def test_a_mistake_is_one_sentence_and_exit_1(server: EmbeddedServer, args: tupl
 
 
 def test_a_counterfactual_keeps_sex_and_each_alternative_survives_when_predicted_again(
-        server: EmbeddedServer, client: ModelClient) -> None:
+    server: EmbeddedServer, client: ModelClient
+) -> None:
     answer = analyse(server, "counterfactual", "--fixed", "sex", "--count", "2", "--target", "survived")
     assert 1 <= answer["tasks"] <= 4 and len(answer["rows"]) <= 25_000
     alternatives = answer["facts"]["alternatives"]
@@ -111,9 +128,22 @@ def test_a_counterfactual_keeps_sex_and_each_alternative_survives_when_predicted
 def test_goal_seek_of_a_regression_from_the_command_line(server: EmbeddedServer, client: ModelClient) -> None:
     from whatif.server.samples import DIABETES_PATH
 
-    done = run_cli("analyse", "counterfactual", "--path", DIABETES_PATH, "--bucket", DEMO_BUCKET, "--data",
-                   json.dumps({"bmi": 33, "s5": 5.2}), "--target-range", "0", "150", "--format", "json",
-                   server=server)
+    done = run_cli(
+        "analyse",
+        "counterfactual",
+        "--path",
+        DIABETES_PATH,
+        "--bucket",
+        DEMO_BUCKET,
+        "--data",
+        json.dumps({"bmi": 33, "s5": 5.2}),
+        "--target-range",
+        "0",
+        "150",
+        "--format",
+        "json",
+        server=server,
+    )
     assert done.returncode == 0, done.stderr
     alternatives = json.loads(done.stdout)["facts"]["alternatives"]
     assert alternatives

@@ -59,7 +59,8 @@ def test_the_table_prints_the_summary(server: EmbeddedServer, credit_csv: Path) 
 
 
 def test_json_holds_every_row_before_and_after_as_a_plain_predict_gives_them(
-        server: EmbeddedServer, client: ModelClient, credit_csv: Path) -> None:
+    server: EmbeddedServer, client: ModelClient, credit_csv: Path
+) -> None:
     code, out, err = bulk(server, CREDIT, credit_csv, *EDITS, "--format", "json")
     assert code == 0, err
     data = json.loads(out)
@@ -68,14 +69,17 @@ def test_json_holds_every_row_before_and_after_as_a_plain_predict_gives_them(
     schema = client.schema(CREDIT, DEMO_BUCKET)
     frame = credit_frame(300).drop(columns="approved")
     rows = [schema.from_row(r) for r in frame.to_dict("records")]
-    edited = [{**r, "average_monthly_income": r["average_monthly_income"] * 1.1, "employment_status": "Employed"}
-              for r in rows]
+    edited = [
+        {**r, "average_monthly_income": r["average_monthly_income"] * 1.1, "employment_status": "Employed"}
+        for r in rows
+    ]
     before = client.predict(to_request_frame(schema, rows), CREDIT, DEMO_BUCKET).predictions
     after = client.predict(to_request_frame(schema, edited), CREDIT, DEMO_BUCKET).predictions
     labels = {0: "rejected", 1: "approved"}
     pairs = Counter(zip(before["prediction"].map(labels), after["prediction"].map(labels), strict=True))
-    assert data["facts"]["transitions"] == {a: {b: pairs.get((a, b), 0) for b in labels.values()}
-                                           for a in labels.values()}
+    assert data["facts"]["transitions"] == {
+        a: {b: pairs.get((a, b), 0) for b in labels.values()} for a in labels.values()
+    }
     changed = int((before["prediction"] != after["prediction"]).sum())
     assert data["facts"]["class_changed"] == changed
     assert data["facts"]["share_changed"] == pytest.approx(changed / 300)
@@ -87,13 +91,30 @@ def test_json_holds_every_row_before_and_after_as_a_plain_predict_gives_them(
 
 
 def test_csv_prints_every_row_with_before_and_after(server: EmbeddedServer, titanic_csv: Path) -> None:
-    code, out, err = bulk(server, TITANIC_PATH, titanic_csv, "--edit", "sex:male->female", "--where",
-                          "age < 30 and pclass == 3rd", "--format", "csv")
+    code, out, err = bulk(
+        server,
+        TITANIC_PATH,
+        titanic_csv,
+        "--edit",
+        "sex:male->female",
+        "--where",
+        "age < 30 and pclass == 3rd",
+        "--format",
+        "csv",
+    )
     assert code == 0, err
     table = pd.read_csv(io.StringIO(out))
     assert len(table) == 400
-    assert {"row", "matched", "sex_before", "sex_after", "score_before", "score_after", "class_before",
-            "class_after"} <= set(table.columns)
+    assert {
+        "row",
+        "matched",
+        "sex_before",
+        "sex_after",
+        "score_before",
+        "score_after",
+        "class_before",
+        "class_after",
+    } <= set(table.columns)
     passengers = titanic_frame().head(400)
     picked = ((passengers["age"] < 30) & (passengers["pclass"] == 2)).to_numpy()
     assert (table["matched"].to_numpy() == picked).all()
@@ -103,24 +124,27 @@ def test_csv_prints_every_row_with_before_and_after(server: EmbeddedServer, tita
 
 
 def test_rows_outside_the_range_can_be_left_out(server: EmbeddedServer, titanic_csv: Path) -> None:
-    code, out, err = bulk(server, TITANIC_PATH, titanic_csv, "--edit", "age+=30", "--drop-outside", "--format",
-                          "json")
+    code, out, err = bulk(server, TITANIC_PATH, titanic_csv, "--edit", "age+=30", "--drop-outside", "--format", "json")
     assert code == 0, err
     facts = json.loads(out)["facts"]
     assert facts["outside"] > 0 and facts["left_out"] == facts["outside"]
     assert facts["rows"] == 400 - facts["outside"]
 
 
-@pytest.mark.parametrize(("flags", "says"), [
-    (("--edit", "income*=1.1"), "not a feature"),
-    (("--edit", "employment_status+=1"), "one-hot group"),
-    (("--edit", "order_amount*=1.1", "--where", "order_amount <"), "The filter"),
-    (("--edit", "order_amount*=1.1", "--where", "__import__('os').system('id')"), "The filter"),
-    (("--edit", "order_amount*=1.1", "--where", "order_amount > 1e12"), "matches none"),
-    (("--edit", "order_amount*=1.1", "--score-class", "7"), "not a class"),
-])
-def test_errors_are_one_sentence_and_exit_1(server: EmbeddedServer, credit_csv: Path, flags: tuple[str, ...],
-                                            says: str) -> None:
+@pytest.mark.parametrize(
+    ("flags", "says"),
+    [
+        (("--edit", "income*=1.1"), "not a feature"),
+        (("--edit", "employment_status+=1"), "one-hot group"),
+        (("--edit", "order_amount*=1.1", "--where", "order_amount <"), "The filter"),
+        (("--edit", "order_amount*=1.1", "--where", "__import__('os').system('id')"), "The filter"),
+        (("--edit", "order_amount*=1.1", "--where", "order_amount > 1e12"), "matches none"),
+        (("--edit", "order_amount*=1.1", "--score-class", "7"), "not a class"),
+    ],
+)
+def test_errors_are_one_sentence_and_exit_1(
+    server: EmbeddedServer, credit_csv: Path, flags: tuple[str, ...], says: str
+) -> None:
     code, out, err = bulk(server, CREDIT, credit_csv, *flags)
     assert code == 1 and out == ""
     message = err.strip()

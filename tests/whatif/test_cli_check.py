@@ -46,7 +46,8 @@ def test_a_suite_that_passes_exits_0_with_one_pass_line_per_check(server: Embedd
 
 
 def test_a_failing_check_exits_3_and_the_json_holds_the_report_and_every_row_with_its_answer(
-        server: EmbeddedServer, client: ModelClient, tmp_path: Path) -> None:
+    server: EmbeddedServer, client: ModelClient, tmp_path: Path
+) -> None:
     done = check(server, write_suite(tmp_path, CREDIT_SUITE), V2, "--format", "json")
     assert done.returncode == 3, done.stderr
     answer = json.loads(done.stdout)
@@ -56,8 +57,18 @@ def test_a_failing_check_exits_3_and_the_json_holds_the_report_and_every_row_wit
     checks = {c["name"]: c for c in answer["checks"]}
     assert [c["passed"] for c in answer["checks"]] == [False, False, True]
     income = checks["income never hurts"]
-    assert set(income) >= {"type", "feature", "cases", "failures", "fail_rate", "fail_low", "fail_high",
-                           "allowed_fail_rate", "tolerance", "examples"}
+    assert set(income) >= {
+        "type",
+        "feature",
+        "cases",
+        "failures",
+        "fail_rate",
+        "fail_low",
+        "fail_high",
+        "allowed_fail_rate",
+        "tolerance",
+        "examples",
+    }
     assert income["examples"][0]["failed"] and income["examples"][0]["change"] < -0.01
     assert checks["rich applicant approved"]["examples"][0]["values"]["employment_status"] == "Employed"
     rows = answer["rows"]
@@ -72,7 +83,8 @@ def test_a_failing_check_exits_3_and_the_json_holds_the_report_and_every_row_wit
 
 
 def test_the_table_of_a_failing_suite_names_each_failure_and_its_worst_example(
-        server: EmbeddedServer, tmp_path: Path) -> None:
+    server: EmbeddedServer, tmp_path: Path
+) -> None:
     done = check(server, write_suite(tmp_path, CREDIT_SUITE), V1)
     assert done.returncode == 3, done.stderr
     fail = next(line for line in done.stdout.splitlines() if line.startswith("FAIL"))
@@ -83,21 +95,28 @@ def test_the_table_of_a_failing_suite_names_each_failure_and_its_worst_example(
 
 def test_rows_from_a_file_replace_the_suite_s_rows(server: EmbeddedServer, tmp_path: Path) -> None:
     rows = tmp_path / "rows.csv"
-    rows.write_text("order_amount,average_monthly_income,employment_status,approved\n"
-                    "300,2500,Employed,1\n900,1200,Contract,0\n")
+    rows.write_text(
+        "order_amount,average_monthly_income,employment_status,approved\n300,2500,Employed,1\n900,1200,Contract,0\n"
+    )
     done = check(server, write_suite(tmp_path, CREDIT_SUITE), V1, "--rows", str(rows), "--format", "json")
     answer = json.loads(done.stdout)
     assert answer["rows_source"] == "file"
     assert [c["cases"] for c in answer["checks"]] == [2, 2, 1], "the file's 2 rows; the expect check keeps its own"
 
 
-@pytest.mark.parametrize(("suite", "expected"), [
-    (dict(CREDIT_SUITE, checks=[dict(CREDIT_SUITE["checks"][0], feature="incom")]),
-     'error: Check "income never hurts": feature "incom" is not an input of this model.'),
-    ("{not json", "error: The suite is not valid JSON"),
-])
-def test_a_malformed_suite_exits_1_with_one_sentence_on_stderr(server: EmbeddedServer, tmp_path: Path,
-                                                               suite: Any, expected: str) -> None:
+@pytest.mark.parametrize(
+    ("suite", "expected"),
+    [
+        (
+            dict(CREDIT_SUITE, checks=[dict(CREDIT_SUITE["checks"][0], feature="incom")]),
+            'error: Check "income never hurts": feature "incom" is not an input of this model.',
+        ),
+        ("{not json", "error: The suite is not valid JSON"),
+    ],
+)
+def test_a_malformed_suite_exits_1_with_one_sentence_on_stderr(
+    server: EmbeddedServer, tmp_path: Path, suite: Any, expected: str
+) -> None:
     file = tmp_path / "suite.json"
     file.write_text(suite if isinstance(suite, str) else json.dumps(suite))
     done = check(server, str(file), V1)

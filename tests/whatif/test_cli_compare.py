@@ -25,10 +25,23 @@ PAIR = ("--path", V1, "--bucket", DEMO_BUCKET, "--path-b", V2)
 
 def compare(server: EmbeddedServer, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     environment = {k: v for k, v in os.environ.items() if not k.startswith("WHATIF_API")}
-    environment.update({"WHATIF_API_URL": server.predict_url, "WHATIF_API_SECRET": server.secret,
-                        "WHATIF_USER_ID": "1", "WHATIF_USER_EMAIL": "demo@example.com", **env})
-    return subprocess.run([sys.executable, "-m", "whatif", "compare", *args], cwd=ROOT, env=environment,
-                          capture_output=True, text=True, timeout=120)
+    environment.update(
+        {
+            "WHATIF_API_URL": server.predict_url,
+            "WHATIF_API_SECRET": server.secret,
+            "WHATIF_USER_ID": "1",
+            "WHATIF_USER_EMAIL": "demo@example.com",
+            **env,
+        }
+    )
+    return subprocess.run(
+        [sys.executable, "-m", "whatif", "compare", *args],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -48,8 +61,14 @@ def second_api(server: EmbeddedServer) -> Iterator[EmbeddedServer]:
 
 
 def test_a_scenario_prints_both_answers_their_difference_and_the_sweep(server: EmbeddedServer) -> None:
-    done = compare(server, *PAIR, "--data", '{"average_monthly_income": 1500, "employment_status": "Contract"}',
-                   "--sweep", "employment_status")
+    done = compare(
+        server,
+        *PAIR,
+        "--data",
+        '{"average_monthly_income": 1500, "employment_status": "Contract"}',
+        "--sweep",
+        "employment_status",
+    )
 
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
@@ -61,7 +80,8 @@ def test_a_scenario_prints_both_answers_their_difference_and_the_sweep(server: E
 
 
 def test_a_file_gives_agreement_and_a_confusion_matrix_equal_to_in_process_predictions(
-        server: EmbeddedServer, rows_file: Path) -> None:
+    server: EmbeddedServer, rows_file: Path
+) -> None:
     done = compare(server, *PAIR, "--file", str(rows_file), "--format", "json")
 
     assert done.returncode == 0, done.stderr
@@ -83,7 +103,8 @@ def test_a_file_gives_agreement_and_a_confusion_matrix_equal_to_in_process_predi
 
 
 def test_the_table_of_a_file_has_the_matrix_and_the_rows_that_disagree_most(
-        server: EmbeddedServer, rows_file: Path) -> None:
+    server: EmbeddedServer, rows_file: Path
+) -> None:
     done = compare(server, *PAIR, "--file", str(rows_file))
 
     assert done.returncode == 0, done.stderr
@@ -92,8 +113,17 @@ def test_the_table_of_a_file_has_the_matrix_and_the_rows_that_disagree_most(
 
 
 def test_model_b_on_another_api_with_its_own_secret(server: EmbeddedServer, second_api: EmbeddedServer) -> None:
-    done = compare(server, *PAIR, "--data", "{}", "--url-b", second_api.predict_url, "--format", "json",
-                   WHATIF_API_SECRET_B=second_api.secret)
+    done = compare(
+        server,
+        *PAIR,
+        "--data",
+        "{}",
+        "--url-b",
+        second_api.predict_url,
+        "--format",
+        "json",
+        WHATIF_API_SECRET_B=second_api.secret,
+    )
 
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
@@ -101,19 +131,30 @@ def test_model_b_on_another_api_with_its_own_secret(server: EmbeddedServer, seco
     assert second_api.secret not in done.stdout + done.stderr
 
     # B's own secret but a wrong one: B's API refuses it, in one sentence naming model B
-    wrong = compare(server, *PAIR, "--data", "{}", "--url-b", second_api.predict_url,
-                    WHATIF_API_SECRET_B="not-the-secret-of-b-" + "y" * 20)
-    assert wrong.returncode == 1 and wrong.stderr.startswith(f"error: Model B ({V2}) cannot be read: the API "
-                                                             "answered 401"), wrong.stderr
+    wrong = compare(
+        server,
+        *PAIR,
+        "--data",
+        "{}",
+        "--url-b",
+        second_api.predict_url,
+        WHATIF_API_SECRET_B="not-the-secret-of-b-" + "y" * 20,
+    )
+    assert wrong.returncode == 1 and wrong.stderr.startswith(
+        f"error: Model B ({V2}) cannot be read: the API answered 401"
+    ), wrong.stderr
     assert len(wrong.stderr.strip().splitlines()) == 1, wrong.stderr
 
 
 def test_mistakes_are_one_sentence_and_exit_1(server: EmbeddedServer, rows_file: Path) -> None:
     unknown = compare(server, *PAIR, "--data", '{"age": 30}')
-    assert unknown.returncode == 1 and unknown.stderr == "error: 'age' is an input of neither model; leave it out " \
-                                                        "of --data.\n"
-    kinds = compare(server, "--path", TITANIC_PATH, "--bucket", DEMO_BUCKET, "--path-b", "1/4/model-groups/3/1.json",
-                    "--data", "{}")
+    assert (
+        unknown.returncode == 1
+        and unknown.stderr == "error: 'age' is an input of neither model; leave it out of --data.\n"
+    )
+    kinds = compare(
+        server, "--path", TITANIC_PATH, "--bucket", DEMO_BUCKET, "--path-b", "1/4/model-groups/3/1.json", "--data", "{}"
+    )
     assert kinds.returncode == 1 and "same kind of answer" in kinds.stderr
     assert len(kinds.stderr.strip().splitlines()) == 1
     both = compare(server, *PAIR, "--file", str(rows_file), "--sweep", "order_amount")

@@ -22,8 +22,13 @@ from whatif.schema import RowValidationError
 from whatif.server.embedded import EmbeddedServer
 from whatif.server.samples import CREDIT_PATHS, DIABETES_PATH
 
-CREDIT_ROW = {"order_amount": 700, "average_monthly_income": 0, "employment_status_Employed": 0,
-              "employment_status_Self-Employed": 0, "employment_status_Contract": 0}
+CREDIT_ROW = {
+    "order_amount": 700,
+    "average_monthly_income": 0,
+    "employment_status_Employed": 0,
+    "employment_status_Self-Employed": 0,
+    "employment_status_Contract": 0,
+}
 
 
 def test_seed_row_predicts_survival_with_probabilities(client: ModelClient, seed_row: dict) -> None:
@@ -117,11 +122,17 @@ def test_tokens_are_short_lived_and_secret_never_logged(
 @pytest.mark.parametrize(
     ("url", "predict_url", "models_url"),
     [
-        ("http://h:1/api/v1/proxy/pipeline/model/predict", "http://h:1/api/v1/proxy/pipeline/model/predict",
-         "http://h:1/api/v1/models"),
+        (
+            "http://h:1/api/v1/proxy/pipeline/model/predict",
+            "http://h:1/api/v1/proxy/pipeline/model/predict",
+            "http://h:1/api/v1/models",
+        ),
         ("http://h:1", "http://h:1/api/v1/proxy/pipeline/model/predict", "http://h:1/api/v1/models"),
-        ("https://api.app.datrics.ai/api/v1/proxy/pipeline/model/predict/",
-         "https://api.app.datrics.ai/api/v1/proxy/pipeline/model/predict", "https://api.app.datrics.ai/api/v1/models"),
+        (
+            "https://api.app.datrics.ai/api/v1/proxy/pipeline/model/predict/",
+            "https://api.app.datrics.ai/api/v1/proxy/pipeline/model/predict",
+            "https://api.app.datrics.ai/api/v1/models",
+        ),
     ],
 )
 def test_url_forms(url: str, predict_url: str, models_url: str) -> None:

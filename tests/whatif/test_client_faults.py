@@ -159,9 +159,13 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         request = Recorded(
-            route=FakeAPI.route_of(self.command, parts.path), method=self.command, path=parts.path,
+            route=FakeAPI.route_of(self.command, parts.path),
+            method=self.command,
+            path=parts.path,
             query=parse_qs(parts.query, keep_blank_values=True),
-            headers={k.lower(): v for k, v in self.headers.items()}, body=body, at=time.monotonic(),
+            headers={k.lower(): v for k, v in self.headers.items()},
+            body=body,
+            at=time.monotonic(),
         )
         reply = self.server.fake.answer(request)
         if reply.drop:
@@ -199,9 +203,16 @@ def make_client(api: FakeAPI) -> Iterator[Callable[..., ModelClient]]:
 
     def make(url: str | None = None, **overrides: Any) -> ModelClient:
         settings: dict[str, Any] = {
-            "secret": SECRET, "user_id": USER_ID, "email": EMAIL, "poll_deadline_s": 5.0,
-            "long_poll_s": 0.5, "connect_timeout_s": 1.0, "read_timeout_s": 3.0, "max_retries": 2,
-            "first_poll_interval_s": 0.01, "max_poll_interval_s": 0.05,
+            "secret": SECRET,
+            "user_id": USER_ID,
+            "email": EMAIL,
+            "poll_deadline_s": 5.0,
+            "long_poll_s": 0.5,
+            "connect_timeout_s": 1.0,
+            "read_timeout_s": 3.0,
+            "max_retries": 2,
+            "first_poll_interval_s": 0.01,
+            "max_poll_interval_s": 0.05,
         }
         settings.update(overrides)
         client = ModelClient(url or api.url, **settings)
@@ -247,9 +258,7 @@ def test_a_500_while_polling_is_retried_and_the_prediction_arrives(
     assert all(p.path == f"{PREDICT_PATH}/info/t-500" for p in polls)
 
 
-def test_a_503_with_retry_after_on_a_poll_is_honoured(
-    api: FakeAPI, make_client: Callable[..., ModelClient]
-) -> None:
+def test_a_503_with_retry_after_on_a_poll_is_honoured(api: FakeAPI, make_client: Callable[..., ModelClient]) -> None:
     api.script("submit", created())
     api.script("poll", reply_json({"detail": "busy"}, 503, {"Retry-After": "1"}), success())
 
@@ -260,9 +269,7 @@ def test_a_503_with_retry_after_on_a_poll_is_honoured(
     assert second.at - first.at >= 0.95
 
 
-def test_a_poll_whose_connection_drops_is_retried(
-    api: FakeAPI, make_client: Callable[..., ModelClient]
-) -> None:
+def test_a_poll_whose_connection_drops_is_retried(api: FakeAPI, make_client: Callable[..., ModelClient]) -> None:
     api.script("submit", created())
     api.script("poll", DROP, success())
 
@@ -277,8 +284,9 @@ def test_a_poll_whose_connection_drops_is_retried(
 def test_a_submit_refused_with_retry_after_is_sent_again(
     api: FakeAPI, make_client: Callable[..., ModelClient], status: int
 ) -> None:
-    api.script("submit", reply_json({"detail": "busy", "code": "busy"}, status, {"Retry-After": "1"}),
-               created("t-second-try"))
+    api.script(
+        "submit", reply_json({"detail": "busy", "code": "busy"}, status, {"Retry-After": "1"}), created("t-second-try")
+    )
 
     task_id = make_client().submit(ROWS, MODEL_PATH, BUCKET)
 
@@ -292,8 +300,7 @@ def test_a_submit_refused_with_retry_after_is_sent_again(
 def test_a_submit_refused_with_retry_after_until_retries_run_out_raises(
     api: FakeAPI, make_client: Callable[..., ModelClient]
 ) -> None:
-    api.script("submit",
-               reply_json({"detail": "slow down", "code": "rate_limited"}, 429, {"Retry-After": "0"}))
+    api.script("submit", reply_json({"detail": "slow down", "code": "rate_limited"}, 429, {"Retry-After": "0"}))
 
     with pytest.raises(RateLimitError) as info:
         make_client(max_retries=1).submit(ROWS, MODEL_PATH, BUCKET)
@@ -379,8 +386,7 @@ def test_an_html_502_on_every_poll_raises_once_retries_are_exhausted(
 def test_a_502_without_a_title_quotes_the_first_bytes_of_the_body(
     api: FakeAPI, make_client: Callable[..., ModelClient]
 ) -> None:
-    api.script("submit", reply_text("upstream connect error or disconnect/reset before headers", 502,
-                                    "text/plain"))
+    api.script("submit", reply_text("upstream connect error or disconnect/reset before headers", 502, "text/plain"))
 
     with pytest.raises(InternalServerError) as info:
         make_client().submit(ROWS, MODEL_PATH, BUCKET)
@@ -391,8 +397,7 @@ def test_a_502_without_a_title_quotes_the_first_bytes_of_the_body(
 
 @pytest.mark.parametrize(
     ("body", "shown"),
-    [("", "empty body"), ("OK", "'OK'"),
-     ("<html><title>Welcome to nginx!</title></html>", "Welcome to nginx!")],
+    [("", "empty body"), ("OK", "'OK'"), ("<html><title>Welcome to nginx!</title></html>", "Welcome to nginx!")],
     ids=["empty", "text", "html"],
 )
 @pytest.mark.parametrize("where", ["submit", "poll"])
@@ -465,10 +470,17 @@ TRACEBACK = (
     [
         ({"state": "FAILURE", "traceback": TRACEBACK}, "ValueError: Input contains NaN in column 'age'"),
         ({"state": "FAILURE", "result": TRACEBACK}, "ValueError: Input contains NaN in column 'age'"),
-        ({"state": "FAILURE", "result": {"exc_type": "KeyError", "exc_message": ["'fare'"],
-                                         "exc_module": "builtins"}}, "KeyError: 'fare'"),
-        ({"state": "FAILURE", "error": {"type": "FeatureMismatch", "message": "column sex is missing"}},
-         "FeatureMismatch: column sex is missing"),
+        (
+            {
+                "state": "FAILURE",
+                "result": {"exc_type": "KeyError", "exc_message": ["'fare'"], "exc_module": "builtins"},
+            },
+            "KeyError: 'fare'",
+        ),
+        (
+            {"state": "FAILURE", "error": {"type": "FeatureMismatch", "message": "column sex is missing"}},
+            "FeatureMismatch: column sex is missing",
+        ),
         ({"state": "REVOKED"}, "REVOKED"),
         ({"state": "REJECTED", "result": "worker lost"}, "worker lost"),
     ],
@@ -541,8 +553,17 @@ COLUMN_LAYOUT = {  # pandas' to_dict() layout, keys deliberately out of order ("
         {"state": "SUCCESS", "result": {"predictions": EXPECTED_PREDICTIONS}},
         {"state": "SUCCESS", "result": json.dumps(RECORDS)},
     ],
-    ids=["records", "pandas-columns", "predictions-wrapper", "top-level-predictions", "data-wrapper",
-         "top-level-data", "bare-values", "wrapped-bare-values", "json-string"],
+    ids=[
+        "records",
+        "pandas-columns",
+        "predictions-wrapper",
+        "top-level-predictions",
+        "data-wrapper",
+        "top-level-data",
+        "bare-values",
+        "wrapped-bare-values",
+        "json-string",
+    ],
 )
 def test_every_result_layout_gives_the_predictions_in_row_order(
     api: FakeAPI, make_client: Callable[..., ModelClient], answer: dict[str, Any]
@@ -630,8 +651,9 @@ def test_the_client_backs_off_when_the_server_ignores_the_long_poll(
 
 
 # ---- optional routes -------------------------------------------------------------------------------
-@pytest.mark.parametrize("reply", [None, reply_text("<html><title>404 Not Found</title></html>", 404)],
-                         ids=["json-404", "html-404"])
+@pytest.mark.parametrize(
+    "reply", [None, reply_text("<html><title>404 Not Found</title></html>", 404)], ids=["json-404", "html-404"]
+)
 @pytest.mark.parametrize("call", ["list_models", "schema"])
 def test_missing_extension_routes_tell_the_user_to_enter_path_and_bucket(
     api: FakeAPI, make_client: Callable[..., ModelClient], call: str, reply: Reply | None
@@ -668,16 +690,36 @@ def test_a_schema_route_that_knows_no_such_model_is_not_a_missing_extension(
 def test_the_extension_routes_are_read_when_the_server_has_them(
     api: FakeAPI, make_client: Callable[..., ModelClient]
 ) -> None:
-    api.script("models", reply_json({"models": [
-        {"name": "Titanic", "group": "1", "project": "4", "versions": [
-            {"version": 2, "path": "1/4/model-groups/1/2.json", "bucket": BUCKET},
-            {"version": 1, "path": MODEL_PATH, "bucket": BUCKET},
-        ]},
-    ]}))
-    api.script("schema", reply_json({"name": "Titanic", "features": [
-        {"name": "age", "type": "number", "min": 0.17, "max": 80},
-        {"name": "sex", "type": "integer", "labels": {"0": "female", "1": "male"}},
-    ]}))
+    api.script(
+        "models",
+        reply_json(
+            {
+                "models": [
+                    {
+                        "name": "Titanic",
+                        "group": "1",
+                        "project": "4",
+                        "versions": [
+                            {"version": 2, "path": "1/4/model-groups/1/2.json", "bucket": BUCKET},
+                            {"version": 1, "path": MODEL_PATH, "bucket": BUCKET},
+                        ],
+                    },
+                ]
+            }
+        ),
+    )
+    api.script(
+        "schema",
+        reply_json(
+            {
+                "name": "Titanic",
+                "features": [
+                    {"name": "age", "type": "number", "min": 0.17, "max": 80},
+                    {"name": "sex", "type": "integer", "labels": {"0": "female", "1": "male"}},
+                ],
+            }
+        ),
+    )
     client = make_client()
 
     (model,) = client.list_models()

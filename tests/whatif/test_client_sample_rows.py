@@ -67,13 +67,18 @@ def test_credit_sample_rows_fill_the_one_hot_group_as_one_choice(client: ModelCl
     assert sample.target == "approved" and len(sample.targets) == SAMPLE_ROW_COUNT
 
 
-@pytest.mark.parametrize(("path", "n", "error", "said"), [
-    (TITANIC_PATH, 51, BadRequestError, "'n'"),
-    ("1/4/model-groups/99/1.json", 5, NotFoundError, "1/4/model-groups/99/1.json"),
-    ("2/4/model-groups/1/1.json", 5, PermissionDeniedError, "belongs to user 2"),
-], ids=["n-too-large", "unknown-model", "another-users-model"])
-def test_refusals_are_the_usual_errors(client: ModelClient, path: str, n: int, error: type[Exception],
-                                       said: str) -> None:
+@pytest.mark.parametrize(
+    ("path", "n", "error", "said"),
+    [
+        (TITANIC_PATH, 51, BadRequestError, "'n'"),
+        ("1/4/model-groups/99/1.json", 5, NotFoundError, "1/4/model-groups/99/1.json"),
+        ("2/4/model-groups/1/1.json", 5, PermissionDeniedError, "belongs to user 2"),
+    ],
+    ids=["n-too-large", "unknown-model", "another-users-model"],
+)
+def test_refusals_are_the_usual_errors(
+    client: ModelClient, path: str, n: int, error: type[Exception], said: str
+) -> None:
     with pytest.raises(error) as caught:
         client.sample_rows(path, DEMO_BUCKET, n=n)
     assert said in str(caught.value) and "\n" not in str(caught.value)
@@ -85,17 +90,23 @@ def own_models_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tupl
     """A server (no sample models) with one model of the demo user saved without sample rows."""
     store: Path = tmp_path_factory.mktemp("own-models")
     x = pd.DataFrame({"x1": [0.9, 0.1, 0.7, 0.2], "x2": [0.2, 0.4, 0.8, 0.1]})
-    schema = FeatureSchema((Feature("x1", "number", 0, 1, 0.5), Feature("x2", "number", 0, 1, 0.5)),
-                           name="Tiny", target="y", classes=(0, 1))
-    saved = ModelRegistry(store).save(LogisticRegression().fit(x, [1, 0, 1, 0]), schema, bucket=DEMO_BUCKET,
-                                      user=DEMO_USER, project="4", name="Tiny")
+    schema = FeatureSchema(
+        (Feature("x1", "number", 0, 1, 0.5), Feature("x2", "number", 0, 1, 0.5)),
+        name="Tiny",
+        target="y",
+        classes=(0, 1),
+    )
+    saved = ModelRegistry(store).save(
+        LogisticRegression().fit(x, [1, 0, 1, 0]), schema, bucket=DEMO_BUCKET, user=DEMO_USER, project="4", name="Tiny"
+    )
     running = start_server(store, build_samples=False)
     yield running, saved["path"]
     running.stop()
 
 
 def test_a_model_saved_without_rows_is_not_found_with_its_own_code(
-        own_models_server: tuple[EmbeddedServer, str]) -> None:
+    own_models_server: tuple[EmbeddedServer, str],
+) -> None:
     server, path = own_models_server
     with ModelClient(server.predict_url, secret=server.secret, user_id=DEMO_USER, email=DEMO_EMAIL) as client:
         with pytest.raises(NotFoundError) as caught:
@@ -125,8 +136,15 @@ def make_client(api: FakeAPI) -> Iterator[Callable[[], ModelClient]]:
     clients: list[ModelClient] = []
 
     def make() -> ModelClient:
-        client = ModelClient(api.url, secret=SECRET, user_id=USER_ID, email=EMAIL, connect_timeout_s=1.0,
-                             read_timeout_s=3.0, max_retries=0)
+        client = ModelClient(
+            api.url,
+            secret=SECRET,
+            user_id=USER_ID,
+            email=EMAIL,
+            connect_timeout_s=1.0,
+            read_timeout_s=3.0,
+            max_retries=0,
+        )
         clients.append(client)
         return client
 
@@ -135,11 +153,18 @@ def make_client(api: FakeAPI) -> Iterator[Callable[[], ModelClient]]:
         client.close()
 
 
-@pytest.mark.parametrize("reply", [None, reply_text("<html><title>404 Not Found</title></html>", 404),
-                                   reply_json({"detail": "Method Not Allowed"}, 405)],
-                         ids=["json-404", "html-404", "405"])
+@pytest.mark.parametrize(
+    "reply",
+    [
+        None,
+        reply_text("<html><title>404 Not Found</title></html>", 404),
+        reply_json({"detail": "Method Not Allowed"}, 405),
+    ],
+    ids=["json-404", "html-404", "405"],
+)
 def test_a_server_without_the_route_says_so_in_one_sentence(
-        api: FakeAPI, make_client: Callable[[], ModelClient], reply: Reply | None) -> None:
+    api: FakeAPI, make_client: Callable[[], ModelClient], reply: Reply | None
+) -> None:
     if reply is not None:
         api.script("other", reply)
 

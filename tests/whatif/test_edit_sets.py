@@ -76,13 +76,15 @@ def test_credentials_in_the_connection_are_not_stored(engine: sa.Engine) -> None
     assert store.names("https://api.example.com/api/predict", USER) == ["x"]
 
 
-@pytest.mark.parametrize(("name", "edits", "says"), [
-    ("", RAISE, "needs a name"),
-    ("x" * 300, RAISE, "characters long"),
-    ("empty", ["", "  "], "at least one edit"),
-])
-def test_an_edit_set_that_cannot_be_kept_is_refused(engine: sa.Engine, name: str, edits: list[str],
-                                                    says: str) -> None:
+@pytest.mark.parametrize(
+    ("name", "edits", "says"),
+    [
+        ("", RAISE, "needs a name"),
+        ("x" * 300, RAISE, "characters long"),
+        ("empty", ["", "  "], "at least one edit"),
+    ],
+)
+def test_an_edit_set_that_cannot_be_kept_is_refused(engine: sa.Engine, name: str, edits: list[str], says: str) -> None:
     store = EditSetStore(engine)
     with pytest.raises(EditSetError) as refused:
         store.save(CONNECTION, USER, name, edits)
@@ -109,8 +111,9 @@ def test_a_saved_set_runs_again_on_another_model_version(engine: sa.Engine, clie
     results = []
     for path in CREDIT_PATHS:
         schema = client.schema(path, DEMO_BUCKET)
-        rows = pd.DataFrame([schema.from_row(r) for r in credit_sample_rows().drop(columns="approved")
-                             .to_dict("records")])
+        rows = pd.DataFrame(
+            [schema.from_row(r) for r in credit_sample_rows().drop(columns="approved").to_dict("records")]
+        )
         predict = BatchPredictor(client, path, DEMO_BUCKET, connection_key="test_edit_sets")
         results.append(bulk_whatif(schema, rows, saved.edits, predict, where=saved.where))
         assert predict.tasks_sent == 1

@@ -15,8 +15,12 @@ import sqlalchemy as sa
 
 from whatif.history import HistoryKey, HistoryUnavailable, Run, RunStore, parse_runs_csv
 
-KEY = HistoryKey(connection="http://127.0.0.1:8000/api/v1/proxy/pipeline/model/predict", user_id="1",
-                 bucket="storage.datrics.ai", path="1/4/model-groups/1/1.json")
+KEY = HistoryKey(
+    connection="http://127.0.0.1:8000/api/v1/proxy/pipeline/model/predict",
+    user_id="1",
+    bucket="storage.datrics.ai",
+    path="1/4/model-groups/1/1.json",
+)
 FEATURES = ["pclass", "sex", "age", "fare"]
 
 
@@ -58,10 +62,20 @@ def add_runs(store: RunStore, key: HistoryKey, count: int) -> list[Run]:
 # ---- saving and reading -------------------------------------------------------------------------
 def test_a_saved_run_reads_back_with_every_field(store: RunStore) -> None:
     before = datetime.now(UTC)
-    run = store.add(KEY, inputs={"pclass": "2nd", "sex": "female", "age": np.int64(29), "fare": np.float64(211.3375)},
-                    row={"pclass_2": 1, "sex": 1, "age": 29, "fare": 211.3375}, prediction=np.int64(1),
-                    label="survived", score=0.93, probabilities={0: 0.07, 1: 0.93}, task_id="abc-123",
-                    elapsed_ms=412.5, model_name="titanic", model_version=3, name="rich aunt")
+    run = store.add(
+        KEY,
+        inputs={"pclass": "2nd", "sex": "female", "age": np.int64(29), "fare": np.float64(211.3375)},
+        row={"pclass_2": 1, "sex": 1, "age": 29, "fare": 211.3375},
+        prediction=np.int64(1),
+        label="survived",
+        score=0.93,
+        probabilities={0: 0.07, 1: 0.93},
+        task_id="abc-123",
+        elapsed_ms=412.5,
+        model_name="titanic",
+        model_version=3,
+        name="rich aunt",
+    )
 
     assert run.key == KEY
     assert before <= run.created_at <= datetime.now(UTC)
@@ -74,15 +88,24 @@ def test_a_saved_run_reads_back_with_every_field(store: RunStore) -> None:
     assert (run.label, run.score) == ("survived", 0.93)
     assert run.probabilities == {"0": 0.07, "1": 0.93}
     assert (run.task_id, run.elapsed_ms, run.name, run.is_baseline, run.source) == (
-        "abc-123", 412.5, "rich aunt", False, "form")
+        "abc-123",
+        412.5,
+        "rich aunt",
+        False,
+        "form",
+    )
     assert store.runs(KEY) == [run]
     assert store.get(run.id) == run
     assert store.count(KEY) == 1
 
 
 def test_a_regression_run_keeps_its_number_and_no_probabilities(store: RunStore) -> None:
-    run = store.add(KEY, **run_values(prediction=148.5, label="148.5", score=148.5, probabilities={},
-                                      elapsed_ms=None, model_version=None))
+    run = store.add(
+        KEY,
+        **run_values(
+            prediction=148.5, label="148.5", score=148.5, probabilities={}, elapsed_ms=None, model_version=None
+        ),
+    )
     again = store.get(run.id)
     assert again is not None
     assert (again.prediction, again.label, again.score, again.probabilities) == (148.5, "148.5", 148.5, {})
@@ -116,12 +139,16 @@ def test_default_url_is_a_sqlite_file_in_the_data_folder(tmp_path: Path) -> None
     assert home.is_dir()
 
 
-@pytest.mark.parametrize("other", [
-    dataclasses.replace(KEY, path="1/4/model-groups/1/2.json"),  # the next version of the model
-    dataclasses.replace(KEY, user_id="2"),
-    dataclasses.replace(KEY, connection="https://api.example.com/api/v1/proxy/pipeline/model/predict"),
-    dataclasses.replace(KEY, bucket="other-bucket"),
-], ids=["model-version", "user", "connection", "bucket"])
+@pytest.mark.parametrize(
+    "other",
+    [
+        dataclasses.replace(KEY, path="1/4/model-groups/1/2.json"),  # the next version of the model
+        dataclasses.replace(KEY, user_id="2"),
+        dataclasses.replace(KEY, connection="https://api.example.com/api/v1/proxy/pipeline/model/predict"),
+        dataclasses.replace(KEY, bucket="other-bucket"),
+    ],
+    ids=["model-version", "user", "connection", "bucket"],
+)
 def test_each_connection_user_and_model_version_has_its_own_history(store: RunStore, other: HistoryKey) -> None:
     mine = add_runs(store, KEY, 3)
     theirs = store.add(other, **run_values(7))
@@ -176,8 +203,16 @@ def test_a_renamed_run_shows_its_name_everywhere(store: RunStore) -> None:
 
 def test_the_frame_of_a_new_history_fills_as_runs_are_added(store: RunStore) -> None:
     empty = store.frame(KEY)
-    assert empty.empty and list(empty.columns[:8]) == ["id", "seq", "created_at", "name", "is_baseline", "label",
-                                                        "prediction", "score"]
+    assert empty.empty and list(empty.columns[:8]) == [
+        "id",
+        "seq",
+        "created_at",
+        "name",
+        "is_baseline",
+        "label",
+        "prediction",
+        "score",
+    ]
     first = store.add(KEY, **run_values(1))
     assert store.frame(KEY)["id"].tolist() == [first.id]
     second = store.add(KEY, **run_values(2))
@@ -232,9 +267,24 @@ def test_a_limit_gives_the_newest_runs_oldest_first_numbered_as_in_the_whole_his
 def test_the_frame_has_run_fields_then_features_then_class_probabilities(store: RunStore) -> None:
     run = store.add(KEY, **run_values(3))
     frame = store.frame(KEY)
-    assert list(frame.columns) == ["id", "seq", "created_at", "name", "is_baseline", "label", "prediction", "score",
-                                   "session_id", "source", "pclass", "sex", "age", "fare", "probability_0",
-                                   "probability_1"]
+    assert list(frame.columns) == [
+        "id",
+        "seq",
+        "created_at",
+        "name",
+        "is_baseline",
+        "label",
+        "prediction",
+        "score",
+        "session_id",
+        "source",
+        "pclass",
+        "sex",
+        "age",
+        "fare",
+        "probability_0",
+        "probability_1",
+    ]
     first = frame.iloc[0]
     assert (first["id"], first["seq"], first["label"], first["prediction"]) == (run.id, 1, run.label, run.prediction)
     assert first["score"] == pytest.approx(run.score)
@@ -262,8 +312,9 @@ def test_the_whole_history_frame_follows_changes_made_by_other_sessions(url: str
         runs = add_runs(here, KEY, 5)
         assert len(here.frame(KEY)) == 5
 
-        added = elsewhere.add(KEY, **run_values(9, inputs={"pclass": "3rd", "sex": "male", "age": 40, "fare": 8.05,
-                                                           "embarked": "S"}))
+        added = elsewhere.add(
+            KEY, **run_values(9, inputs={"pclass": "3rd", "sex": "male", "age": 40, "fare": 8.05, "embarked": "S"})
+        )
         elsewhere.rename(runs[0].id, "seed")
         elsewhere.set_baseline(KEY, runs[2].id)
         frame = here.frame(KEY)
@@ -295,23 +346,41 @@ def test_an_export_imports_into_another_history_as_the_same_runs(store: RunStore
 
     text = store.export_csv(KEY)
     header = text.splitlines()[0].split(",")
-    assert header == ["run", "created_at", "name", "baseline", "model", "version", "prediction", "label", "score",
-                      "probability_0", "probability_1", "pclass", "sex", "age", "fare"]
+    assert header == [
+        "run",
+        "created_at",
+        "name",
+        "baseline",
+        "model",
+        "version",
+        "prediction",
+        "label",
+        "score",
+        "probability_0",
+        "probability_1",
+        "pclass",
+        "sex",
+        "age",
+        "fare",
+    ]
 
     kind, records = parse_runs_csv(text, FEATURES)
     assert kind == "runs"
     assert [r["inputs"] for r in records] == [r.inputs for r in saved]
     assert [(r["prediction"], r["label"], r["score"]) for r in records] == [
-        (r.prediction, r.label, r.score) for r in saved]
+        (r.prediction, r.label, r.score) for r in saved
+    ]
 
     other = dataclasses.replace(KEY, user_id="colleague")
     assert store.add_many(other, records) == 5
     imported = store.runs(other)
     assert [r.inputs for r in imported] == [r.inputs for r in saved]
     assert [(r.prediction, r.label, r.score, r.probabilities) for r in imported] == [
-        (r.prediction, r.label, r.score, r.probabilities) for r in saved]
+        (r.prediction, r.label, r.score, r.probabilities) for r in saved
+    ]
     assert [(r.name, r.model_name, r.model_version) for r in imported] == [
-        (r.name, r.model_name, r.model_version) for r in saved]
+        (r.name, r.model_name, r.model_version) for r in saved
+    ]
     assert [r.created_at for r in imported] == [r.created_at for r in saved]
     assert {r.source for r in imported} == {"import"}
     assert store.count(KEY) == 5  # the exported history is untouched
@@ -324,17 +393,23 @@ def test_a_broken_import_adds_nothing(store: RunStore) -> None:
     assert store.count(KEY) == 0
 
 
-@pytest.mark.parametrize("text", [
-    "age,fare,sex,pclass\n29,211.3375,female,1st\n30.0,7.25,male,3rd\n",
-    "\ufeffage;fare;sex;pclass\r\n29;211.3375;female;1st\r\n30.0;7.25;male;3rd\r\n",  # Excel, European locale
-    b"pclass,sex,age,fare,ticket\n1st,female,29,211.3375,A/5\n3rd,male,30,7.25,PC 17599\n",
-    "age;fare;sex;pclass\n29;211,3375;female;1st\n30,0;7,25;male;3rd\n",  # decimal commas
-], ids=["comma", "semicolon-with-bom", "bytes-extra-column", "semicolon-decimal-commas"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "age,fare,sex,pclass\n29,211.3375,female,1st\n30.0,7.25,male,3rd\n",
+        "\ufeffage;fare;sex;pclass\r\n29;211.3375;female;1st\r\n30.0;7.25;male;3rd\r\n",  # Excel, European locale
+        b"pclass,sex,age,fare,ticket\n1st,female,29,211.3375,A/5\n3rd,male,30,7.25,PC 17599\n",
+        "age;fare;sex;pclass\n29;211,3375;female;1st\n30,0;7,25;male;3rd\n",  # decimal commas
+    ],
+    ids=["comma", "semicolon-with-bom", "bytes-extra-column", "semicolon-decimal-commas"],
+)
 def test_a_csv_of_inputs_gives_rows_to_predict(text: str | bytes) -> None:
     kind, rows = parse_runs_csv(text, FEATURES)
     assert kind == "rows"
-    assert rows == [{"pclass": "1st", "sex": "female", "age": 29, "fare": 211.3375},
-                    {"pclass": "3rd", "sex": "male", "age": 30, "fare": 7.25}]
+    assert rows == [
+        {"pclass": "1st", "sex": "female", "age": 29, "fare": 211.3375},
+        {"pclass": "3rd", "sex": "male", "age": 30, "fare": 7.25},
+    ]
     assert type(rows[1]["age"]) is int
 
 
@@ -349,13 +424,16 @@ def test_a_csv_without_the_features_is_refused_naming_them() -> None:
     assert str(error.value) == "The CSV lacks the columns age, fare; it must have the model's features as columns."
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("", "The CSV is empty"),
-    ("\n  \n", "The CSV is empty"),
-    ("pclass,sex,age,fare\n", "has a header but no rows"),
-    (b"\x89PNG\r\n\x1a\n\x00\x00\xff\xd8", "not a CSV text file"),
-    (b"PK\x03\x04\x14\x00\x00\x00\x08\x00[Content_Types].xml\x00", "it is a binary file, not CSV text"),  # xlsx
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("", "The CSV is empty"),
+        ("\n  \n", "The CSV is empty"),
+        ("pclass,sex,age,fare\n", "has a header but no rows"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\xff\xd8", "not a CSV text file"),
+        (b"PK\x03\x04\x14\x00\x00\x00\x08\x00[Content_Types].xml\x00", "it is a binary file, not CSV text"),  # xlsx
+    ],
+)
 def test_an_empty_or_non_csv_file_is_refused_in_one_sentence(text: str | bytes, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         parse_runs_csv(text, FEATURES)
@@ -438,8 +516,12 @@ def test_the_history_has_nowhere_to_keep_a_secret(store: RunStore, url: str) -> 
     columns = {c["name"].lower() for c in sa.inspect(store.engine).get_columns("whatif_runs")}
     assert not {c for c in columns if any(w in c for w in ("secret", "token", "password", "auth", "jwt", "key"))}
 
-    leaky = HistoryKey(connection="https://analyst:hunter2pw@api.example.com/predict?api_token=tok-xyz-123&region=eu",
-                       user_id="1", bucket="b", path="p")
+    leaky = HistoryKey(
+        connection="https://analyst:hunter2pw@api.example.com/predict?api_token=tok-xyz-123&region=eu",
+        user_id="1",
+        bucket="b",
+        path="p",
+    )
     assert leaky.connection == "https://api.example.com/predict?region=eu"
     assert HistoryKey("local-demo-api", "1", "b", "p").connection == "local-demo-api"
     store.add(leaky, **run_values())
@@ -450,8 +532,11 @@ def test_the_history_has_nowhere_to_keep_a_secret(store: RunStore, url: str) -> 
 
 
 def test_a_database_that_cannot_be_opened_or_written_is_one_sentence(tmp_path: Path) -> None:
-    with pytest.raises(HistoryUnavailable, match=r"^The run history database sqlite:///.*missing/h\.sqlite cannot "
-                                                 r"be used: unable to open database file\.$"):
+    with pytest.raises(
+        HistoryUnavailable,
+        match=r"^The run history database sqlite:///.*missing/h\.sqlite cannot "
+        r"be used: unable to open database file\.$",
+    ):
         RunStore.from_url(f"sqlite:///{tmp_path}/missing/h.sqlite")
 
     writable = RunStore.from_url(RunStore.default_url(tmp_path))

@@ -94,11 +94,14 @@ def test_a_table_of_an_earlier_version_gains_the_new_columns_and_keeps_its_runs(
             model_version INTEGER, inputs TEXT NOT NULL, row TEXT NOT NULL, prediction TEXT, label TEXT NOT NULL,
             score FLOAT, probabilities TEXT NOT NULL, task_id TEXT NOT NULL, elapsed_ms FLOAT, name TEXT NOT NULL,
             is_baseline BOOLEAN NOT NULL, source VARCHAR(16) NOT NULL)""")
-        db.execute("""INSERT INTO whatif_runs (connection, user_id, bucket, path, created_at, model_name,
+        db.execute(
+            """INSERT INTO whatif_runs (connection, user_id, bucket, path, created_at, model_name,
             model_version, inputs, row, prediction, label, score, probabilities, task_id, elapsed_ms, name,
             is_baseline, source) VALUES (?, ?, ?, ?, '2026-11-01 10:00:00.000000', 'titanic', 1,
             '{"age": 30}', '{"age": 30}', '1', 'survived', 0.7, '{"0": 0.3, "1": 0.7}', 'task-1', 12.0,
-            'kept', 0, 'form')""", (KEY.connection, KEY.user_id, KEY.bucket, KEY.path))
+            'kept', 0, 'form')""",
+            (KEY.connection, KEY.user_id, KEY.bucket, KEY.path),
+        )
 
     store = RunStore.from_url(url)
     (old,) = store.runs(KEY)
@@ -122,9 +125,11 @@ def test_an_old_table_this_user_cannot_alter_is_one_sentence_with_the_fix(tmp_pa
     database = home / "history.sqlite"
     with sqlite3.connect(database) as db:  # made by the first release, which switched it to WAL
         db.execute("PRAGMA journal_mode=WAL")
-        db.execute("CREATE TABLE whatif_runs (id INTEGER PRIMARY KEY AUTOINCREMENT, connection VARCHAR(1000) "
-                   "NOT NULL, user_id VARCHAR(255) NOT NULL, bucket VARCHAR(255) NOT NULL, path VARCHAR(1000) "
-                   "NOT NULL, created_at DATETIME NOT NULL, source VARCHAR(16) NOT NULL)")
+        db.execute(
+            "CREATE TABLE whatif_runs (id INTEGER PRIMARY KEY AUTOINCREMENT, connection VARCHAR(1000) "
+            "NOT NULL, user_id VARCHAR(255) NOT NULL, bucket VARCHAR(255) NOT NULL, path VARCHAR(1000) "
+            "NOT NULL, created_at DATETIME NOT NULL, source VARCHAR(16) NOT NULL)"
+        )
         db.execute("CREATE INDEX ix_whatif_runs_key_id ON whatif_runs (connection, user_id, bucket, path, id)")
     with pytest.raises(HistoryUnavailable) as refused:
         RunStore.from_url(f"sqlite:///file:{database}?mode=ro&uri=true")

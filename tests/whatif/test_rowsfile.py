@@ -7,14 +7,20 @@ import pytest
 from whatif.rowsfile import RowsFileError, read_form_rows
 from whatif.schema import Feature, FeatureSchema
 
-SCHEMA = FeatureSchema((
-    Feature("age", "number", 0, 100, 30),
-    Feature("children", "integer", 0, 9, 0),
-    Feature("sex", "integer", 0, 1, 0, {"0": "female", "1": "male"}),
-    Feature("employment", "one_hot", columns={"Employed": "employment_Employed", "Retired": "employment_Retired"},
-            none_label="Other"),
-    Feature("owner", "boolean", default=False),
-))
+SCHEMA = FeatureSchema(
+    (
+        Feature("age", "number", 0, 100, 30),
+        Feature("children", "integer", 0, 9, 0),
+        Feature("sex", "integer", 0, 1, 0, {"0": "female", "1": "male"}),
+        Feature(
+            "employment",
+            "one_hot",
+            columns={"Employed": "employment_Employed", "Retired": "employment_Retired"},
+            none_label="Other",
+        ),
+        Feature("owner", "boolean", default=False),
+    )
+)
 
 
 def test_commas_labels_and_a_one_hot_group_by_name() -> None:
@@ -27,8 +33,7 @@ def test_commas_labels_and_a_one_hot_group_by_name() -> None:
 
 
 def test_semicolons_with_decimal_commas_and_a_one_hot_group_by_its_columns() -> None:
-    text = ("age;children;sex;employment_Employed;employment_Retired;owner\n"
-            "41,5;2;1;1;0;0\n22,25;0;0;0;0;1\n")
+    text = "age;children;sex;employment_Employed;employment_Retired;owner\n41,5;2;1;1;0;0\n22,25;0;0;0;0;1\n"
     frame = read_form_rows(SCHEMA, text.encode("utf-8-sig"))
     assert list(frame["age"]) == [41.5, 22.25]
     assert list(frame["employment"]) == ["Employed", "Other"]  # no column set: the group's "Other"
@@ -44,11 +49,14 @@ def test_bad_values_are_named_by_line_and_field_and_no_row_is_used() -> None:
     assert message.count("line ") == 5  # the first five, not all eight
 
 
-@pytest.mark.parametrize(("text", "words"), [
-    ("age,children\n30,1\n", "no column for sex, employment, owner"),
-    ("age,children,sex,employment,owner\n", "no data rows"),
-    ("\x00\x01binary", "binary"),
-])
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("age,children\n30,1\n", "no column for sex, employment, owner"),
+        ("age,children,sex,employment,owner\n", "no data rows"),
+        ("\x00\x01binary", "binary"),
+    ],
+)
 def test_files_that_cannot_be_rows_are_one_sentence(text: str, words: str) -> None:
     with pytest.raises(RowsFileError, match=words):
         read_form_rows(SCHEMA, text.encode())

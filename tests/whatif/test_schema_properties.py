@@ -18,8 +18,7 @@ from hypothesis import strategies as st
 
 from whatif.schema import Feature, FeatureSchema, RowValidationError
 
-PROPERTY_SETTINGS = settings(max_examples=100, deadline=None,
-                             suppress_health_check=[HealthCheck.too_slow])
+PROPERTY_SETTINGS = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 # feature names have no underscore, so a one-hot column "name_Label" never equals a feature name
 NAMES = st.from_regex(r"[a-z][a-z0-9]{0,7}", fullmatch=True)
@@ -27,8 +26,7 @@ LABELS = st.from_regex(r"[A-Z][A-Za-z0-9-]{0,9}", fullmatch=True)
 FINITE = st.floats(min_value=-1e9, max_value=1e9, allow_nan=False, allow_infinity=False)
 TRUE_WORDS = [True, 1, 1.0, "true", "Yes", "y", "1", " on "]
 FALSE_WORDS = [False, 0, 0.0, "false", "NO", "n", "0", "off"]
-NOT_A_NUMBER = [math.nan, math.inf, -math.inf, "nan", "NaN", "inf", "-Infinity", "abc", "12abc", "1,5",
-                "one", "0x10"]
+NOT_A_NUMBER = [math.nan, math.inf, -math.inf, "nan", "NaN", "inf", "-Infinity", "abc", "12abc", "1,5", "one", "0x10"]
 
 
 @st.composite
@@ -40,7 +38,7 @@ def features(draw: st.DrawFn, name: str) -> Feature:
         default = draw(st.none() | st.floats(min_value=low, max_value=high))
         return Feature(name, "number", low, high, default, description=draw(st.text(max_size=20)))
     if kind == "integer":
-        low = draw(st.integers(-10**6, 10**6))
+        low = draw(st.integers(-(10**6), 10**6))
         high = low + draw(st.integers(0, 10**4))
         return Feature(name, "integer", low, high, draw(st.none() | st.integers(low, high)))
     if kind == "categorical":
@@ -53,8 +51,13 @@ def features(draw: st.DrawFn, name: str) -> Feature:
     labels = draw(st.lists(LABELS, min_size=1, max_size=5, unique=True))
     none_label = draw(LABELS.filter(lambda label: label not in labels)) if kind == "one_hot_none" else None
     choices = labels + ([none_label] if none_label is not None else [])
-    return Feature(name, "one_hot", columns={label: f"{name}_{label}" for label in labels},
-                   none_label=none_label, default=draw(st.none() | st.sampled_from(choices)))
+    return Feature(
+        name,
+        "one_hot",
+        columns={label: f"{name}_{label}" for label in labels},
+        none_label=none_label,
+        default=draw(st.none() | st.sampled_from(choices)),
+    )
 
 
 @st.composite
@@ -87,7 +90,7 @@ def value_and_coerced(draw: st.DrawFn, feature: Feature) -> tuple[Any, Any]:
         assert feature.min is not None and feature.max is not None
         in_range = st.floats(min_value=feature.min, max_value=feature.max)
         # a value outside the training range is flagged by the form, not refused
-        number = draw(in_range | FINITE | st.integers(-10**9, 10**9))
+        number = draw(in_range | FINITE | st.integers(-(10**9), 10**9))
         return written(number), number
     if feature.type == "integer":
         if feature.is_categorical:
@@ -179,7 +182,8 @@ def test_a_fresh_form_is_a_valid_row(schema: FeatureSchema) -> None:
 @PROPERTY_SETTINGS
 @given(schemas_with_values(), st.data())
 def test_a_value_that_is_not_a_finite_number_is_refused_naming_its_field(
-    case: Case, data: st.DataObject,
+    case: Case,
+    data: st.DataObject,
 ) -> None:
     schema, raw, _ = case
     feature = data.draw(st.sampled_from(schema.features))
@@ -199,7 +203,8 @@ def test_a_value_that_is_not_a_finite_number_is_refused_naming_its_field(
 @PROPERTY_SETTINGS
 @given(schemas_with_values(), st.data())
 def test_a_missing_or_unknown_field_is_named(
-    case: Case, data: st.DataObject,
+    case: Case,
+    data: st.DataObject,
 ) -> None:
     schema, raw, _ = case
     feature = data.draw(st.sampled_from(schema.features))
@@ -217,8 +222,13 @@ def test_the_json_form_round_trips(schema: FeatureSchema) -> None:
 
 
 # ---- examples ------------------------------------------------------------------------------------
-CREDIT_ROW = {"order_amount": 700, "average_monthly_income": 0, "employment_status_Employed": 0,
-              "employment_status_Self-Employed": 0, "employment_status_Contract": 0}
+CREDIT_ROW = {
+    "order_amount": 700,
+    "average_monthly_income": 0,
+    "employment_status_Employed": 0,
+    "employment_status_Self-Employed": 0,
+    "employment_status_Contract": 0,
+}
 
 
 def test_the_seed_credit_example_becomes_a_one_hot_group_whose_all_zero_case_is_a_choice() -> None:
@@ -226,9 +236,11 @@ def test_the_seed_credit_example_becomes_a_one_hot_group_whose_all_zero_case_is_
 
     group = schema.feature("employment_status")
     assert group.type == "one_hot"
-    assert group.columns == {"Employed": "employment_status_Employed",
-                             "Self-Employed": "employment_status_Self-Employed",
-                             "Contract": "employment_status_Contract"}
+    assert group.columns == {
+        "Employed": "employment_status_Employed",
+        "Self-Employed": "employment_status_Self-Employed",
+        "Contract": "employment_status_Contract",
+    }
     assert group.none_label is not None and group.none_label not in group.columns
     assert group.choices == ["Employed", "Self-Employed", "Contract", group.none_label]
     assert schema.input_columns == list(CREDIT_ROW)

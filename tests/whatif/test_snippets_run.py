@@ -45,16 +45,18 @@ def filled_in(text: str, secret: str) -> str:
 def expected(client: ModelClient) -> dict[str, Any]:
     """The seed row's prediction, as the client gets it."""
     predictions = client.predict([SEED_TITANIC_ROW], TITANIC_PATH, DEMO_BUCKET).predictions
-    return {"prediction": int(predictions["prediction"].iloc[0]),
-            "probability_1": float(predictions["probability_1"].iloc[0])}
+    return {
+        "prediction": int(predictions["prediction"].iloc[0]),
+        "probability_1": float(predictions["probability_1"].iloc[0]),
+    }
 
 
-def test_python_snippet_prints_the_prediction(server: EmbeddedServer, tmp_path: Path,
-                                              expected: dict[str, Any]) -> None:
+def test_python_snippet_prints_the_prediction(server: EmbeddedServer, tmp_path: Path, expected: dict[str, Any]) -> None:
     script = tmp_path / "predict.py"
     script.write_text(filled_in(python_snippet(*snippet_args(server)), server.secret))
-    done = subprocess.run([sys.executable, str(script)], cwd=tmp_path, env=user_environment(),
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, str(script)], cwd=tmp_path, env=user_environment(), capture_output=True, text=True, timeout=60
+    )
     assert done.returncode == 0, done.stderr
     [record] = ast.literal_eval(done.stdout)
     assert record["prediction"] == expected["prediction"]
@@ -62,14 +64,20 @@ def test_python_snippet_prints_the_prediction(server: EmbeddedServer, tmp_path: 
 
 
 def test_client_snippet_runs_outside_the_repository_once_the_project_is_installed(
-        server: EmbeddedServer, tmp_path: Path, expected: dict[str, Any]) -> None:
+    server: EmbeddedServer, tmp_path: Path, expected: dict[str, Any]
+) -> None:
     text = client_snippet(*snippet_args(server))
     assert "pip install /path/to/this/repository" in text  # says how to get `whatif`
     script = tmp_path / "predict_with_client.py"
     script.write_text(filled_in(text, server.secret))
-    done = subprocess.run([sys.executable, str(script)], cwd=tmp_path,
-                          env=user_environment(WHATIF_API_SECRET=server.secret),
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, str(script)],
+        cwd=tmp_path,
+        env=user_environment(WHATIF_API_SECRET=server.secret),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert "No module named 'whatif'" not in done.stderr, "install the project: pip install -e . (make test does)"
     assert done.returncode == 0, done.stderr
     header, values = (line.split() for line in done.stdout.strip().splitlines())  # a table of one row
@@ -95,16 +103,18 @@ def stdlib_only_python3(tmp_path: Path) -> str:
 
 
 def run_bash(text: str, cwd: Path, path: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["bash", "-c", text], cwd=cwd, env=user_environment(PATH=path), capture_output=True,
-                          text=True, timeout=90)
+    return subprocess.run(
+        ["bash", "-c", text], cwd=cwd, env=user_environment(PATH=path), capture_output=True, text=True, timeout=90
+    )
 
 
 def json_lines(stdout: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in stdout.splitlines() if line.startswith("{")]
 
 
-def test_curl_snippet_submits_polls_and_prints_the_result(server: EmbeddedServer, tmp_path: Path,
-                                                          stdlib_only_python3: str, expected: dict[str, Any]) -> None:
+def test_curl_snippet_submits_polls_and_prints_the_result(
+    server: EmbeddedServer, tmp_path: Path, stdlib_only_python3: str, expected: dict[str, Any]
+) -> None:
     text = filled_in(curl_snippet(*snippet_args(server)), server.secret)
     done = run_bash(text, tmp_path, stdlib_only_python3)
     assert done.returncode == 0 and done.stderr == "", done.stderr
@@ -116,8 +126,9 @@ def test_curl_snippet_submits_polls_and_prints_the_result(server: EmbeddedServer
     assert record["probability_1"] == pytest.approx(expected["probability_1"])
 
 
-def test_curl_snippet_with_a_wrong_secret_prints_why_and_stops(server: EmbeddedServer, tmp_path: Path,
-                                                               stdlib_only_python3: str) -> None:
+def test_curl_snippet_with_a_wrong_secret_prints_why_and_stops(
+    server: EmbeddedServer, tmp_path: Path, stdlib_only_python3: str
+) -> None:
     text = filled_in(curl_snippet(*snippet_args(server)), "not-the-secret-" * 3)
     done = run_bash(text, tmp_path, stdlib_only_python3)
     assert done.returncode == 0, done.stderr

@@ -47,8 +47,9 @@ def credit_reports(server: EmbeddedServer) -> dict[str, tuple[SuiteReport, int]]
     """The credit suite run on v1 and v2 through the API: path -> (report, tasks the server saw)."""
     suite = Suite.from_dict(CREDIT_SUITE)
     out = {}
-    with ModelClient(server.predict_url, secret=server.secret, user_id=USER, email="demo@example.com",
-                     poll_deadline_s=30) as client:
+    with ModelClient(
+        server.predict_url, secret=server.secret, user_id=USER, email="demo@example.com", poll_deadline_s=30
+    ) as client:
         for path in CREDIT_PATHS:
             predict = BatchPredictor(client, path, DEMO_BUCKET, connection_key="test_suites")
             before = tasks_on(server)
@@ -57,8 +58,7 @@ def credit_reports(server: EmbeddedServer) -> dict[str, tuple[SuiteReport, int]]
     return out
 
 
-def test_the_credit_suite_runs_in_one_task_on_each_version(
-        credit_reports: dict[str, tuple[SuiteReport, int]]) -> None:
+def test_the_credit_suite_runs_in_one_task_on_each_version(credit_reports: dict[str, tuple[SuiteReport, int]]) -> None:
     for version, path in enumerate(CREDIT_PATHS, 1):
         report, tasks = credit_reports[path]
         assert tasks == 1 and report.tasks == 1, path
@@ -106,16 +106,20 @@ def test_a_malformed_suite_is_not_saved(engine: sa.Engine) -> None:
 
 
 def test_results_are_kept_per_version_newest_first_and_compared_check_by_check(
-        engine: sa.Engine, credit_reports: dict[str, tuple[SuiteReport, int]]) -> None:
+    engine: sa.Engine, credit_reports: dict[str, tuple[SuiteReport, int]]
+) -> None:
     store = SuiteStore(engine)
     runs = RunStore(engine)  # the run history lives in the same database, untouched
     store.save_suite(CONNECTION, USER, Suite.from_dict(CREDIT_SUITE))
     keys = [HistoryKey(CONNECTION, USER, DEMO_BUCKET, path) for path in CREDIT_PATHS]
     start = datetime(2026, 11, 1, tzinfo=UTC)
-    old_v2 = store.save_result(keys[1], credit_reports[CREDIT_PATHS[0]][0].to_json(), model_version=2,
-                               created_at=start)  # an older run of v2 that passed more: the newest one counts
-    saved = [store.save_result(key, credit_reports[path][0], created_at=start + timedelta(hours=i + 1))
-             for i, (key, path) in enumerate(zip(keys, CREDIT_PATHS, strict=True))]
+    old_v2 = store.save_result(
+        keys[1], credit_reports[CREDIT_PATHS[0]][0].to_json(), model_version=2, created_at=start
+    )  # an older run of v2 that passed more: the newest one counts
+    saved = [
+        store.save_result(key, credit_reports[path][0], created_at=start + timedelta(hours=i + 1))
+        for i, (key, path) in enumerate(zip(keys, CREDIT_PATHS, strict=True))
+    ]
     assert saved[0].model_version == 1 and saved[1].model_version == 2 and saved[0].model_name == "Credit approval"
     assert (saved[0].passed, saved[0].total) == (2, 3) and (saved[1].passed, saved[1].total) == (1, 3)
     assert "rows" not in saved[0].report or not isinstance(saved[0].report["rows"], list)
@@ -124,7 +128,9 @@ def test_results_are_kept_per_version_newest_first_and_compared_check_by_check(
     assert [r.id for r in results] == [saved[1].id, saved[0].id, old_v2.id], "newest first"
     assert results[0].report == saved[1].report and results[0].created_at == saved[1].created_at
     assert [r.id for r in store.results(CONNECTION, USER, "credit basics", path=CREDIT_PATHS[1])] == [
-        saved[1].id, old_v2.id]
+        saved[1].id,
+        old_v2.id,
+    ]
     assert store.results(CONNECTION, "2", "credit basics") == []
 
     table = SuiteStore.compare(results)
@@ -144,13 +150,17 @@ def test_a_version_that_newly_passes_and_a_check_not_run_everywhere(engine: sa.E
     store = SuiteStore(engine)
 
     def report(version: int, outcomes: dict[str, bool]) -> dict[str, object]:
-        return {"suite": "s", "model": {"name": "M", "version": version},
-                "checks": [{"name": n, "type": "expect", "passed": p} for n, p in outcomes.items()]}
+        return {
+            "suite": "s",
+            "model": {"name": "M", "version": version},
+            "checks": [{"name": n, "type": "expect", "passed": p} for n, p in outcomes.items()],
+        }
 
     key = HistoryKey(CONNECTION, USER, DEMO_BUCKET, "1/4/model-groups/9/{}.json")
     for version, outcomes in ((3, {"a": True, "b": True}), (1, {"a": False}), (2, {"a": True, "b": False})):
-        store.save_result(HistoryKey(key.connection, key.user_id, key.bucket, key.path.format(version)),
-                          report(version, outcomes))
+        store.save_result(
+            HistoryKey(key.connection, key.user_id, key.bucket, key.path.format(version)), report(version, outcomes)
+        )
     table = store.compare(store.results(CONNECTION, USER, "s")).set_index("check")
     assert list(table.columns) == ["type", "v1", "v2", "v3", "v2 change", "v3 change"]
     assert table.loc["a"].tolist() == ["expect", "failed", "passed", "passed", "newly passes", ""]
@@ -162,8 +172,10 @@ def test_no_secret_of_the_connection_is_stored(engine: sa.Engine) -> None:
     store = SuiteStore(engine)
     secret_url = "https://analyst:hunter2@api.example/predict?token=abc123&x=1"
     store.save_suite(secret_url, USER, Suite.from_dict(CREDIT_SUITE))
-    store.save_result(HistoryKey(secret_url, USER, DEMO_BUCKET, CREDIT_PATHS[0]),
-                      {"suite": "credit basics", "model": {"name": "M", "version": 1}, "checks": []})
+    store.save_result(
+        HistoryKey(secret_url, USER, DEMO_BUCKET, CREDIT_PATHS[0]),
+        {"suite": "credit basics", "model": {"name": "M", "version": 1}, "checks": []},
+    )
     with engine.connect() as conn:
         stored = [conn.execute(sa.text(f"SELECT * FROM {t}")).all() for t in ("whatif_suites", "whatif_suite_results")]
     assert "hunter2" not in str(stored) and "abc123" not in str(stored)

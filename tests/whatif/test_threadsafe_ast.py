@@ -45,9 +45,11 @@ def race(seconds: float) -> list[BaseException]:
             except SystemError as error:
                 errors.append(error)
 
-    threads = [threading.Thread(target=repeat, args=(lambda: ast.parse(PAGE_SOURCE),)),
-               threading.Thread(target=repeat, args=(lambda: ast.literal_eval(NUMPY_HEADER),)),
-               threading.Thread(target=repeat, args=(lambda: [Cycle() for _ in range(100)],))]
+    threads = [
+        threading.Thread(target=repeat, args=(lambda: ast.parse(PAGE_SOURCE),)),
+        threading.Thread(target=repeat, args=(lambda: ast.literal_eval(NUMPY_HEADER),)),
+        threading.Thread(target=repeat, args=(lambda: [Cycle() for _ in range(100)],)),
+    ]
     interval = sys.getswitchinterval()
     sys.setswitchinterval(1e-6)  # switch threads as often as possible
     try:

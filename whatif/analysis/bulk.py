@@ -68,8 +68,9 @@ def read_rows_file(schema: FeatureSchema, data: bytes, filename: str, limit: int
     if suffix in EXCEL_SUFFIXES:
         lines = _excel_lines(data)
     elif suffix == ".xls":
-        raise RowsFileError("Old Excel files (.xls) cannot be read here; save the sheet as .xlsx or as CSV (UTF-8) "
-                            "and upload it again.")
+        raise RowsFileError(
+            "Old Excel files (.xls) cannot be read here; save the sheet as .xlsx or as CSV (UTF-8) and upload it again."
+        )
     else:
         try:
             lines = read_lines(data.decode("utf-8-sig"))
@@ -83,13 +84,17 @@ def read_rows_file(schema: FeatureSchema, data: bytes, filename: str, limit: int
 def _excel_lines(data: bytes) -> list[list[str]]:
     """The first sheet's non-blank rows as text cells (header first), as ``read_lines`` gives a CSV's."""
     if not excel_available():
-        raise RowsFileError("Excel files need the openpyxl package, which is not installed here; save the sheet "
-                            "as CSV (UTF-8) and upload that instead.")
+        raise RowsFileError(
+            "Excel files need the openpyxl package, which is not installed here; save the sheet "
+            "as CSV (UTF-8) and upload that instead."
+        )
     try:
         sheet = pd.read_excel(io.BytesIO(data), sheet_name=0, header=None, dtype=object)
     except Exception as problem:  # a broken or encrypted workbook: openpyxl and zipfile raise many kinds
-        raise RowsFileError(f"The Excel file cannot be read ({type(problem).__name__}); save the sheet as CSV "
-                            "(UTF-8) and upload that instead.") from None
+        raise RowsFileError(
+            f"The Excel file cannot be read ({type(problem).__name__}); save the sheet as CSV "
+            "(UTF-8) and upload that instead."
+        ) from None
     lines = [[_cell_text(v) for v in row] for row in sheet.itertuples(index=False, name=None)]
     return [line for line in lines if any(cell.strip() for cell in line)]
 
@@ -117,8 +122,7 @@ def form_frame(schema: FeatureSchema, lines: list[list[str]], limit: int = MAX_F
     header, body = [cell.strip() for cell in lines[0]], lines[1:]
     if len(body) > limit:
         raise RowsFileError(f"The file has {len(body):,} rows; at most {limit:,} can be used here, so keep a sample.")
-    missing = [f.name for f in schema.features
-               if f.name not in header and not set(f.input_columns) <= set(header)]
+    missing = [f.name for f in schema.features if f.name not in header and not set(f.input_columns) <= set(header)]
     if missing:
         shown = ", ".join(missing[:MAX_NAMED]) + (" and more" if len(missing) > MAX_NAMED else "")
         raise RowsFileError(f"The file has no column for {shown}; its header must name the model's inputs.")
@@ -177,8 +181,10 @@ def _coerced(feature: Feature, cells: list[str]) -> tuple[list[Any], list[tuple[
 
 def _hot_labels(feature: Feature, columns: Mapping[str, list[str]]) -> tuple[list[Any], list[int]]:
     """A one-hot group's label per row from its 0/1 columns, and the rows where they are not exactly one 1."""
-    flags = {label: np.isin(np.asarray(columns[column], dtype=object), list(SET_FLAGS))
-             for label, column in feature.columns.items()}
+    flags = {
+        label: np.isin(np.asarray(columns[column], dtype=object), list(SET_FLAGS))
+        for label, column in feature.columns.items()
+    }
     count = np.sum(list(flags.values()), axis=0)
     labels = np.full(len(count), feature.none_label, dtype=object)
     for label, hot in flags.items():
@@ -210,24 +216,31 @@ def truth_values(schema: FeatureSchema, values: pd.Series, column: str = "") -> 
     """A column of true values as the metrics read them: class keys ("0", "1") for a classifier, numbers for a
     regression; None (NaN) where a cell is blank. A class may be written as its key (1, 1.0, "1") or its label
     ("survived"). AnalysisError names the first five cells that are neither, by line."""
-    texts = values.reset_index(drop=True).map(lambda v: "" if v is None or (isinstance(v, float) and math.isnan(v))
-                                              else str(v).strip())
+    texts = values.reset_index(drop=True).map(
+        lambda v: "" if v is None or (isinstance(v, float) and math.isnan(v)) else str(v).strip()
+    )
     name = column or str(values.name or "the target")
     if schema.task == "regression":
         numbers = pd.to_numeric(texts.where(texts != ""), errors="coerce")  # decimal commas: read_lines's rule
         bad = texts[(texts != "") & numbers.isna()]
         if len(bad):
-            raise AnalysisError(f"The column {name!r} must hold numbers to compare with the predictions, but "
-                                f"{_cells(bad)} {'is' if len(bad) == 1 else 'are'} not; choose another column.")
+            raise AnalysisError(
+                f"The column {name!r} must hold numbers to compare with the predictions, but "
+                f"{_cells(bad)} {'is' if len(bad) == 1 else 'are'} not; choose another column."
+            )
         return numbers.astype(float)
     keys = _class_keys(schema)
     mapped = texts.map(lambda text: keys.get(text.casefold()) if text else None)
     bad = texts[(texts != "") & mapped.isna()]
     if len(bad):
-        classes = ", ".join(f"{k} = {schema.class_label(k)}" if schema.class_label(k) != k else k
-                            for k in (str(c) for c in schema.classes))
-        raise AnalysisError(f"The column {name!r} has values that are none of the model's classes ({classes}): "
-                            f"{_cells(bad)}; choose another column.")
+        classes = ", ".join(
+            f"{k} = {schema.class_label(k)}" if schema.class_label(k) != k else k
+            for k in (str(c) for c in schema.classes)
+        )
+        raise AnalysisError(
+            f"The column {name!r} has values that are none of the model's classes ({classes}): "
+            f"{_cells(bad)}; choose another column."
+        )
     return mapped.astype(object)
 
 
@@ -335,7 +348,7 @@ class ScoredRows:
         """One column per class key (the ``probability_<class>`` answers), empty when the model gives none."""
         columns = [c for c in self.frame.columns if str(c).startswith(PROBABILITY_PREFIX)]
         out = self.frame[columns].astype(float)
-        out.columns = [str(c)[len(PROBABILITY_PREFIX):] for c in columns]
+        out.columns = [str(c)[len(PROBABILITY_PREFIX) :] for c in columns]
         return out
 
 
@@ -343,10 +356,17 @@ def _is_answer(column: Any) -> bool:
     return column == "prediction" or str(column).startswith(PROBABILITY_PREFIX)
 
 
-def score_rows(schema: FeatureSchema, rows: pd.DataFrame, predict_task: Predict, *,
-               rows_per_task: int = ROWS_PER_TASK, on_progress: Callable[[ScoreProgress], None] | None = None,
-               should_stop: Callable[[], bool] = lambda: False, clock: Callable[[], float] = time.monotonic,
-               score_class: str | None = None) -> ScoredRows:
+def score_rows(
+    schema: FeatureSchema,
+    rows: pd.DataFrame,
+    predict_task: Predict,
+    *,
+    rows_per_task: int = ROWS_PER_TASK,
+    on_progress: Callable[[ScoreProgress], None] | None = None,
+    should_stop: Callable[[], bool] = lambda: False,
+    clock: Callable[[], float] = time.monotonic,
+    score_class: str | None = None,
+) -> ScoredRows:
     """Score ``rows`` (form values, e.g. from ``read_rows_file``; other columns ignored) in tasks, one after another.
 
     ONE ``predict_task`` call per task of at most ``rows_per_task`` rows (a ``BatchPredictor``'s own limit by
@@ -392,19 +412,24 @@ def score_rows(schema: FeatureSchema, rows: pd.DataFrame, predict_task: Predict,
     try:
         for number, (start, end) in enumerate(ranges, 1):
             if should_stop():
-                problem = (f"Stopped before task {number} of {len(ranges)}: {_kept(done)}; "
-                           "score the file again for the rest.")
+                problem = (
+                    f"Stopped before task {number} of {len(ranges)}: {_kept(done)}; score the file again for the rest."
+                )
                 break
             report("SENDING")
             try:
                 answers = predict_task(request.iloc[start:end].reset_index(drop=True))
             except (AnalysisError, APIError, RowValidationError) as failure:
-                problem = (f"Task {number} of {len(ranges)} (rows {start + 1:,}-{end:,}) failed: "
-                           f"{_clause(failure)}; {_kept(done)}.")
+                problem = (
+                    f"Task {number} of {len(ranges)} (rows {start + 1:,}-{end:,}) failed: "
+                    f"{_clause(failure)}; {_kept(done)}."
+                )
                 break
             if len(answers) != end - start:
-                problem = (f"Task {number} of {len(ranges)} (rows {start + 1:,}-{end:,}) was answered with "
-                           f"{len(answers):,} rows for {end - start:,}, so they cannot be matched; {_kept(done)}.")
+                problem = (
+                    f"Task {number} of {len(ranges)} (rows {start + 1:,}-{end:,}) was answered with "
+                    f"{len(answers):,} rows for {end - start:,}, so they cannot be matched; {_kept(done)}."
+                )
                 break
             parts.append(answers.reset_index(drop=True))
             done = end
@@ -415,8 +440,9 @@ def score_rows(schema: FeatureSchema, rows: pd.DataFrame, predict_task: Predict,
     answers = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame({"prediction": []})
     scorer = _scorer(schema, answers, score_class)
     frame, columns = _scored_frame(schema, inputs.iloc[:done], answers, scorer)
-    return ScoredRows(schema, frame, problem is None, problem, len(parts), len(ranges), total,
-                      clock() - started, scorer, columns)
+    return ScoredRows(
+        schema, frame, problem is None, problem, len(parts), len(ranges), total, clock() - started, scorer, columns
+    )
 
 
 def _kept(done: int) -> str:
@@ -445,8 +471,9 @@ def _scorer(schema: FeatureSchema, answers: pd.DataFrame, score_class: str | Non
     return scorer
 
 
-def _scored_frame(schema: FeatureSchema, inputs: pd.DataFrame, answers: pd.DataFrame,
-                  scorer: Scorer | None) -> tuple[pd.DataFrame, dict[str, str]]:
+def _scored_frame(
+    schema: FeatureSchema, inputs: pd.DataFrame, answers: pd.DataFrame, scorer: Scorer | None
+) -> tuple[pd.DataFrame, dict[str, str]]:
     taken = set(inputs.columns)
     columns = {name: (BOOKKEEPING_PREFIX + name if name in taken else name) for name in (ROW, SCORE, PREDICTED_LABEL)}
     frame = inputs.reset_index(drop=True)
@@ -459,8 +486,11 @@ def _scored_frame(schema: FeatureSchema, inputs: pd.DataFrame, answers: pd.DataF
     frame[columns[SCORE]] = scorer.score(answers).to_numpy(dtype=float)
     if scorer.task == "classification":
         labels = {key: schema.class_label(key) for key in scorer.classes}
-        frame[columns[PREDICTED_LABEL]] = scorer.predicted_class(answers).map(
-            lambda key: labels.get(key, key) if key is not None else None).to_numpy(dtype=object)
+        frame[columns[PREDICTED_LABEL]] = (
+            scorer.predicted_class(answers)
+            .map(lambda key: labels.get(key, key) if key is not None else None)
+            .to_numpy(dtype=object)
+        )
     return frame, columns
 
 
@@ -497,9 +527,10 @@ def _aligned(scored: ScoredRows, truth: pd.Series) -> tuple[np.ndarray, pd.Serie
     """The positions of scored rows that have a true value, and the true values of the scored rows."""
     values = truth.reset_index(drop=True)
     if len(values) < scored.rows:
-        raise AnalysisError(f"There are {len(values):,} true values for {scored.rows:,} scored rows; "
-                            "they must come from the same file.")
-    values = values.iloc[:scored.rows]
+        raise AnalysisError(
+            f"There are {len(values):,} true values for {scored.rows:,} scored rows; they must come from the same file."
+        )
+    values = values.iloc[: scored.rows]
     return np.flatnonzero(values.notna().to_numpy()), values
 
 
@@ -522,8 +553,9 @@ def _classifier(scored: ScoredRows) -> Scorer:
     return scored.scorer
 
 
-def classification_metrics(scored: ScoredRows, truth: pd.Series, threshold: float | None = None,
-                           score_class: str | None = None) -> ClassificationMetrics:
+def classification_metrics(
+    scored: ScoredRows, truth: pd.Series, threshold: float | None = None, score_class: str | None = None
+) -> ClassificationMetrics:
     """Accuracy, ROC AUC, log loss and the confusion matrix of the scored rows that have a true class (``truth``:
     class keys from ``truth_values``, one per row of the file or of ``scored``, blank as None).
 
@@ -563,8 +595,18 @@ def classification_metrics(scored: ScoredRows, truth: pd.Series, threshold: floa
         precision = float(metrics.precision_score(actual, predicted, pos_label=pos, zero_division=0))
         recall = float(metrics.recall_score(actual, predicted, pos_label=pos, zero_division=0))
     used = threshold if threshold is not None and len(classes) == 2 else None
-    return ClassificationMetrics(len(labelled), scored.rows - len(labelled), float(metrics.accuracy_score(
-        actual, predicted)), roc_auc, log_loss, confusion, used, positive, precision, recall)
+    return ClassificationMetrics(
+        len(labelled),
+        scored.rows - len(labelled),
+        float(metrics.accuracy_score(actual, predicted)),
+        roc_auc,
+        log_loss,
+        confusion,
+        used,
+        positive,
+        precision,
+        recall,
+    )
 
 
 def _codes(keys: pd.Series, classes: list[str]) -> np.ndarray:
@@ -584,11 +626,17 @@ def regression_metrics(scored: ScoredRows, truth: pd.Series) -> RegressionMetric
     actual = values.iloc[labelled].to_numpy(dtype=float)
     predicted = scored.predicted().iloc[labelled].to_numpy(dtype=float)
     r2 = float(metrics.r2_score(actual, predicted)) if len(labelled) > 1 else None
-    points = pd.DataFrame({"actual": actual, "predicted": predicted,
-                           "row": scored.frame[scored.column(ROW)].to_numpy()[labelled]})
-    return RegressionMetrics(len(labelled), scored.rows - len(labelled), r2,
-                             float(metrics.mean_absolute_error(actual, predicted)),
-                             float(math.sqrt(metrics.mean_squared_error(actual, predicted))), points)
+    points = pd.DataFrame(
+        {"actual": actual, "predicted": predicted, "row": scored.frame[scored.column(ROW)].to_numpy()[labelled]}
+    )
+    return RegressionMetrics(
+        len(labelled),
+        scored.rows - len(labelled),
+        r2,
+        float(metrics.mean_absolute_error(actual, predicted)),
+        float(math.sqrt(metrics.mean_squared_error(actual, predicted))),
+        points,
+    )
 
 
 def slices_of(scored: ScoredRows, by: str, bins: int = 5) -> pd.Series:
@@ -597,8 +645,10 @@ def slices_of(scored: ScoredRows, by: str, bins: int = 5) -> pd.Series:
     try:
         feature = scored.schema.feature(by)
     except KeyError:
-        raise AnalysisError(f"{by!r} is not an input of this model; choose one of "
-                            f"{listed([f.name for f in scored.schema.features], 8)}.") from None
+        raise AnalysisError(
+            f"{by!r} is not an input of this model; choose one of "
+            f"{listed([f.name for f in scored.schema.features], 8)}."
+        ) from None
     values = scored.frame[by]
     if feature.is_categorical:
         labels = {v: feature.label_of(v) for v in values.unique()}
@@ -617,8 +667,9 @@ def slices_of(scored: ScoredRows, by: str, bins: int = 5) -> pd.Series:
     return cut.map(texts).astype(object)
 
 
-def slice_metrics(scored: ScoredRows, truth: pd.Series, by: str, bins: int = 5,
-                  threshold: float | None = None) -> pd.DataFrame:
+def slice_metrics(
+    scored: ScoredRows, truth: pd.Series, by: str, bins: int = 5, threshold: float | None = None
+) -> pd.DataFrame:
     """The metrics per slice of input ``by`` (``slices_of``), worst first, with their row counts.
 
     Classifiers: ``slice``, ``rows``, ``accuracy``, ``roc_auc``, ``log_loss`` (worst: lowest accuracy, then highest
@@ -634,8 +685,9 @@ def slice_metrics(scored: ScoredRows, truth: pd.Series, by: str, bins: int = 5,
         part = _subset(scored, rows)
         if scored.scorer is not None and scored.scorer.task == "classification":
             m = classification_metrics(part, values.iloc[rows], threshold)
-            records.append({"slice": name, "rows": m.rows, "accuracy": m.accuracy, "roc_auc": m.roc_auc,
-                            "log_loss": m.log_loss})
+            records.append(
+                {"slice": name, "rows": m.rows, "accuracy": m.accuracy, "roc_auc": m.roc_auc, "log_loss": m.log_loss}
+            )
         else:
             r = regression_metrics(part, values.iloc[rows])
             records.append({"slice": name, "rows": r.rows, "mae": r.mae, "rmse": r.rmse, "r2": r.r2})
@@ -651,8 +703,18 @@ def slice_metrics(scored: ScoredRows, truth: pd.Series, by: str, bins: int = 5,
 
 def _subset(scored: ScoredRows, positions: np.ndarray) -> ScoredRows:
     frame = scored.frame.iloc[positions].reset_index(drop=True)
-    part = ScoredRows(scored.schema, frame, True, None, scored.tasks, scored.tasks_total, len(frame),
-                      scored.elapsed_s, scored.scorer, scored.columns)
+    part = ScoredRows(
+        scored.schema,
+        frame,
+        True,
+        None,
+        scored.tasks,
+        scored.tasks_total,
+        len(frame),
+        scored.elapsed_s,
+        scored.scorer,
+        scored.columns,
+    )
     part.__dict__["_predicted"] = scored._predicted.iloc[positions].reset_index(drop=True)  # read once, not per slice
     return part
 
@@ -661,8 +723,13 @@ def _subset(scored: ScoredRows, positions: np.ndarray) -> ScoredRows:
 _CONDITION = re.compile(r"^\s*(?P<name>`[^`]+`|[^<>=!]+?)\s*(?P<op><=|>=|!=|==|=|<|>)\s*(?P<value>.*?)\s*$")
 _SPLIT = re.compile(r"\s+and\s+|\s*;\s*", re.IGNORECASE)
 _OPS: dict[str, Callable[[Any, Any], Any]] = {
-    "=": lambda a, b: a == b, "==": lambda a, b: a == b, "!=": lambda a, b: a != b,
-    "<": lambda a, b: a < b, "<=": lambda a, b: a <= b, ">": lambda a, b: a > b, ">=": lambda a, b: a >= b,
+    "=": lambda a, b: a == b,
+    "==": lambda a, b: a == b,
+    "!=": lambda a, b: a != b,
+    "<": lambda a, b: a < b,
+    "<=": lambda a, b: a <= b,
+    ">": lambda a, b: a > b,
+    ">=": lambda a, b: a >= b,
 }
 
 
@@ -680,13 +747,16 @@ def filter_rows(frame: pd.DataFrame, text: str, schema: FeatureSchema | None = N
     for condition in (c for c in _SPLIT.split(text.strip()) if c.strip()):
         match = _CONDITION.match(condition)
         if match is None:
-            raise AnalysisError(f"{condition.strip()!r} cannot be read as a condition; write it as column, "
-                                "operator and value, e.g. age > 60 or sex = male.")
+            raise AnalysisError(
+                f"{condition.strip()!r} cannot be read as a condition; write it as column, "
+                "operator and value, e.g. age > 60 or sex = male."
+            )
         name = match["name"].strip().strip("`").strip()
         column = by_name.get(name.casefold())
         if column is None:
-            raise AnalysisError(f"{name!r} is not a column of the table; the columns are "
-                                f"{listed([str(c) for c in frame.columns], 10)}.")
+            raise AnalysisError(
+                f"{name!r} is not a column of the table; the columns are {listed([str(c) for c in frame.columns], 10)}."
+            )
         op, value = match["op"], match["value"].strip().strip("'\"")
         keep &= _condition(frame[column], op, value, _feature(schema, str(column)), str(column))
     return frame[keep]
@@ -727,11 +797,17 @@ def _condition(values: pd.Series, op: str, text: str, feature: Feature | None, n
 
 
 # ---- the command line's predict ----------------------------------------------------------------------
-def predict_records_in_tasks(client: ModelClient, records: Sequence[Mapping[str, Any]], path: str, bucket: str, *,
-                             only_prediction: bool = False, max_rows: int = ROWS_PER_TASK,
-                             on_task: Callable[[ScoreProgress], None] | None = None,
-                             clock: Callable[[], float] = time.monotonic
-                             ) -> tuple[pd.DataFrame, list[PredictionResult]]:
+def predict_records_in_tasks(
+    client: ModelClient,
+    records: Sequence[Mapping[str, Any]],
+    path: str,
+    bucket: str,
+    *,
+    only_prediction: bool = False,
+    max_rows: int = ROWS_PER_TASK,
+    on_task: Callable[[ScoreProgress], None] | None = None,
+    clock: Callable[[], float] = time.monotonic,
+) -> tuple[pd.DataFrame, list[PredictionResult]]:
     """Request rows (as given, unchecked) answered in tasks of at most ``max_rows`` rows (fewer when the rows are
     wide: each task's body stays under the server's limit), one after another: (answers in order, each task's
     result).
@@ -756,8 +832,9 @@ def predict_records_in_tasks(client: ModelClient, records: Sequence[Mapping[str,
         except (APIError, RowValidationError) as failure:
             if len(ranges) == 1:
                 raise
-            raise AnalysisError(f"Task {number} of {len(ranges)} (rows {start + 1:,}-{end:,}) failed: "
-                                f"{_clause(failure)}.") from failure
+            raise AnalysisError(
+                f"Task {number} of {len(ranges)} (rows {start + 1:,}-{end:,}) failed: {_clause(failure)}."
+            ) from failure
         parts.append(result.predictions.reset_index(drop=True))
         results.append(result)
     if report is not None:

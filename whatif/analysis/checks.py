@@ -98,47 +98,51 @@ class Check:
     def from_dict(cls, data: Any, position: int) -> Check:
         """Read one check (``position`` counts from 1, to name a check without a name); SuiteError otherwise."""
         if not isinstance(data, Mapping):
-            raise SuiteError(f"Check {position} is not an object; write each check as {{\"name\": ..., "
-                             "\"type\": ...}.")
+            raise SuiteError(f'Check {position} is not an object; write each check as {{"name": ..., "type": ...}}.')
         name = data.get("name")
         if not isinstance(name, str) or not name.strip():
-            raise SuiteError(f"Check {position} has no \"name\"; give every check a name of its own.")
+            raise SuiteError(f'Check {position} has no "name"; give every check a name of its own.')
         name = name.strip()
         where = f"Check {_quoted(name)}"
         kind = data.get("type")
         if kind not in CHECK_TYPES:
-            raise SuiteError(f"{where}: \"type\" must be \"expect\", \"invariant\" or \"monotonic\", "
-                             f"not {_shown(kind)}.")
+            raise SuiteError(f'{where}: "type" must be "expect", "invariant" or "monotonic", not {_shown(kind)}.')
         unknown = [key for key in data if key not in _FIELDS[kind]]
         if unknown:
-            raise SuiteError(f"{where}: the field {_quoted(str(unknown[0]))} means nothing to a {kind} check; "
-                             f"it may have {_names(_FIELDS[kind])}.")
-        rows = _rows(data.get("rows"), f"{where}: \"rows\"") if "rows" in data else ()
+            raise SuiteError(
+                f"{where}: the field {_quoted(str(unknown[0]))} means nothing to a {kind} check; "
+                f"it may have {_names(_FIELDS[kind])}."
+            )
+        rows = _rows(data.get("rows"), f'{where}: "rows"') if "rows" in data else ()
         if "rows" in data and not rows:
-            raise SuiteError(f"{where}: \"rows\" is an empty list; give at least one row, or leave it out.")
+            raise SuiteError(f'{where}: "rows" is an empty list; give at least one row, or leave it out.')
         allowed = _share(data.get("allowed_fail_rate", 0.0), where, "allowed_fail_rate")
         tolerance = None
         if data.get("tolerance") is not None:
             tolerance = _number(data["tolerance"], where, "tolerance", least=0.0)
         description = str(data.get("description") or "")
-        common: dict[str, Any] = {"name": name, "type": kind, "rows": rows, "allowed_fail_rate": allowed,
-                                  "tolerance": tolerance, "description": description}
+        common: dict[str, Any] = {
+            "name": name,
+            "type": kind,
+            "rows": rows,
+            "allowed_fail_rate": allowed,
+            "tolerance": tolerance,
+            "description": description,
+        }
         if kind == "expect":
             return cls(**common, **_expectation(data, where))
         feature = data.get("feature")
         if not isinstance(feature, str) or not feature.strip():
-            raise SuiteError(f"{where}: \"feature\" must name the input to change, such as \"age\".")
+            raise SuiteError(f'{where}: "feature" must name the input to change, such as "age".')
         common["feature"] = feature.strip()
         if kind == "invariant":
             return cls(**common, **_invariant_change(data, where))
         direction = data.get("direction")
         if direction not in DIRECTIONS:
-            raise SuiteError(f"{where}: \"direction\" must be \"increasing\" or \"decreasing\", "
-                             f"not {_shown(direction)}.")
+            raise SuiteError(f'{where}: "direction" must be "increasing" or "decreasing", not {_shown(direction)}.')
         points = data.get("points", DEFAULT_POINTS)
         if isinstance(points, bool) or not isinstance(points, int) or not 2 <= points <= MAX_POINTS:
-            raise SuiteError(f"{where}: \"points\" must be a whole number from 2 to {MAX_POINTS}, "
-                             f"not {_shown(points)}.")
+            raise SuiteError(f'{where}: "points" must be a whole number from 2 to {MAX_POINTS}, not {_shown(points)}.')
         return cls(**common, direction=direction, points=points)
 
     def to_dict(self) -> dict[str, Any]:
@@ -172,14 +176,19 @@ class Check:
         if self.type == "expect":
             if self.expected_range is not None:
                 low, high = self.expected_range
-                return f"score within [{'-inf' if low is None else f'{low:g}'}, " \
-                       f"{'inf' if high is None else f'{high:g}'}]"
+                return (
+                    f"score within [{'-inf' if low is None else f'{low:g}'}, {'inf' if high is None else f'{high:g}'}]"
+                )
             label = schema.class_label(self.expected_class) if schema is not None else str(self.expected_class)
             return f"predicted {label}"
         if self.type == "invariant":
-            how = {"set": f"set to {self.value}", "permute": "permuted among the rows",
-                   "perturb": f"perturbed by {self.value:g} of its spread" if isinstance(self.value, float | int)
-                   else "perturbed"}[str(self.change)]
+            how = {
+                "set": f"set to {self.value}",
+                "permute": "permuted among the rows",
+                "perturb": f"perturbed by {self.value:g} of its spread"
+                if isinstance(self.value, float | int)
+                else "perturbed",
+            }[str(self.change)]
             return f"{self.feature} {how}: score unchanged"
         verb = "does not fall" if self.direction == "increasing" else "does not rise"
         return f"as {self.feature} increases, the score {verb}"
@@ -205,30 +214,34 @@ class Suite:
         except UnicodeDecodeError:
             raise SuiteError("The suite is not UTF-8 text; save it as a JSON file.") from None
         except json.JSONDecodeError as exc:
-            raise SuiteError(f"The suite is not valid JSON ({exc.msg} at line {exc.lineno}, "
-                             f"column {exc.colno}).") from None
+            raise SuiteError(
+                f"The suite is not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})."
+            ) from None
         return cls.from_dict(data)
 
     @classmethod
     def from_dict(cls, data: Any) -> Suite:
         """Read a suite from its parsed JSON; SuiteError when it is malformed."""
         if not isinstance(data, Mapping):
-            raise SuiteError("The suite must be a JSON object with \"name\" and \"checks\".")
+            raise SuiteError('The suite must be a JSON object with "name" and "checks".')
         unknown = [key for key in data if key not in _SUITE_FIELDS]
         if unknown:
-            raise SuiteError(f"The suite's field {_quoted(str(unknown[0]))} means nothing here; "
-                             f"a suite has {_names(_SUITE_FIELDS)}.")
+            raise SuiteError(
+                f"The suite's field {_quoted(str(unknown[0]))} means nothing here; a suite has {_names(_SUITE_FIELDS)}."
+            )
         version = data.get("version", SUITE_FORMAT_VERSION)
         if version != SUITE_FORMAT_VERSION or isinstance(version, bool):
-            raise SuiteError(f"The suite's \"version\" is {_shown(version)}, and this version of the app reads "
-                             f"suites of version {SUITE_FORMAT_VERSION}.")
+            raise SuiteError(
+                f'The suite\'s "version" is {_shown(version)}, and this version of the app reads '
+                f"suites of version {SUITE_FORMAT_VERSION}."
+            )
         name = data.get("name")
         if not isinstance(name, str) or not name.strip():
-            raise SuiteError("The suite has no \"name\"; give it one, such as \"credit basics\".")
-        rows = _rows(data.get("rows"), "The suite's \"rows\"") if data.get("rows") is not None else ()
+            raise SuiteError('The suite has no "name"; give it one, such as "credit basics".')
+        rows = _rows(data.get("rows"), 'The suite\'s "rows"') if data.get("rows") is not None else ()
         raw_checks = data.get("checks")
         if not isinstance(raw_checks, list) or not raw_checks:
-            raise SuiteError("The suite has no checks; add at least one to its \"checks\" list.")
+            raise SuiteError('The suite has no checks; add at least one to its "checks" list.')
         checks = tuple(Check.from_dict(item, i) for i, item in enumerate(raw_checks, 1))
         seen: set[str] = set()
         for check in checks:
@@ -280,8 +293,12 @@ def _names(fields: Sequence[str]) -> str:
 
 
 def _number(value: Any, where: str, name: str, *, least: float | None = None) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or (
-            least is not None and value < least):
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)
+        or (least is not None and value < least)
+    ):
         bound = f" of at least {least:g}" if least is not None else ""
         raise SuiteError(f"{where}: {_quoted(name)} must be a number{bound}, not {_shown(value)}.")
     return float(value)
@@ -296,46 +313,52 @@ def _share(value: Any, where: str, name: str) -> float:
 
 def _rows(value: Any, where: str) -> tuple[dict[str, Any], ...]:
     if not isinstance(value, list) or not all(isinstance(row, Mapping) for row in value):
-        raise SuiteError(f"{where} must be a list of objects mapping inputs to values, like "
-                         "[{\"age\": 30}].")
+        raise SuiteError(f'{where} must be a list of objects mapping inputs to values, like [{{"age": 30}}].')
     return tuple(dict(row) for row in value)
 
 
 def _expectation(data: Mapping[str, Any], where: str) -> dict[str, Any]:
     if ("class" in data) == ("range" in data):
-        raise SuiteError(f"{where}: an expect check needs either \"class\" (the class every row must get) "
-                         "or \"range\" ([low, high] the score must stay within), and not both.")
+        raise SuiteError(
+            f'{where}: an expect check needs either "class" (the class every row must get) '
+            'or "range" ([low, high] the score must stay within), and not both.'
+        )
     if "class" in data:
         expected = data["class"]
         if expected is None or isinstance(expected, list | dict) or (isinstance(expected, str) and not expected):
-            raise SuiteError(f"{where}: \"class\" must be a class or its label, such as 1 or \"approved\", "
-                             f"not {_shown(expected)}.")
+            raise SuiteError(
+                f'{where}: "class" must be a class or its label, such as 1 or "approved", not {_shown(expected)}.'
+            )
         return {"expected_class": expected}
     span = data["range"]
     if not isinstance(span, list) or len(span) != 2 or all(end is None for end in span):
-        raise SuiteError(f"{where}: \"range\" must be [low, high] (null for an open end), not {_shown(span)}.")
+        raise SuiteError(f'{where}: "range" must be [low, high] (null for an open end), not {_shown(span)}.')
     low, high = (None if end is None else _number(end, where, "range") for end in span)
     if low is not None and high is not None and low > high:
-        raise SuiteError(f"{where}: \"range\" goes from {low:g} down to {high:g}; write the low end first.")
+        raise SuiteError(f'{where}: "range" goes from {low:g} down to {high:g}; write the low end first.')
     return {"expected_range": (low, high)}
 
 
 def _invariant_change(data: Mapping[str, Any], where: str) -> dict[str, Any]:
     given = [key for key in ("set", "permute", "perturb") if key in data]
     if len(given) != 1:
-        raise SuiteError(f"{where}: an invariant check needs exactly one of \"set\" (a value), \"permute\" (true) "
-                         f"or \"perturb\" (noise as a share of the input's spread), not {len(given)}.")
+        raise SuiteError(
+            f'{where}: an invariant check needs exactly one of "set" (a value), "permute" (true) '
+            f'or "perturb" (noise as a share of the input\'s spread), not {len(given)}.'
+        )
     change = given[0]
     value = data[change]
     if change == "permute" and value is not True:
-        raise SuiteError(f"{where}: \"permute\" must be true, not {_shown(value)}.")
+        raise SuiteError(f'{where}: "permute" must be true, not {_shown(value)}.')
     if change == "perturb":
         value = _number(value, where, "perturb", least=0.0)
         if not 0.0 < value <= 10.0:
-            raise SuiteError(f"{where}: \"perturb\" must be above 0 and at most 10 (a share of the input's "
-                             f"spread, such as 0.05), not {_shown(data[change])}.")
+            raise SuiteError(
+                f'{where}: "perturb" must be above 0 and at most 10 (a share of the input\'s '
+                f"spread, such as 0.05), not {_shown(data[change])}."
+            )
     if change == "set" and (value is None or isinstance(value, list | dict)):
-        raise SuiteError(f"{where}: \"set\" must be one value of the input, not {_shown(value)}.")
+        raise SuiteError(f'{where}: "set" must be one value of the input, not {_shown(value)}.')
     return {"change": change, "value": None if change == "permute" else value}
 
 
@@ -343,8 +366,9 @@ def _feature(schema: FeatureSchema, check: Check) -> Feature:
     try:
         return schema.feature(str(check.feature))
     except KeyError:
-        raise SuiteError(f"Check {_quoted(check.name)}: feature {_quoted(str(check.feature))} is not an input of "
-                         "this model.") from None
+        raise SuiteError(
+            f"Check {_quoted(check.name)}: feature {_quoted(str(check.feature))} is not an input of this model."
+        ) from None
 
 
 def _kind(feature: Feature) -> str:
@@ -356,27 +380,35 @@ def _kind(feature: Feature) -> str:
 def _validate_check(schema: FeatureSchema, check: Check) -> None:
     where = f"Check {_quoted(check.name)}"
     for number, row in enumerate(check.rows, 1):
-        _form_row(schema, row, f"{where}: row {number} of \"rows\"")
+        _form_row(schema, row, f'{where}: row {number} of "rows"')
     if check.type == "expect":
         if check.expected_range is None and schema.task == "regression":
-            raise SuiteError(f"{where}: \"class\" needs a classifier, and this model is a regression; use "
-                             "\"range\" for the values a row may get.")
+            raise SuiteError(
+                f'{where}: "class" needs a classifier, and this model is a regression; use '
+                '"range" for the values a row may get.'
+            )
         if check.expected_range is None:
             class_key(schema, check.expected_class, where)
         return
     feature = _feature(schema, check)
     if check.type == "monotonic" and not is_numeric(feature):
-        raise SuiteError(f"{where}: feature {_quoted(feature.name)} is {_kind(feature)}, which has no order to "
-                         "be monotonic in; use an invariant or expect check for it.")
+        raise SuiteError(
+            f"{where}: feature {_quoted(feature.name)} is {_kind(feature)}, which has no order to "
+            "be monotonic in; use an invariant or expect check for it."
+        )
     if check.change == "perturb" and not is_numeric(feature):
-        raise SuiteError(f"{where}: \"perturb\" needs a numeric input, and {_quoted(feature.name)} is "
-                         f"{_kind(feature)}; use \"set\" or \"permute\" for it.")
+        raise SuiteError(
+            f'{where}: "perturb" needs a numeric input, and {_quoted(feature.name)} is '
+            f'{_kind(feature)}; use "set" or "permute" for it.'
+        )
     if check.change == "set":
         try:
             feature.coerce(check.value)
         except ValueError as exc:
-            raise SuiteError(f"{where}: \"set\" gives {_quoted(feature.name)} the value {_shown(check.value)}, "
-                             f"which does not fit it ({exc}).") from None
+            raise SuiteError(
+                f'{where}: "set" gives {_quoted(feature.name)} the value {_shown(check.value)}, '
+                f"which does not fit it ({exc})."
+            ) from None
 
 
 def _form_row(schema: FeatureSchema, row: Mapping[str, Any], where: str) -> dict[str, Any]:
@@ -399,9 +431,8 @@ def class_key(schema: FeatureSchema, expected: Any, where: str = "The expected c
     by_label = [key for key in keys if schema.class_label(key).casefold() == str(expected).strip().casefold()]
     if len(by_label) == 1:
         return by_label[0]
-    known = ", ".join(f"{key} ({schema.class_label(key)})" if schema.class_label(key) != key else key
-                      for key in keys)
-    raise SuiteError(f"{where}: \"class\" {_shown(expected)} is not a class of this model; use one of {known}.")
+    known = ", ".join(f"{key} ({schema.class_label(key)})" if schema.class_label(key) != key else key for key in keys)
+    raise SuiteError(f'{where}: "class" {_shown(expected)} is not a class of this model; use one of {known}.')
 
 
 def _key(value: Any) -> str:
@@ -448,9 +479,26 @@ class CheckResult:
 
     def to_json(self) -> dict[str, Any]:
         """JSON-ready fields."""
-        out: dict[str, Any] = _plain({key: getattr(self, key) for key in (
-            "name", "type", "feature", "what", "passed", "cases", "failures", "fail_rate", "fail_low", "fail_high",
-            "allowed_fail_rate", "tolerance", "tolerance_text")})
+        out: dict[str, Any] = _plain(
+            {
+                key: getattr(self, key)
+                for key in (
+                    "name",
+                    "type",
+                    "feature",
+                    "what",
+                    "passed",
+                    "cases",
+                    "failures",
+                    "fail_rate",
+                    "fail_low",
+                    "fail_high",
+                    "allowed_fail_rate",
+                    "tolerance",
+                    "tolerance_text",
+                )
+            }
+        )
         out["examples"] = [_plain(dict(example)) for example in self.examples]
         return out
 
@@ -497,7 +545,8 @@ class SuiteReport:
         if not failed:
             return head + "."
         shown = ", ".join(_quoted(name) for name in failed[:4]) + (
-            f" and {len(failed) - 4} more" if len(failed) > 4 else "")
+            f" and {len(failed) - 4} more" if len(failed) > 4 else ""
+        )
         return f"{head}; failed: {shown}."
 
     def to_json(self, *, with_rows: bool = False) -> dict[str, Any]:
@@ -506,10 +555,14 @@ class SuiteReport:
         out: dict[str, Any] = {
             "suite": self.suite,
             "model": {"name": self.model, "version": self.model_version},
-            "score": {"title": self.scorer.title, "class": self.scorer.score_class,
-                      "threshold": self.scorer.threshold},
-            "passed": self.passed, "total": self.total, "all_passed": self.all_passed,
-            "rows_sent": self.rows, "tasks": self.tasks, "seed": self.seed, "rows_source": self.rows_source,
+            "score": {"title": self.scorer.title, "class": self.scorer.score_class, "threshold": self.scorer.threshold},
+            "passed": self.passed,
+            "total": self.total,
+            "all_passed": self.all_passed,
+            "rows_sent": self.rows,
+            "tasks": self.tasks,
+            "seed": self.seed,
+            "rows_source": self.rows_source,
             "reading": self.reading,
             "checks": [result.to_json() for result in self.checks],
         }
@@ -519,17 +572,46 @@ class SuiteReport:
 
     def to_frame(self) -> pd.DataFrame:
         """One row per check (for a table or a CSV): verdict, fail rate and interval, the worst example."""
-        return pd.DataFrame([{
-            "check": r.name, "type": r.type, "feature": r.feature, "what": r.what,
-            "result": "PASS" if r.passed else "FAIL", "passed": r.passed, "cases": r.cases, "failures": r.failures,
-            "fail_rate": r.fail_rate, "fail_low": r.fail_low, "fail_high": r.fail_high,
-            "allowed_fail_rate": r.allowed_fail_rate, "tolerance": r.tolerance_text,
-            "worst": example_text(r.examples[0], self.scorer) if r.examples else "",
-        } for r in self.checks], columns=REPORT_COLUMNS)
+        return pd.DataFrame(
+            [
+                {
+                    "check": r.name,
+                    "type": r.type,
+                    "feature": r.feature,
+                    "what": r.what,
+                    "result": "PASS" if r.passed else "FAIL",
+                    "passed": r.passed,
+                    "cases": r.cases,
+                    "failures": r.failures,
+                    "fail_rate": r.fail_rate,
+                    "fail_low": r.fail_low,
+                    "fail_high": r.fail_high,
+                    "allowed_fail_rate": r.allowed_fail_rate,
+                    "tolerance": r.tolerance_text,
+                    "worst": example_text(r.examples[0], self.scorer) if r.examples else "",
+                }
+                for r in self.checks
+            ],
+            columns=REPORT_COLUMNS,
+        )
 
 
-REPORT_COLUMNS = ["check", "type", "feature", "what", "result", "passed", "cases", "failures", "fail_rate",
-                  "fail_low", "fail_high", "allowed_fail_rate", "tolerance", "worst"]
+REPORT_COLUMNS = [
+    "check",
+    "type",
+    "feature",
+    "what",
+    "result",
+    "passed",
+    "cases",
+    "failures",
+    "fail_rate",
+    "fail_low",
+    "fail_high",
+    "allowed_fail_rate",
+    "tolerance",
+    "worst",
+]
 
 
 def example_text(example: Mapping[str, Any], scorer: Scorer) -> str:
@@ -538,12 +620,16 @@ def example_text(example: Mapping[str, Any], scorer: Scorer) -> str:
     if "expected" in example:
         got = example["got"]
         got_text = score_text(scorer, got) if isinstance(got, float | int) and not isinstance(got, bool) else got
-        return (f"{row}: expected {example['expected']}, got {got_text} "
-                f"({scorer.title} {score_text(scorer, example.get('score', math.nan))})")
+        return (
+            f"{row}: expected {example['expected']}, got {got_text} "
+            f"({scorer.title} {score_text(scorer, example.get('score', math.nan))})"
+        )
     change = example.get("change", math.nan)
-    return (f"{row}: {example['feature']} {example['before']} -> {example['after']}, {scorer.title} "
-            f"{score_text(scorer, example['score_before'])} -> {score_text(scorer, example['score_after'])} "
-            f"({_change_text(scorer, change)})")
+    return (
+        f"{row}: {example['feature']} {example['before']} -> {example['after']}, {scorer.title} "
+        f"{score_text(scorer, example['score_before'])} -> {score_text(scorer, example['score_after'])} "
+        f"({_change_text(scorer, change)})"
+    )
 
 
 def score_text(scorer: Scorer, value: Any) -> str:
@@ -596,8 +682,15 @@ class _Planned:
     swept: list[list[int]] = field(default_factory=list)  # monotonic: the rows per grid value
 
 
-def run_suite(schema: FeatureSchema, suite: Suite, predict: Predict, *, rows: pd.DataFrame | None = None,
-              seed: int = 0, score_class: str | None = None) -> SuiteReport:
+def run_suite(
+    schema: FeatureSchema,
+    suite: Suite,
+    predict: Predict,
+    *,
+    rows: pd.DataFrame | None = None,
+    seed: int = 0,
+    score_class: str | None = None,
+) -> SuiteReport:
     """Run every check of ``suite`` on the model behind ``predict``, all in ONE call of ``predict``.
 
     ``rows``: form rows (an uploaded file; its first 200 are used) for the checks without rows of
@@ -612,14 +705,18 @@ def run_suite(schema: FeatureSchema, suite: Suite, predict: Predict, *, rows: pd
     plan = _Plan(schema)
     planned = [_plan_check(schema, check, base, plan, rng) for check in suite.checks]
     if len(plan.rows) > MAX_ROWS:
-        raise AnalysisError(f"This suite would send {len(plan.rows):,} rows, more than the {MAX_ROWS:,} one task "
-                            "may hold; run it on fewer rows, or with fewer monotonic checks or points.")
+        raise AnalysisError(
+            f"This suite would send {len(plan.rows):,} rows, more than the {MAX_ROWS:,} one task "
+            "may hold; run it on fewer rows, or with fewer monotonic checks or points."
+        )
     form = {f.name: [row[f.name] for row in plan.rows] for f in schema.features}
     request = request_frame(schema, form)
     answers = predict(request)
     if len(answers) != len(request):
-        raise AnalysisError(f"The model answered {len(answers):,} rows for the {len(request):,} sent, so answers "
-                            "cannot be matched to rows; run the suite again.")
+        raise AnalysisError(
+            f"The model answered {len(answers):,} rows for the {len(request):,} sent, so answers "
+            "cannot be matched to rows; run the suite again."
+        )
     answers = answers.reset_index(drop=True)
     try:
         scorer = scorer_for(schema, answers, score_class)
@@ -629,10 +726,18 @@ def run_suite(schema: FeatureSchema, suite: Suite, predict: Predict, *, rows: pd
     predicted = scorer.predicted_class(answers).to_numpy(dtype=object)
     results = tuple(_result(schema, p, scorer, answers, score, predicted) for p in planned)
     taken = set(request.columns) | set(answers.columns)
-    extra = {(BOOKKEEPING_PREFIX + name if name in taken else name): values for name, values in
-             {"checks": ["; ".join(users) for users in plan.users], "score": score}.items()}
-    sent = pd.concat([request.reset_index(drop=True),
-                      answers[[c for c in answers.columns if c not in request.columns]], pd.DataFrame(extra)], axis=1)
+    extra = {
+        (BOOKKEEPING_PREFIX + name if name in taken else name): values
+        for name, values in {"checks": ["; ".join(users) for users in plan.users], "score": score}.items()
+    }
+    sent = pd.concat(
+        [
+            request.reset_index(drop=True),
+            answers[[c for c in answers.columns if c not in request.columns]],
+            pd.DataFrame(extra),
+        ],
+        axis=1,
+    )
     return SuiteReport(suite.name, schema.name, schema.version, scorer, results, sent, source, 1, seed)
 
 
@@ -640,8 +745,10 @@ def _base_rows(schema: FeatureSchema, suite: Suite, rows: pd.DataFrame | None) -
     """The rows of checks without their own: the file's (first 200), else the suite's, else the defaults."""
     if rows is not None and len(rows):
         records = rows.head(MAX_FILE_ROWS).to_dict(orient="records")
-        return [_form_row(schema, {str(k): v for k, v in record.items() if not _missing(v)},
-                          f"Row {number} of the file") for number, record in enumerate(records, 1)], "file"
+        return [
+            _form_row(schema, {str(k): v for k, v in record.items() if not _missing(v)}, f"Row {number} of the file")
+            for number, record in enumerate(records, 1)
+        ], "file"
     if suite.rows:
         return [_form_row(schema, row, f"The suite's row {n}") for n, row in enumerate(suite.rows, 1)], "suite"
     return [schema.coerce_values(schema.defaults())], "defaults"
@@ -651,11 +758,15 @@ def _missing(value: Any) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
 
 
-def _plan_check(schema: FeatureSchema, check: Check, base: list[dict[str, Any]], plan: _Plan,
-                rng: np.random.Generator) -> _Planned:
+def _plan_check(
+    schema: FeatureSchema, check: Check, base: list[dict[str, Any]], plan: _Plan, rng: np.random.Generator
+) -> _Planned:
     where = f"Check {_quoted(check.name)}"
-    rows = ([_form_row(schema, row, f"{where}: row {n} of \"rows\"") for n, row in enumerate(check.rows, 1)]
-            if check.rows else base)
+    rows = (
+        [_form_row(schema, row, f'{where}: row {n} of "rows"') for n, row in enumerate(check.rows, 1)]
+        if check.rows
+        else base
+    )
     planned = _Planned(check, rows)
     if check.type == "expect":
         planned.before = [plan.add(row, check.name) for row in rows]
@@ -674,15 +785,18 @@ def _plan_check(schema: FeatureSchema, check: Check, base: list[dict[str, Any]],
     return planned
 
 
-def _changed_values(schema: FeatureSchema, check: Check, feature: Feature, rows: list[dict[str, Any]],
-                    rng: np.random.Generator) -> list[Any]:
+def _changed_values(
+    schema: FeatureSchema, check: Check, feature: Feature, rows: list[dict[str, Any]], rng: np.random.Generator
+) -> list[Any]:
     """The feature's value in each changed row of an invariant check."""
     if check.change == "set":
         return [feature.coerce(check.value)] * len(rows)
     if check.change == "permute":
         if len(rows) < 2:
-            raise AnalysisError(f"Check {_quoted(check.name)}: permuting {_quoted(feature.name)} needs at least 2 "
-                                "rows, and it has 1; give the suite \"rows\", or run it on a file of rows.")
+            raise AnalysisError(
+                f"Check {_quoted(check.name)}: permuting {_quoted(feature.name)} needs at least 2 "
+                'rows, and it has 1; give the suite "rows", or run it on a file of rows.'
+            )
         # one cycle through a random order: every row takes ANOTHER row's value (a derangement)
         order = rng.permutation(len(rows))
         values = [None] * len(rows)
@@ -711,8 +825,14 @@ def _tolerance_text(scorer: Scorer, check: Check) -> tuple[float | None, str]:
     return None, f"{REGRESSION_TOLERANCE * 100:g} % of the value"
 
 
-def _result(schema: FeatureSchema, planned: _Planned, scorer: Scorer, answers: pd.DataFrame, score: np.ndarray,
-            predicted: np.ndarray) -> CheckResult:
+def _result(
+    schema: FeatureSchema,
+    planned: _Planned,
+    scorer: Scorer,
+    answers: pd.DataFrame,
+    score: np.ndarray,
+    predicted: np.ndarray,
+) -> CheckResult:
     check = planned.check
     if check.type == "expect":
         failed, badness, examples = _expect_cases(schema, planned, scorer, answers, score, predicted)
@@ -724,14 +844,31 @@ def _result(schema: FeatureSchema, planned: _Planned, scorer: Scorer, answers: p
     order = sorted(range(cases), key=lambda i: (not failed[i], -badness[i], i))[:WORST_EXAMPLES]
     tolerance, tolerance_text = _tolerance_text(scorer, check)
     return CheckResult(
-        name=check.name, type=check.type, feature=check.feature, what=check.what(schema),
-        passed=bool(cases) and rate <= check.allowed_fail_rate + 1e-12, cases=cases, failures=failures,
-        fail_rate=rate, fail_low=low, fail_high=high, allowed_fail_rate=check.allowed_fail_rate,
-        tolerance=tolerance, tolerance_text=tolerance_text, examples=tuple(examples[i] for i in order))
+        name=check.name,
+        type=check.type,
+        feature=check.feature,
+        what=check.what(schema),
+        passed=bool(cases) and rate <= check.allowed_fail_rate + 1e-12,
+        cases=cases,
+        failures=failures,
+        fail_rate=rate,
+        fail_low=low,
+        fail_high=high,
+        allowed_fail_rate=check.allowed_fail_rate,
+        tolerance=tolerance,
+        tolerance_text=tolerance_text,
+        examples=tuple(examples[i] for i in order),
+    )
 
 
-def _expect_cases(schema: FeatureSchema, planned: _Planned, scorer: Scorer, answers: pd.DataFrame,
-                  score: np.ndarray, predicted: np.ndarray) -> tuple[list[bool], list[float], list[dict[str, Any]]]:
+def _expect_cases(
+    schema: FeatureSchema,
+    planned: _Planned,
+    scorer: Scorer,
+    answers: pd.DataFrame,
+    score: np.ndarray,
+    predicted: np.ndarray,
+) -> tuple[list[bool], list[float], list[dict[str, Any]]]:
     check = planned.check
     at = np.asarray(planned.before, dtype=int)
     got_score = score[at]
@@ -742,10 +879,21 @@ def _expect_cases(schema: FeatureSchema, planned: _Planned, scorer: Scorer, answ
         above = (got_score - high) if high is not None else np.full(len(at), -np.inf)
         excess = np.where(np.isfinite(got_score), np.maximum(below, above), np.inf)
         failed = [bool(e > 0) for e in excess]
-        expected = f"{scorer.title} within [{'-inf' if low is None else score_text(scorer, low)}, " \
-                   f"{'inf' if high is None else score_text(scorer, high)}]"
-        examples = [{"row": i + 1, "values": values[i], "expected": expected, "got": float(got_score[i]),
-                     "score": float(got_score[i]), "failed": failed[i]} for i in range(len(at))]
+        expected = (
+            f"{scorer.title} within [{'-inf' if low is None else score_text(scorer, low)}, "
+            f"{'inf' if high is None else score_text(scorer, high)}]"
+        )
+        examples = [
+            {
+                "row": i + 1,
+                "values": values[i],
+                "expected": expected,
+                "got": float(got_score[i]),
+                "score": float(got_score[i]),
+                "failed": failed[i],
+            }
+            for i in range(len(at))
+        ]
         return failed, [float(e) for e in excess], examples
     wanted = class_key(schema, check.expected_class)
     got = [str(p) for p in predicted[at]]
@@ -756,14 +904,23 @@ def _expect_cases(schema: FeatureSchema, planned: _Planned, scorer: Scorer, answ
         badness = [1.0 - p if math.isfinite(p) else math.inf for p in probability]
     else:
         badness = [1.0 if f else 0.0 for f in failed]
-    examples = [{"row": i + 1, "values": values[i], "expected": schema.class_label(wanted),
-                 "got": schema.class_label(got[i]), "score": float(got_score[i]), "failed": failed[i]}
-                for i in range(len(at))]
+    examples = [
+        {
+            "row": i + 1,
+            "values": values[i],
+            "expected": schema.class_label(wanted),
+            "got": schema.class_label(got[i]),
+            "score": float(got_score[i]),
+            "failed": failed[i],
+        }
+        for i in range(len(at))
+    ]
     return failed, badness, examples
 
 
-def _change_cases(schema: FeatureSchema, planned: _Planned, scorer: Scorer,
-                  score: np.ndarray) -> tuple[list[bool], list[float], list[dict[str, Any]]]:
+def _change_cases(
+    schema: FeatureSchema, planned: _Planned, scorer: Scorer, score: np.ndarray
+) -> tuple[list[bool], list[float], list[dict[str, Any]]]:
     """Invariant and monotonic cases: each row's worst change beyond its tolerance."""
     check = planned.check
     feature = schema.feature(str(check.feature))
@@ -788,12 +945,22 @@ def _change_cases(schema: FeatureSchema, planned: _Planned, scorer: Scorer,
         worst = int(np.argmax(excess)) if len(excess) else 0
         failed.append(bool(len(excess)) and bool(excess[worst] > 0))
         badness.append(float(excess[worst]) if len(excess) else -math.inf)
-        value_before, value_after, score_before, score_after = pairs[worst] if pairs else (None, None, math.nan,
-                                                                                             math.nan)
-        examples.append({"row": i + 1, "feature": feature.name, "before": value_text(feature, value_before),
-                         "after": value_text(feature, value_after), "score_before": float(score_before),
-                         "score_after": float(score_after), "change": float(score_after - score_before),
-                         "failed": failed[-1], "values": _shown_row(schema, row)})
+        value_before, value_after, score_before, score_after = (
+            pairs[worst] if pairs else (None, None, math.nan, math.nan)
+        )
+        examples.append(
+            {
+                "row": i + 1,
+                "feature": feature.name,
+                "before": value_text(feature, value_before),
+                "after": value_text(feature, value_after),
+                "score_before": float(score_before),
+                "score_after": float(score_after),
+                "change": float(score_after - score_before),
+                "failed": failed[-1],
+                "values": _shown_row(schema, row),
+            }
+        )
     return failed, badness, examples
 
 
@@ -820,19 +987,22 @@ def suggest_checks(schema: FeatureSchema, sensitivity_result: Any, irrelevant: C
         try:
             schema.feature(name)
         except KeyError:
-            raise SuiteError(f"Feature {_quoted(name)} is not an input of this model, so it cannot be checked "
-                             "for invariance.") from None
+            raise SuiteError(
+                f"Feature {_quoted(name)} is not an input of this model, so it cannot be checked for invariance."
+            ) from None
     checks: list[Check] = []
     for f in schema.features:
         swept = sent[sent[feature_column] == f.name]
         if swept.empty:
             continue
         if f.name in named:
-            value = _most_moving(f, swept, value_column, score_column, scenario_score,
-                                 sensitivity_result.scenario[f.name])
+            value = _most_moving(
+                f, swept, value_column, score_column, scenario_score, sensitivity_result.scenario[f.name]
+            )
             if value is not None:
-                checks.append(Check(name=f"{f.name} is ignored", type="invariant", feature=f.name, change="set",
-                                    value=value))
+                checks.append(
+                    Check(name=f"{f.name} is ignored", type="invariant", feature=f.name, change="set", value=value)
+                )
             continue
         if not is_numeric(f) or len(swept) < 2:
             continue
@@ -847,13 +1017,15 @@ def suggest_checks(schema: FeatureSchema, sensitivity_result: Any, irrelevant: C
         else:
             continue
         verb = "never lowers" if direction == "increasing" else "never raises"
-        checks.append(Check(name=f"more {f.name} {verb} the score", type="monotonic", feature=f.name,
-                            direction=direction))
+        checks.append(
+            Check(name=f"more {f.name} {verb} the score", type="monotonic", feature=f.name, direction=direction)
+        )
     return checks
 
 
-def _most_moving(feature: Feature, swept: pd.DataFrame, value_column: str, score_column: str,
-                 scenario_score: float, current: Any) -> Any:
+def _most_moving(
+    feature: Feature, swept: pd.DataFrame, value_column: str, score_column: str, scenario_score: float, current: Any
+) -> Any:
     """The value of a sweep, other than the scenario's, that moved the score most (ties: the farthest number)."""
     best: tuple[float, float] | None = None
     chosen = None

@@ -73,8 +73,9 @@ class TaskClient(Protocol):
 
     def submit(self, rows: Rows, path: str, bucket: str, return_only_prediction: bool = False) -> str: ...
 
-    def wait(self, task_id: str, timeout: float | None = None,
-             on_status: Callable[[TaskStatus, float], None] | None = None) -> PredictionResult: ...
+    def wait(
+        self, task_id: str, timeout: float | None = None, on_status: Callable[[TaskStatus, float], None] | None = None
+    ) -> PredictionResult: ...
 
 
 @dataclass(frozen=True)
@@ -134,8 +135,9 @@ class Comparison(AnalysisResult):
 
 
 # ---- what differs between the two schemas ------------------------------------------------------------------
-def schema_differences(schema_a: FeatureSchema, schema_b: FeatureSchema, name_a: str = A, name_b: str = B,
-                       provided: Iterable[str] = ()) -> list[str]:
+def schema_differences(
+    schema_a: FeatureSchema, schema_b: FeatureSchema, name_a: str = A, name_b: str = B, provided: Iterable[str] = ()
+) -> list[str]:
     """Sentences naming what differs between two schemas, in the order an analyst needs them.
 
     An input only B has is filled with B's default on every row (unless it is in ``provided``: the rows
@@ -145,28 +147,38 @@ def schema_differences(schema_a: FeatureSchema, schema_b: FeatureSchema, name_a:
     out: list[str] = []
     given = set(provided)
     if schema_a.task != schema_b.task:
-        out.append(f"{name_a} is a {schema_a.task} and {name_b} a {schema_b.task}: only models that predict the "
-                   "same kind of answer can be compared.")
+        out.append(
+            f"{name_a} is a {schema_a.task} and {name_b} a {schema_b.task}: only models that predict the "
+            "same kind of answer can be compared."
+        )
     elif schema_a.target and schema_b.target and schema_a.target != schema_b.target:
-        out.append(f"{name_a} predicts {schema_a.target!r} and {name_b} predicts {schema_b.target!r}; "
-                   "check that they answer the same question.")
+        out.append(
+            f"{name_a} predicts {schema_a.target!r} and {name_b} predicts {schema_b.target!r}; "
+            "check that they answer the same question."
+        )
     names_a = {f.name for f in schema_a.features}
     names_b = {f.name for f in schema_b.features}
     defaults_b = schema_b.defaults()
     only_b = [f for f in schema_b.features if f.name not in names_a]
     filled = [f"{f.name!r} ({value_text(f, defaults_b[f.name])})" for f in only_b if f.name not in given]
     if filled:
-        out.append(f"{name_b} has {_inputs(filled)} that {name_a} lacks, filled with {name_b}'s default on every "
-                   f"row: {listed(filled, len(filled))}.")
+        out.append(
+            f"{name_b} has {_inputs(filled)} that {name_a} lacks, filled with {name_b}'s default on every "
+            f"row: {listed(filled, len(filled))}."
+        )
     from_rows = [repr(f.name) for f in only_b if f.name in given]
     if from_rows:
-        out.append(f"{name_b} has {_inputs(from_rows)} that {name_a} lacks, taken from the rows' own "
-                   f"{'column' if len(from_rows) == 1 else 'columns'}: {listed(from_rows, len(from_rows))}.")
+        out.append(
+            f"{name_b} has {_inputs(from_rows)} that {name_a} lacks, taken from the rows' own "
+            f"{'column' if len(from_rows) == 1 else 'columns'}: {listed(from_rows, len(from_rows))}."
+        )
     only_a = [repr(f.name) for f in schema_a.features if f.name not in names_b]
     if only_a:
         it = "it" if len(only_a) == 1 else "them"
-        out.append(f"{name_b} has no input {listed(only_a, len(only_a))}: {'it is' if it == 'it' else 'they are'} "
-                   f"sent to {name_a} only, so changing {it} cannot move {name_b}'s answer.")
+        out.append(
+            f"{name_b} has no input {listed(only_a, len(only_a))}: {'it is' if it == 'it' else 'they are'} "
+            f"sent to {name_a} only, so changing {it} cannot move {name_b}'s answer."
+        )
     for feature_a in schema_a.features:
         if feature_a.name in names_b:
             out.extend(_feature_differences(feature_a, schema_b.feature(feature_a.name), schema_b, name_a, name_b))
@@ -189,8 +201,7 @@ def _kind(feature: Feature) -> str:
         return "a one-hot group"
     if feature.is_categorical:
         return "a category"
-    return {"number": "a number", "integer": "a whole number", "boolean": "true/false"}.get(feature.type,
-                                                                                             feature.type)
+    return {"number": "a number", "integer": "a whole number", "boolean": "true/false"}.get(feature.type, feature.type)
 
 
 def _categorical(feature: Feature) -> bool:
@@ -210,8 +221,10 @@ def _feature_differences(fa: Feature, fb: Feature, schema_b: FeatureSchema, name
     default_b = value_text(fb, schema_b.defaults()[name])
     if _kind(fa) != _kind(fb):
         how = "values are matched by label" if _categorical(fa) or _categorical(fb) else "values are converted"
-        out.append(f"{name!r} is {_kind(fa)} in {name_a} but {_kind(fb)} in {name_b}: {how}, and where one does "
-                   f"not fit, {name_b} gets its default, {default_b}.")
+        out.append(
+            f"{name!r} is {_kind(fa)} in {name_a} but {_kind(fb)} in {name_b}: {how}, and where one does "
+            f"not fit, {name_b} gets its default, {default_b}."
+        )
     if _categorical(fa) and _categorical(fb):
         choices_a, choices_b = _choices(fa), _choices(fb)
         lower_b = {c.casefold() for c in choices_b}
@@ -219,29 +232,45 @@ def _feature_differences(fa: Feature, fb: Feature, schema_b: FeatureSchema, name
         only_a = [c for c in choices_a if c.casefold() not in lower_b]
         only_b = [c for c in choices_b if c.casefold() not in lower_a]
         if only_a:
-            out.append(f"{name!r} has {_choice_words(only_a)} {listed([repr(c) for c in only_a])} in {name_a} that "
-                       f"{name_b} lacks: where a row has {'it' if len(only_a) == 1 else 'one'}, {name_b} gets its "
-                       f"default, {default_b}.")
+            out.append(
+                f"{name!r} has {_choice_words(only_a)} {listed([repr(c) for c in only_a])} in {name_a} that "
+                f"{name_b} lacks: where a row has {'it' if len(only_a) == 1 else 'one'}, {name_b} gets its "
+                f"default, {default_b}."
+            )
         if only_b:
-            out.append(f"{name!r} has {_choice_words(only_b)} {listed([repr(c) for c in only_b])} in {name_b} that "
-                       f"{name_a} lacks, so {name_b} never gets {'it' if len(only_b) == 1 else 'them'} here.")
+            out.append(
+                f"{name!r} has {_choice_words(only_b)} {listed([repr(c) for c in only_b])} in {name_b} that "
+                f"{name_a} lacks, so {name_b} never gets {'it' if len(only_b) == 1 else 'them'} here."
+            )
         if fa.is_categorical and fb.is_categorical:
             codes_b = {label.casefold(): code for code, label in fb.labels.items()}
-            recoded = [f"{label}: {code} in {name_a}, {codes_b[label.casefold()]} in {name_b}"
-                       for code, label in fa.labels.items()
-                       if label.casefold() in codes_b and codes_b[label.casefold()] != code]
+            recoded = [
+                f"{label}: {code} in {name_a}, {codes_b[label.casefold()]} in {name_b}"
+                for code, label in fa.labels.items()
+                if label.casefold() in codes_b and codes_b[label.casefold()] != code
+            ]
             if recoded:
-                out.append(f"{name!r} codes its categories differently ({_some(recoded)}); values are matched "
-                           "by label, not by code.")
+                out.append(
+                    f"{name!r} codes its categories differently ({_some(recoded)}); values are matched "
+                    "by label, not by code."
+                )
     elif is_numeric(fa) and is_numeric(fb):
         if fa.type == "number" and fb.type == "integer":
-            out.append(f"{name!r} is a number in {name_a} but a whole number in {name_b}: {name_b} gets the values "
-                       "rounded.")
-        if fa.min is not None and fa.max is not None and fb.min is not None and fb.max is not None and \
-                not np.allclose([fa.min, fa.max], [fb.min, fb.max], rtol=1e-6, atol=1e-9):
-            out.append(f"{name!r} was trained on {_number(fa.min)} to {_number(fa.max)} in {name_a} and on "
-                       f"{_number(fb.min)} to {_number(fb.max)} in {name_b}: values outside one range are guesses "
-                       "of that model.")
+            out.append(
+                f"{name!r} is a number in {name_a} but a whole number in {name_b}: {name_b} gets the values rounded."
+            )
+        if (
+            fa.min is not None
+            and fa.max is not None
+            and fb.min is not None
+            and fb.max is not None
+            and not np.allclose([fa.min, fa.max], [fb.min, fb.max], rtol=1e-6, atol=1e-9)
+        ):
+            out.append(
+                f"{name!r} was trained on {_number(fa.min)} to {_number(fa.max)} in {name_a} and on "
+                f"{_number(fb.min)} to {_number(fb.max)} in {name_b}: values outside one range are guesses "
+                "of that model."
+            )
     return out
 
 
@@ -265,17 +294,21 @@ def _class_differences(schema_a: FeatureSchema, schema_b: FeatureSchema, name_a:
     common = [label for label in labels_a if label.casefold() in folded_b]
     out: list[str] = []
     if {label.casefold() for label in labels_a} != folded_b:
-        agree = (f"so they can agree only on {listed(common)}" if common
-                 else "so they never predict the same class")
-        out.append(f"The classes differ: {name_a} predicts {listed(labels_a)} and {name_b} {listed(labels_b)}; "
-                   f"classes are matched by label, {agree}.")
+        agree = f"so they can agree only on {listed(common)}" if common else "so they never predict the same class"
+        out.append(
+            f"The classes differ: {name_a} predicts {listed(labels_a)} and {name_b} {listed(labels_b)}; "
+            f"classes are matched by label, {agree}."
+        )
     code_b = {schema_b.class_label(c).casefold(): str(c) for c in schema_b.classes}
-    recoded = [f"{schema_a.class_label(c)}: {c} in {name_a}, {code_b[schema_a.class_label(c).casefold()]} in "
-               f"{name_b}" for c in schema_a.classes
-               if schema_a.class_label(c).casefold() in code_b and code_b[schema_a.class_label(c).casefold()] != str(c)]
+    recoded = [
+        f"{schema_a.class_label(c)}: {c} in {name_a}, {code_b[schema_a.class_label(c).casefold()]} in {name_b}"
+        for c in schema_a.classes
+        if schema_a.class_label(c).casefold() in code_b and code_b[schema_a.class_label(c).casefold()] != str(c)
+    ]
     if recoded:
-        out.append(f"The two code their classes differently ({_some(recoded)}); classes are matched by label, "
-                   "not by code.")
+        out.append(
+            f"The two code their classes differently ({_some(recoded)}); classes are matched by label, not by code."
+        )
     return out
 
 
@@ -355,8 +388,11 @@ def _translate(fa: Feature, fb: Feature, value: Any) -> Any:
     """A's form value for the same-named input of B, or ``_NO_MATCH``."""
     if fb.type == "one_hot" or fb.is_categorical:
         label = _label_of(fa, value).strip().casefold()
-        options: list[tuple[str, Any]] = [(choice, choice) for choice in fb.choices] if fb.type == "one_hot" \
+        options: list[tuple[str, Any]] = (
+            [(choice, choice) for choice in fb.choices]
+            if fb.type == "one_hot"
             else [(text, int(code)) for code, text in fb.labels.items()]
+        )
         matches = [form_value for text, form_value in options if text.strip().casefold() == label]
         if matches:
             return matches[0]
@@ -392,14 +428,16 @@ def _coerced_column(feature: Feature, column: pd.Series) -> list[Any]:
             try:
                 table[key] = feature.coerce(value)
             except ValueError as exc:
-                raise AnalysisError(f"Row {number} does not fit the model: {feature.name!r} {exc}; fix or drop "
-                                    "that row.") from None
+                raise AnalysisError(
+                    f"Row {number} does not fit the model: {feature.name!r} {exc}; fix or drop that row."
+                ) from None
         out.append(table[key])
     return out
 
 
-def read_rows(schema_a: FeatureSchema, schema_b: FeatureSchema, data: bytes, limit: int = DEFAULT_MAX_ROWS
-              ) -> pd.DataFrame:
+def read_rows(
+    schema_a: FeatureSchema, schema_b: FeatureSchema, data: bytes, limit: int = DEFAULT_MAX_ROWS
+) -> pd.DataFrame:
     """A CSV's rows as A's form values, plus a column for each input only B has that the file holds.
 
     Raises ``whatif.rowsfile.RowsFileError`` (one or two sentences) as ``read_form_rows`` does.
@@ -416,10 +454,17 @@ def read_rows(schema_a: FeatureSchema, schema_b: FeatureSchema, data: bytes, lim
 
 
 # ---- both tasks at once ------------------------------------------------------------------------------------
-def predict_both(side_a: Side, side_b: Side, rows_a: pd.DataFrame, rows_b: pd.DataFrame, *,
-                 on_progress: SideProgress | None = None, max_rows: int = DEFAULT_MAX_ROWS,
-                 timeout_s: float | None = None, clock: Callable[[], float] = time.monotonic
-                 ) -> tuple[pd.DataFrame, pd.DataFrame]:
+def predict_both(
+    side_a: Side,
+    side_b: Side,
+    rows_a: pd.DataFrame,
+    rows_b: pd.DataFrame,
+    *,
+    on_progress: SideProgress | None = None,
+    max_rows: int = DEFAULT_MAX_ROWS,
+    timeout_s: float | None = None,
+    clock: Callable[[], float] = time.monotonic,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The answers of A to ``rows_a`` and of B to ``rows_b`` (request rows), each index 0..n-1, in order.
 
     Every task of A and of B is SUBMITTED first (each side split at ``max_rows`` rows, or fewer when its
@@ -441,15 +486,21 @@ def predict_both(side_a: Side, side_b: Side, rows_a: pd.DataFrame, rows_b: pd.Da
         for number, (start, end) in enumerate(ranges, 1):
             report(label, Progress(len(rows), None, SUBMITTING, clock() - started, number, len(ranges)))
             try:
-                task_id = side.client.submit(rows.iloc[start:end], side.path, side.bucket,
-                                             return_only_prediction=True)
+                task_id = side.client.submit(rows.iloc[start:end], side.path, side.bucket, return_only_prediction=True)
             except (APIError, RowValidationError) as exc:
                 raise _side_error(side, exc) from exc
             submitted.append((label, side, len(rows), number, len(ranges), start, end, task_id))
     parts: dict[str, list[pd.DataFrame]] = {A: [], B: []}
     for label, side, total_rows, number, total, start, end, task_id in submitted:
-        def on_status(status: TaskStatus, _elapsed: float, label: str = label, total_rows: int = total_rows,
-                      number: int = number, total: int = total) -> None:
+
+        def on_status(
+            status: TaskStatus,
+            _elapsed: float,
+            label: str = label,
+            total_rows: int = total_rows,
+            number: int = number,
+            total: int = total,
+        ) -> None:
             report(label, Progress(total_rows, status.task_id, status.state, clock() - started, number, total))
 
         try:
@@ -457,13 +508,15 @@ def predict_both(side_a: Side, side_b: Side, rows_a: pd.DataFrame, rows_b: pd.Da
             parts[label].append(_answer_columns(result.predictions, end - start, task_id))
         except (APIError, AnalysisError) as exc:
             raise _side_error(side, exc) from exc
-    answers = [pd.concat(parts[label], ignore_index=True) if len(parts[label]) > 1 else parts[label][0]
-               for label in (A, B)]
+    answers = [
+        pd.concat(parts[label], ignore_index=True) if len(parts[label]) > 1 else parts[label][0] for label in (A, B)
+    ]
     return answers[0], answers[1]
 
 
-def rows_per_task(rows: pd.DataFrame, max_rows: int = DEFAULT_MAX_ROWS,
-                  max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -> int:
+def rows_per_task(
+    rows: pd.DataFrame, max_rows: int = DEFAULT_MAX_ROWS, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+) -> int:
     """At most ``max_rows``, and few enough that a task's JSON body stays under ``max_body_bytes`` (as
     ``BatchPredictor.rows_per_task``)."""
     sample = rows.head(SIZE_SAMPLE_ROWS)
@@ -504,8 +557,9 @@ def _read(schema: FeatureSchema, answers: pd.DataFrame) -> _Read:
         raise AnalysisError(str(exc)) from None
     if scorer.task == "regression":
         values = pd.to_numeric(answers["prediction"], errors="coerce").to_numpy(dtype=float)
-        return _Read(scorer, scorer.predicted_class(answers).to_numpy(dtype=object), pd.DataFrame(index=answers.index),
-                     values)
+        return _Read(
+            scorer, scorer.predicted_class(answers).to_numpy(dtype=object), pd.DataFrame(index=answers.index), values
+        )
     keys = scorer.predicted_class(answers)
     labels = keys.map(schema.class_label).to_numpy(dtype=object)
     columns: dict[str, pd.Series] = {}
@@ -524,9 +578,14 @@ def _read(schema: FeatureSchema, answers: pd.DataFrame) -> _Read:
 def _label_order(schema_a: FeatureSchema, schema_b: FeatureSchema, read_a: _Read, read_b: _Read) -> list[str]:
     """Every class label of either side: A's in its order, then B's others."""
     order: list[str] = []
-    for labels in ([schema_a.class_label(c) for c in schema_a.classes], list(read_a.probabilities.columns),
-                   [schema_b.class_label(c) for c in schema_b.classes], list(read_b.probabilities.columns),
-                   list(read_a.labels), list(read_b.labels)):
+    for labels in (
+        [schema_a.class_label(c) for c in schema_a.classes],
+        list(read_a.probabilities.columns),
+        [schema_b.class_label(c) for c in schema_b.classes],
+        list(read_b.probabilities.columns),
+        list(read_a.labels),
+        list(read_b.labels),
+    ):
         for label in labels:
             if label is not None and str(label) not in order:
                 order.append(str(label))
@@ -581,9 +640,17 @@ def _comparison_scorer(read_a: _Read, label: str | None) -> Scorer:
 
 
 # ---- one scenario ------------------------------------------------------------------------------------------
-def compare_scenario(a: Side, b: Side, scenario: Mapping[str, Any], *, sweep_feature: str | None = None,
-                     points: int = SWEEP_POINTS, score_class: str | None = None,
-                     on_progress: SideProgress | None = None, max_rows: int = DEFAULT_MAX_ROWS) -> Comparison:
+def compare_scenario(
+    a: Side,
+    b: Side,
+    scenario: Mapping[str, Any],
+    *,
+    sweep_feature: str | None = None,
+    points: int = SWEEP_POINTS,
+    score_class: str | None = None,
+    on_progress: SideProgress | None = None,
+    max_rows: int = DEFAULT_MAX_ROWS,
+) -> Comparison:
     """Both models on one scenario (A's form values; values of inputs only B has may be given too), side by side.
 
     With ``sweep_feature`` (an input of A), the same scenario with that input moved over its grid
@@ -614,21 +681,27 @@ def compare_scenario(a: Side, b: Side, scenario: Mapping[str, Any], *, sweep_fea
         if name not in names_a:
             rows[name] = [value] * len(rows)
     aligned = align_rows(a.schema, b.schema, rows)
-    answers_a, answers_b = predict_both(a, b, aligned.request_a, aligned.request_b, on_progress=on_progress,
-                                        max_rows=max_rows)
+    answers_a, answers_b = predict_both(
+        a, b, aligned.request_a, aligned.request_b, on_progress=on_progress, max_rows=max_rows
+    )
     read_a, read_b = _read(a.schema, answers_a), _read(b.schema, answers_b)
     classifier = read_a.scorer.task == "classification"
     label = _score_label(a.schema, read_a, score_class, most_common=False) if classifier else None
     score_a, score_b = _scores(read_a, read_b, label)
-    differences = tuple(schema_differences(a.schema, b.schema, a.name, b.name,
-                                           provided=[n for n in scenario if n not in names_a]))
+    differences = tuple(
+        schema_differences(a.schema, b.schema, a.name, b.name, provided=[n for n in scenario if n not in names_a])
+    )
     differences += _label_missing(read_a, read_b, label, a.name, b.name)
     order = _label_order(a.schema, b.schema, read_a, read_b) if classifier else []
-    summary = pd.DataFrame([_side_row(A, a.name, read_a, score_a[0], order),
-                            _side_row(B, b.name, read_b, score_b[0], order)])
+    summary = pd.DataFrame(
+        [_side_row(A, a.name, read_a, score_a[0], order), _side_row(B, b.name, read_b, score_b[0], order)]
+    )
     facts: dict[str, Any] = {
-        "model_a": a.name, "model_b": b.name, "score_label": label,
-        "score_a": _finite(score_a[0]), "score_b": _finite(score_b[0]),
+        "model_a": a.name,
+        "model_b": b.name,
+        "score_label": label,
+        "score_a": _finite(score_a[0]),
+        "score_b": _finite(score_b[0]),
         "difference": _finite(score_b[0] - score_a[0]),
         "class_a": None if not classifier else str(read_a.labels[0]),
         "class_b": None if not classifier else str(read_b.labels[0]),
@@ -640,31 +713,46 @@ def compare_scenario(a: Side, b: Side, scenario: Mapping[str, Any], *, sweep_fea
     if swept is not None:
         shown = [shown_value(swept, v) for v in grid]
         size = len(grid)
-        curves = pd.DataFrame({
-            "side": [A] * size + [B] * size, "model": [a.name] * size + [b.name] * size,
-            "point": list(range(size)) * 2, "value": shown * 2,
-            "score": np.concatenate([score_a[1:], score_b[1:]]),
-            "label": np.concatenate([read_a.labels[1:], read_b.labels[1:]]),
-        })
-        facts.update(_sweep_facts(swept, shown, score_a[1:], score_b[1:], read_a.labels[1:], read_b.labels[1:],
-                                  classifier))
+        curves = pd.DataFrame(
+            {
+                "side": [A] * size + [B] * size,
+                "model": [a.name] * size + [b.name] * size,
+                "point": list(range(size)) * 2,
+                "value": shown * 2,
+                "score": np.concatenate([score_a[1:], score_b[1:]]),
+                "label": np.concatenate([read_a.labels[1:], read_b.labels[1:]]),
+            }
+        )
+        facts.update(
+            _sweep_facts(swept, shown, score_a[1:], score_b[1:], read_a.labels[1:], read_b.labels[1:], classifier)
+        )
         facts["current_value"] = shown_value(swept, base[swept.name])
         bookkeeping = {"point": [None, *range(size)], "value": [None, *shown]}
     scorer = _comparison_scorer(read_a, label)
     return Comparison(
-        kind="compare_scenario", scorer=scorer, scenario=base, scenario_score=float(score_a[0]),
+        kind="compare_scenario",
+        scorer=scorer,
+        scenario=base,
+        scenario_score=float(score_a[0]),
         scenario_class=facts["class_a"],
         sent=_sent(a, b, aligned, answers_a, answers_b, read_a, read_b, score_a, score_b, bookkeeping),
-        summary=summary, reading=_scenario_reading(a, b, read_a, read_b, score_a, score_b, label, facts, swept),
-        tasks=tasks_for(aligned.request_a, aligned.request_b, max_rows), facts=facts,
-        model_a=a.name, model_b=b.name, differences=differences, curves=curves,
+        summary=summary,
+        reading=_scenario_reading(a, b, read_a, read_b, score_a, score_b, label, facts, swept),
+        tasks=tasks_for(aligned.request_a, aligned.request_b, max_rows),
+        facts=facts,
+        model_a=a.name,
+        model_b=b.name,
+        differences=differences,
+        curves=curves,
     )
 
 
 def _check_tasks(a: Side, b: Side) -> None:
     if a.schema.task != b.schema.task:
-        raise AnalysisError(f"{a.name} is a {a.schema.task} and {b.name} a {b.schema.task}: only models that predict "
-                            "the same kind of answer can be compared; pick another pair.")
+        raise AnalysisError(
+            f"{a.name} is a {a.schema.task} and {b.name} a {b.schema.task}: only models that predict "
+            "the same kind of answer can be compared; pick another pair."
+        )
 
 
 def _scores(read_a: _Read, read_b: _Read, label: str | None) -> tuple[np.ndarray, np.ndarray]:
@@ -676,8 +764,10 @@ def _scores(read_a: _Read, read_b: _Read, label: str | None) -> tuple[np.ndarray
 def _label_missing(read_a: _Read, read_b: _Read, label: str | None, name_a: str, name_b: str) -> tuple[str, ...]:
     if label is None or np.isfinite(_probability_of(read_b, label)).any():
         return ()
-    return (f"{name_b} has no class {label!r} ({name_a}'s score class), so its score cannot be compared; pick a "
-            "class both predict.",)
+    return (
+        f"{name_b} has no class {label!r} ({name_a}'s score class), so its score cannot be compared; pick a "
+        "class both predict.",
+    )
 
 
 def _side_row(side: str, name: str, read: _Read, score: float, order: Sequence[str]) -> dict[str, Any]:
@@ -691,12 +781,20 @@ def _side_row(side: str, name: str, read: _Read, score: float, order: Sequence[s
     return row
 
 
-def _sweep_facts(feature: Feature, shown: list[Any], curve_a: np.ndarray, curve_b: np.ndarray,
-                 labels_a: np.ndarray, labels_b: np.ndarray, classifier: bool) -> dict[str, Any]:
+def _sweep_facts(
+    feature: Feature,
+    shown: list[Any],
+    curve_a: np.ndarray,
+    curve_b: np.ndarray,
+    labels_a: np.ndarray,
+    labels_b: np.ndarray,
+    classifier: bool,
+) -> dict[str, Any]:
     gap = np.abs(curve_b - curve_a)
     widest = int(np.nanargmax(gap)) if np.isfinite(gap).any() else None
     return {
-        "feature": feature.name, "points": len(shown),
+        "feature": feature.name,
+        "points": len(shown),
         "max_abs_difference": None if widest is None else _finite(gap[widest]),
         "value_at_max_difference": None if widest is None else shown[widest],
         "mean_abs_difference": _finite(np.nanmean(gap)) if np.isfinite(gap).any() else None,
@@ -704,24 +802,41 @@ def _sweep_facts(feature: Feature, shown: list[Any], curve_a: np.ndarray, curve_
     }
 
 
-def _scenario_reading(a: Side, b: Side, read_a: _Read, read_b: _Read, score_a: np.ndarray, score_b: np.ndarray,
-                      label: str | None, facts: Mapping[str, Any], swept: Feature | None) -> str:
+def _scenario_reading(
+    a: Side,
+    b: Side,
+    read_a: _Read,
+    read_b: _Read,
+    score_a: np.ndarray,
+    score_b: np.ndarray,
+    label: str | None,
+    facts: Mapping[str, Any],
+    swept: Feature | None,
+) -> str:
     if label is None:  # regression
         value_a, value_b = read_a.values[0], read_b.values[0]
         change = value_b - value_a
         how = "the same" if _value(change) == "0" else f"{_value(abs(change))} {'higher' if change > 0 else 'lower'}"
-        first = (f"{a.name} predicts {_value(value_a)} and {b.name} predicts {_value(value_b)}: {b.name} is "
-                 f"{how}.") if how != "the same" else (f"{a.name} and {b.name} both predict {_value(value_a)}.")
+        first = (
+            (f"{a.name} predicts {_value(value_a)} and {b.name} predicts {_value(value_b)}: {b.name} is {how}.")
+            if how != "the same"
+            else (f"{a.name} and {b.name} both predict {_value(value_a)}.")
+        )
     else:
         same = read_a.labels[0] == read_b.labels[0]
         verdict = "the same class" if same else "different classes"
-        first = (f"{a.name} says {read_a.labels[0]} (P({label}) {_pct(score_a[0])}) and {b.name} says "
-                 f"{read_b.labels[0]} ({_pct(score_b[0])}): {verdict}")
+        first = (
+            f"{a.name} says {read_a.labels[0]} (P({label}) {_pct(score_a[0])}) and {b.name} says "
+            f"{read_b.labels[0]} ({_pct(score_b[0])}): {verdict}"
+        )
         change = score_b[0] - score_a[0]
         if np.isfinite(change):
             points = abs(change) * 100
-            first += "." if points < 0.05 else (f"; {b.name}'s P({label}) is {points:.1f} pts "
-                                                 f"{'higher' if change > 0 else 'lower'}.")
+            first += (
+                "."
+                if points < 0.05
+                else (f"; {b.name}'s P({label}) is {points:.1f} pts {'higher' if change > 0 else 'lower'}.")
+            )
         else:
             first += "."
     if swept is None or facts.get("max_abs_difference") is None:
@@ -735,15 +850,25 @@ def _scenario_reading(a: Side, b: Side, read_a: _Read, read_b: _Read, score_a: n
     second = f" Along {swept.name} they differ most at {_short(widest)}: {gap_text}"
     if label is not None:
         count = facts.get("classes_differ_at") or 0
-        second += (f"; they predict different classes at {count} of {facts['points']} values" if count
-                   else "; they predict the same class at every value")
+        second += (
+            f"; they predict different classes at {count} of {facts['points']} values"
+            if count
+            else "; they predict the same class at every value"
+        )
     return first + second + "."
 
 
 # ---- many rows ---------------------------------------------------------------------------------------------
-def compare_rows(a: Side, b: Side, rows: pd.DataFrame, *, score_class: str | None = None,
-                 on_progress: SideProgress | None = None, max_rows: int = DEFAULT_MAX_ROWS,
-                 top: int = MAX_DISAGREEMENTS) -> Comparison:
+def compare_rows(
+    a: Side,
+    b: Side,
+    rows: pd.DataFrame,
+    *,
+    score_class: str | None = None,
+    on_progress: SideProgress | None = None,
+    max_rows: int = DEFAULT_MAX_ROWS,
+    top: int = MAX_DISAGREEMENTS,
+) -> Comparison:
     """Both models on every row of ``rows`` (A's form values, as ``read_rows`` gives them).
 
     Classifiers: ``facts`` hold the agreement (the share of rows whose predicted class LABEL is the same),
@@ -763,8 +888,9 @@ def compare_rows(a: Side, b: Side, rows: pd.DataFrame, *, score_class: str | Non
     names_a = {f.name for f in a.schema.features}
     provided = [f.name for f in b.schema.features if f.name not in names_a and f.name in rows.columns]
     aligned = align_rows(a.schema, b.schema, rows)
-    answers_a, answers_b = predict_both(a, b, aligned.request_a, aligned.request_b, on_progress=on_progress,
-                                        max_rows=max_rows)
+    answers_a, answers_b = predict_both(
+        a, b, aligned.request_a, aligned.request_b, on_progress=on_progress, max_rows=max_rows
+    )
     read_a, read_b = _read(a.schema, answers_a), _read(b.schema, answers_b)
     classifier = read_a.scorer.task == "classification"
     label = _score_label(a.schema, read_a, score_class, most_common=True) if classifier else None
@@ -775,34 +901,61 @@ def compare_rows(a: Side, b: Side, rows: pd.DataFrame, *, score_class: str | Non
     differences = tuple(schema_differences(a.schema, b.schema, a.name, b.name, provided=provided))
     differences += _label_missing(read_a, read_b, label, a.name, b.name)
     differences += _unmatched(aligned, a.schema, b.schema, b.name, len(rows))
-    facts: dict[str, Any] = {"model_a": a.name, "model_b": b.name, "rows": len(rows), "score_label": label,
-                             "defaulted": dict(aligned.defaulted)}
+    facts: dict[str, Any] = {
+        "model_a": a.name,
+        "model_b": b.name,
+        "rows": len(rows),
+        "score_label": label,
+        "defaulted": dict(aligned.defaulted),
+    }
     widest = int(np.nanargmax(gap)) if np.isfinite(gap).any() else None
-    facts.update({
-        "mean_abs_difference": _finite(np.nanmean(gap)) if widest is not None else None,
-        "max_abs_difference": None if widest is None else _finite(gap[widest]),
-        "max_difference_row": None if widest is None else int(number[widest]),
-        "mean_difference": _finite(np.nanmean(difference)) if widest is not None else None,
-    })
+    facts.update(
+        {
+            "mean_abs_difference": _finite(np.nanmean(gap)) if widest is not None else None,
+            "max_abs_difference": None if widest is None else _finite(gap[widest]),
+            "max_difference_row": None if widest is None else int(number[widest]),
+            "mean_difference": _finite(np.nanmean(difference)) if widest is not None else None,
+        }
+    )
     confusion = pd.DataFrame(columns=["a_class", "b_class", "rows", "share"])
     if classifier:
         order = _label_order(a.schema, b.schema, read_a, read_b)
         agree = read_a.labels == read_b.labels
         distance = 0.5 * np.abs(_by_labels(read_a, order) - _by_labels(read_b, order)).sum(axis=1)
-        summary = pd.DataFrame({"row": number, "a_class": read_a.labels, "b_class": read_b.labels, "agree": agree,
-                                "a_score": score_a, "b_score": score_b, "difference": difference,
-                                "distance": distance})
+        summary = pd.DataFrame(
+            {
+                "row": number,
+                "a_class": read_a.labels,
+                "b_class": read_b.labels,
+                "agree": agree,
+                "a_score": score_a,
+                "b_score": score_b,
+                "difference": difference,
+                "distance": distance,
+            }
+        )
         confusion = _confusion(read_a.labels, read_b.labels, order, a.schema, b.schema, read_a, read_b)
-        facts.update({"agreement": float(agree.mean()), "agreeing_rows": int(agree.sum()),
-                      "classes_a": _present(order, read_a), "classes_b": _present(order, read_b)})
-        ranked = summary.assign(_order=~agree).sort_values(["_order", "distance", "row"],
-                                                           ascending=[False, False, True], kind="stable")
+        facts.update(
+            {
+                "agreement": float(agree.mean()),
+                "agreeing_rows": int(agree.sum()),
+                "classes_a": _present(order, read_a),
+                "classes_b": _present(order, read_b),
+            }
+        )
+        ranked = summary.assign(_order=~agree).sort_values(
+            ["_order", "distance", "row"], ascending=[False, False, True], kind="stable"
+        )
         ranked = ranked.drop(columns="_order")
     else:
-        summary = pd.DataFrame({"row": number, "a_value": read_a.values, "b_value": read_b.values,
-                                "difference": difference})
-        correlation = (float(np.corrcoef(read_a.values, read_b.values)[0, 1])
-                       if len(rows) > 2 and np.nanstd(read_a.values) > 0 and np.nanstd(read_b.values) > 0 else None)
+        summary = pd.DataFrame(
+            {"row": number, "a_value": read_a.values, "b_value": read_b.values, "difference": difference}
+        )
+        correlation = (
+            float(np.corrcoef(read_a.values, read_b.values)[0, 1])
+            if len(rows) > 2 and np.nanstd(read_a.values) > 0 and np.nanstd(read_b.values) > 0
+            else None
+        )
         facts.update({"agreement": None, "correlation": _finite(correlation) if correlation is not None else None})
         ranked = summary.assign(_gap=gap).sort_values(["_gap", "row"], ascending=[False, True], kind="stable")
         ranked = ranked.drop(columns="_gap")
@@ -811,11 +964,20 @@ def compare_rows(a: Side, b: Side, rows: pd.DataFrame, *, score_class: str | Non
     summary = summary.merge(inputs, on="row", how="left")
     scorer = _comparison_scorer(read_a, label)
     return Comparison(
-        kind="compare_rows", scorer=scorer, scenario={}, scenario_score=math.nan, scenario_class=None,
+        kind="compare_rows",
+        scorer=scorer,
+        scenario={},
+        scenario_score=math.nan,
+        scenario_class=None,
         sent=_sent(a, b, aligned, answers_a, answers_b, read_a, read_b, score_a, score_b, {}),
-        summary=summary, reading=_rows_reading(a, b, facts, confusion, classifier),
-        tasks=tasks_for(aligned.request_a, aligned.request_b, max_rows), facts=facts,
-        model_a=a.name, model_b=b.name, differences=differences, confusion=confusion,
+        summary=summary,
+        reading=_rows_reading(a, b, facts, confusion, classifier),
+        tasks=tasks_for(aligned.request_a, aligned.request_b, max_rows),
+        facts=facts,
+        model_a=a.name,
+        model_b=b.name,
+        differences=differences,
+        confusion=confusion,
         disagreements=disagreements.reset_index(drop=True),
     )
 
@@ -831,16 +993,19 @@ def _coerced_rows(schema: FeatureSchema, rows: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _unmatched(aligned: Aligned, schema_a: FeatureSchema, schema_b: FeatureSchema, name_b: str,
-               total: int) -> tuple[str, ...]:
+def _unmatched(
+    aligned: Aligned, schema_a: FeatureSchema, schema_b: FeatureSchema, name_b: str, total: int
+) -> tuple[str, ...]:
     """Sentences for shared inputs whose values B could not take on some rows (they got B's default)."""
     names_a = {f.name for f in schema_a.features}
     out = []
     for name, count in aligned.defaulted.items():
         if name in names_a:
             default = value_text(schema_b.feature(name), schema_b.defaults()[name])
-            out.append(f"{count:,} of the {total:,} rows have a value of {name!r} that {name_b} cannot take; "
-                       f"{name_b} got its default, {default}, there.")
+            out.append(
+                f"{count:,} of the {total:,} rows have a value of {name!r} that {name_b} cannot take; "
+                f"{name_b} got its default, {default}, there."
+            )
     return tuple(out)
 
 
@@ -849,13 +1014,21 @@ def _present(order: Sequence[str], read: _Read) -> list[str]:
     return [label for label in order if label.casefold() in folded or label in set(read.labels)]
 
 
-def _confusion(labels_a: np.ndarray, labels_b: np.ndarray, order: Sequence[str], schema_a: FeatureSchema,
-               schema_b: FeatureSchema, read_a: _Read, read_b: _Read) -> pd.DataFrame:
+def _confusion(
+    labels_a: np.ndarray,
+    labels_b: np.ndarray,
+    order: Sequence[str],
+    schema_a: FeatureSchema,
+    schema_b: FeatureSchema,
+    read_a: _Read,
+    read_b: _Read,
+) -> pd.DataFrame:
     """Tidy counts of A's class x B's class over every label each side has (zeros included)."""
     rows_labels = _present(order, read_a)
     columns_labels = _present(order, read_b)
-    counts = pd.crosstab(pd.Series(labels_a, name="a_class").astype(str),
-                         pd.Series(labels_b, name="b_class").astype(str))
+    counts = pd.crosstab(
+        pd.Series(labels_a, name="a_class").astype(str), pd.Series(labels_b, name="b_class").astype(str)
+    )
     counts = counts.reindex(index=rows_labels, columns=columns_labels, fill_value=0)
     tidy = counts.stack().rename("rows").reset_index()
     tidy.columns = ["a_class", "b_class", "rows"]
@@ -874,8 +1047,7 @@ def _inputs_shown(schema: FeatureSchema, rows: pd.DataFrame) -> pd.DataFrame:
         else:
             shown[feature.name] = column.to_numpy()
     frame = pd.DataFrame(shown)
-    taken = {"row", "a_class", "b_class", "agree", "a_score", "b_score", "difference", "distance", "a_value",
-             "b_value"}
+    taken = {"row", "a_class", "b_class", "agree", "a_score", "b_score", "difference", "distance", "a_value", "b_value"}
     return frame.rename(columns={c: BOOKKEEPING_PREFIX + c for c in frame.columns if c in taken and c != "row"})
 
 
@@ -883,42 +1055,68 @@ def _rows_reading(a: Side, b: Side, facts: Mapping[str, Any], confusion: pd.Data
     total = facts["rows"]
     if classifier:
         agreement = facts["agreement"]
-        first = (f"{a.name} and {b.name} agree on {percent(agreement)} of the {total:,} rows "
-                 f"({facts['agreeing_rows']:,}).")
+        first = (
+            f"{a.name} and {b.name} agree on {percent(agreement)} of the {total:,} rows ({facts['agreeing_rows']:,})."
+        )
         off = confusion[(confusion["a_class"] != confusion["b_class"]) & (confusion["rows"] > 0)]
         if not off.empty:
             worst = off.sort_values("rows", ascending=False, kind="stable").iloc[0]
-            first += (f" Most often they differ where {a.name} says {worst['a_class']} and {b.name} "
-                      f"{worst['b_class']} ({int(worst['rows']):,} rows).")
+            first += (
+                f" Most often they differ where {a.name} says {worst['a_class']} and {b.name} "
+                f"{worst['b_class']} ({int(worst['rows']):,} rows)."
+            )
         if facts.get("mean_abs_difference") is not None:
-            first += (f" P({facts['score_label']}) differs by {facts['mean_abs_difference'] * 100:.1f} pts on "
-                      f"average, at most {facts['max_abs_difference'] * 100:.1f} pts (row "
-                      f"{facts['max_difference_row']}).")
+            first += (
+                f" P({facts['score_label']}) differs by {facts['mean_abs_difference'] * 100:.1f} pts on "
+                f"average, at most {facts['max_abs_difference'] * 100:.1f} pts (row "
+                f"{facts['max_difference_row']})."
+            )
         return first
     if facts.get("mean_abs_difference") is None:
         return f"The models gave no usable values for the {total:,} rows."
     mean = facts["mean_difference"]
     if _value(facts["max_abs_difference"]) == "0":
         return f"{a.name} and {b.name} predict the same value for every one of the {total:,} rows."
-    return (f"Over {total:,} rows {b.name} predicts {_value(abs(mean))} {'more' if mean >= 0 else 'less'} than "
-            f"{a.name} on average; the absolute difference is {_value(facts['mean_abs_difference'])} on average "
-            f"and at most {_value(facts['max_abs_difference'])} (row {facts['max_difference_row']}).")
+    return (
+        f"Over {total:,} rows {b.name} predicts {_value(abs(mean))} {'more' if mean >= 0 else 'less'} than "
+        f"{a.name} on average; the absolute difference is {_value(facts['mean_abs_difference'])} on average "
+        f"and at most {_value(facts['max_abs_difference'])} (row {facts['max_difference_row']})."
+    )
 
 
 # ---- the rows sent, with both answers ----------------------------------------------------------------------
-def _sent(a: Side, b: Side, aligned: Aligned, answers_a: pd.DataFrame, answers_b: pd.DataFrame, read_a: _Read,
-          read_b: _Read, score_a: np.ndarray, score_b: np.ndarray, bookkeeping: Mapping[str, Sequence[Any]]
-          ) -> pd.DataFrame:
+def _sent(
+    a: Side,
+    b: Side,
+    aligned: Aligned,
+    answers_a: pd.DataFrame,
+    answers_b: pd.DataFrame,
+    read_a: _Read,
+    read_b: _Read,
+    score_a: np.ndarray,
+    score_b: np.ndarray,
+    bookkeeping: Mapping[str, Sequence[Any]],
+) -> pd.DataFrame:
     """Every row sent to either side: ``side, model, row``, its request columns, the answer, ``label, score``."""
     parts = []
-    for side, name, request, answers, read, score in ((A, a.name, aligned.request_a, answers_a, read_a, score_a),
-                                                      (B, b.name, aligned.request_b, answers_b, read_b, score_b)):
+    for side, name, request, answers, read, score in (
+        (A, a.name, aligned.request_a, answers_a, read_a, score_a),
+        (B, b.name, aligned.request_b, answers_b, read_b, score_b),
+    ):
         taken = set(request.columns) | set(answers.columns)
-        extra = {"side": [side] * len(request), "model": [name] * len(request), "row": np.arange(len(request)),
-                 **{key: list(values) for key, values in bookkeeping.items()}}
+        extra = {
+            "side": [side] * len(request),
+            "model": [name] * len(request),
+            "row": np.arange(len(request)),
+            **{key: list(values) for key, values in bookkeeping.items()},
+        }
         head = pd.DataFrame({(BOOKKEEPING_PREFIX + k if k in taken else k): v for k, v in extra.items()})
-        tail = pd.DataFrame({(BOOKKEEPING_PREFIX + k if k in taken else k): v
-                             for k, v in {"label": read.labels, "score": score}.items()})
+        tail = pd.DataFrame(
+            {
+                (BOOKKEEPING_PREFIX + k if k in taken else k): v
+                for k, v in {"label": read.labels, "score": score}.items()
+            }
+        )
         answer_columns = answers[[c for c in answers.columns if c not in request.columns]].reset_index(drop=True)
         parts.append(pd.concat([head, request.reset_index(drop=True), answer_columns, tail], axis=1))
     return pd.concat(parts, ignore_index=True)
@@ -953,6 +1151,21 @@ def _short(value: Any) -> str:
     return "0" if text == "-0" else text
 
 
-__all__ = ["A", "B", "MAX_DISAGREEMENTS", "Aligned", "Comparison", "Side", "SideProgress", "TaskClient",
-           "align_rows", "compare_rows", "compare_scenario", "predict_both", "read_rows", "schema_differences",
-           "side_name", "tasks_for"]
+__all__ = [
+    "A",
+    "B",
+    "MAX_DISAGREEMENTS",
+    "Aligned",
+    "Comparison",
+    "Side",
+    "SideProgress",
+    "TaskClient",
+    "align_rows",
+    "compare_rows",
+    "compare_scenario",
+    "predict_both",
+    "read_rows",
+    "schema_differences",
+    "side_name",
+    "tasks_for",
+]

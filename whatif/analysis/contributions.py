@@ -41,9 +41,17 @@ SUMMARY_COLUMNS = ["feature", "value", "contribution", "std_error", "rank"]
 MAX_EXACT_FEATURES = 30  # 2^30 coalitions is beyond any budget; checked before shifting bits
 
 
-def contributions(schema: FeatureSchema, scenario: Mapping[str, Any], predict: Predict, *,
-                  background: pd.DataFrame | None = None, max_background: int = 8, budget: int = 10_000,
-                  seed: int = 0, score_class: str | None = None) -> AnalysisResult:
+def contributions(
+    schema: FeatureSchema,
+    scenario: Mapping[str, Any],
+    predict: Predict,
+    *,
+    background: pd.DataFrame | None = None,
+    max_background: int = 8,
+    budget: int = 10_000,
+    seed: int = 0,
+    score_class: str | None = None,
+) -> AnalysisResult:
     """The Shapley value of each logical feature for the scenario's score, in ONE call of ``predict``.
 
     ``background``: FORM-value rows the scenario is compared with (a model's sample rows, an
@@ -78,21 +86,27 @@ def contributions(schema: FeatureSchema, scenario: Mapping[str, Any], predict: P
         method = "sampled"
         permutations = (limit // (b * (k + 1))) // 2 * 2
         if permutations < 2:
-            raise AnalysisError(f"Sampling Shapley values of {k} features against {b} background rows needs at "
-                                f"least {2 * b * (k + 1):,} rows, more than the budget of {limit:,}; "
-                                f"{'raise the budget or ' if limit < MAX_ROWS - 1 else ''}use fewer background rows.")
+            raise AnalysisError(
+                f"Sampling Shapley values of {k} features against {b} background rows needs at "
+                f"least {2 * b * (k + 1):,} rows, more than the budget of {limit:,}; "
+                f"{'raise the budget or ' if limit < MAX_ROWS - 1 else ''}use fewer background rows."
+            )
         order = _antithetic_permutations(k, permutations, rng)
         rank = np.argsort(order, axis=1)  # rank[p, j]: the step at which permutation p adds feature j
         steps = np.arange(k + 1)
         # (permutation, background, step, feature): in the coalition once added, i.e. rank < step
-        in_coalition = np.broadcast_to(rank[:, None, None, :] < steps[None, None, :, None],
-                                       (permutations, b, k + 1, k)).reshape(-1, k)
+        in_coalition = np.broadcast_to(
+            rank[:, None, None, :] < steps[None, None, :, None], (permutations, b, k + 1, k)
+        ).reshape(-1, k)
         background_of = np.tile(np.repeat(np.arange(b), k + 1), permutations)
         step_of = np.tile(steps, permutations * b)
         names = np.array([f.name for f in schema.features] + [""], dtype=object)
         added = order[np.repeat(np.arange(permutations), b * (k + 1)), np.maximum(step_of - 1, 0)]
-        extra = {"permutation": np.repeat(np.arange(permutations), b * (k + 1)), "step": step_of,
-                 "added": np.where(step_of == 0, names[-1], names[added])}
+        extra = {
+            "permutation": np.repeat(np.arange(permutations), b * (k + 1)),
+            "step": step_of,
+            "added": np.where(step_of == 0, names[-1], names[added]),
+        }
         draws = permutations
 
     form = _coalition_columns(schema, base, rows, in_coalition, background_of)
@@ -112,29 +126,43 @@ def contributions(schema: FeatureSchema, scenario: Mapping[str, Any], predict: P
     summary = _summary(schema, base, phi, std_error)
     prediction = answered.scenario_score
     facts = {
-        "method": method, "base_score": base_score, "prediction_score": prediction,
-        "sum_check": float(np.sum(phi) - (prediction - base_score)), "background_rows": b,
-        "background_left_out": left_out, "budget": budget, "rows": len(answered.sent),
+        "method": method,
+        "base_score": base_score,
+        "prediction_score": prediction,
+        "sum_check": float(np.sum(phi) - (prediction - base_score)),
+        "background_rows": b,
+        "background_left_out": left_out,
+        "budget": budget,
+        "rows": len(answered.sent),
         ("coalitions" if method == "exact" else "permutations"): draws,
     }
     return AnalysisResult(
-        kind="contributions", scorer=answered.scorer, scenario=base, scenario_score=prediction,
-        scenario_class=answered.scenario_class, sent=answered.sent, summary=summary,
+        kind="contributions",
+        scorer=answered.scorer,
+        scenario=base,
+        scenario_score=prediction,
+        scenario_class=answered.scenario_class,
+        sent=answered.sent,
+        summary=summary,
         reading=_reading(summary, answered.scorer, base_score, prediction, b, background is None, method),
-        tasks=1, facts=facts,
+        tasks=1,
+        facts=facts,
     )
 
 
-def _background_rows(schema: FeatureSchema, background: pd.DataFrame | None, most: int,
-                     rng: np.random.Generator) -> tuple[list[dict[str, Any]], int]:
+def _background_rows(
+    schema: FeatureSchema, background: pd.DataFrame | None, most: int, rng: np.random.Generator
+) -> tuple[list[dict[str, Any]], int]:
     """The coerced background rows to use (at most ``most``, chosen at random) and how many did not fit."""
     if background is None:
         return [schema.coerce_values(schema.defaults())], 0
     missing = [f.name for f in schema.features if f.name not in background.columns]
     if missing:
-        raise AnalysisError(f"The background rows have no column {missing[0]!r}"
-                            f"{f' (and {len(missing) - 1} more)' if len(missing) > 1 else ''}; give rows with "
-                            "every feature of the model, as the form holds them.")
+        raise AnalysisError(
+            f"The background rows have no column {missing[0]!r}"
+            f"{f' (and {len(missing) - 1} more)' if len(missing) > 1 else ''}; give rows with "
+            "every feature of the model, as the form holds them."
+        )
     names = [f.name for f in schema.features]
     fitting, first_problem = [], ""
     for record in background[names].to_dict(orient="records"):
@@ -144,8 +172,10 @@ def _background_rows(schema: FeatureSchema, background: pd.DataFrame | None, mos
             first_problem = first_problem or str(invalid)
     if not fitting:
         detail = f" (the first: {first_problem})" if first_problem else ""
-        raise AnalysisError(f"None of the {len(background):,} background rows fits the model{detail}; give rows "
-                            "with a valid value for every feature.")
+        raise AnalysisError(
+            f"None of the {len(background):,} background rows fits the model{detail}; give rows "
+            "with a valid value for every feature."
+        )
     left_out = len(background) - len(fitting)
     if len(fitting) > most:
         chosen = np.sort(rng.choice(len(fitting), size=most, replace=False))
@@ -166,8 +196,13 @@ def _antithetic_permutations(k: int, count: int, rng: np.random.Generator) -> np
     return np.stack([half, half[:, ::-1]], axis=1).reshape(count, k)
 
 
-def _coalition_columns(schema: FeatureSchema, scenario: Mapping[str, Any], rows: Sequence[Mapping[str, Any]],
-                       in_coalition: np.ndarray, background_of: np.ndarray) -> dict[str, list[Any]]:
+def _coalition_columns(
+    schema: FeatureSchema,
+    scenario: Mapping[str, Any],
+    rows: Sequence[Mapping[str, Any]],
+    in_coalition: np.ndarray,
+    background_of: np.ndarray,
+) -> dict[str, list[Any]]:
     """Form columns: row 0 the scenario, then each coalition row (scenario's values in, background's out).
 
     Every value is the scenario's or a background row's, both coerced already, so every row is
@@ -183,8 +218,9 @@ def _coalition_columns(schema: FeatureSchema, scenario: Mapping[str, Any], rows:
     return columns
 
 
-def _bookkeeping(schema: FeatureSchema, in_coalition: np.ndarray, background_of: np.ndarray,
-                 extra: Mapping[str, np.ndarray]) -> dict[str, list[Any]]:
+def _bookkeeping(
+    schema: FeatureSchema, in_coalition: np.ndarray, background_of: np.ndarray, extra: Mapping[str, np.ndarray]
+) -> dict[str, list[Any]]:
     """Per row sent: its part, the background row it starts from, the features at the scenario's value."""
     k = len(schema.features)
     names = [f.name for f in schema.features]
@@ -239,17 +275,20 @@ def _sampled_shapley(chains: np.ndarray, rank: np.ndarray) -> tuple[np.ndarray, 
     return phi, pairs.std(axis=0, ddof=1) / math.sqrt(len(pairs))
 
 
-def _summary(schema: FeatureSchema, scenario: Mapping[str, Any], phi: np.ndarray,
-             std_error: np.ndarray) -> pd.DataFrame:
+def _summary(
+    schema: FeatureSchema, scenario: Mapping[str, Any], phi: np.ndarray, std_error: np.ndarray
+) -> pd.DataFrame:
     """One row per feature, sorted by |contribution| (schema order for ties)."""
-    summary = pd.DataFrame({
-        "feature": [f.name for f in schema.features],
-        "value": [value_text(f, scenario[f.name]) for f in schema.features],
-        "contribution": phi.astype(float),
-        "std_error": std_error.astype(float),
-        "size": np.abs(phi),
-        "schema_order": np.arange(len(phi)),
-    })
+    summary = pd.DataFrame(
+        {
+            "feature": [f.name for f in schema.features],
+            "value": [value_text(f, scenario[f.name]) for f in schema.features],
+            "contribution": phi.astype(float),
+            "std_error": std_error.astype(float),
+            "size": np.abs(phi),
+            "schema_order": np.arange(len(phi)),
+        }
+    )
     summary = summary.sort_values(["size", "schema_order"], ascending=[False, True], na_position="last")
     summary["rank"] = np.arange(1, len(summary) + 1)
     return summary[SUMMARY_COLUMNS].reset_index(drop=True)
@@ -263,8 +302,15 @@ def _amount(scorer: Scorer, value: float) -> str:
     return f"{abs(value):,.4g}"
 
 
-def _reading(summary: pd.DataFrame, scorer: Scorer, base: float, prediction: float, background_rows: int,
-             defaults: bool, method: str) -> str:
+def _reading(
+    summary: pd.DataFrame,
+    scorer: Scorer,
+    base: float,
+    prediction: float,
+    background_rows: int,
+    defaults: bool,
+    method: str,
+) -> str:
     """One or two sentences: the feature that moved the score most from the background, then the next."""
     if defaults:
         start = f"the default row's {format_score(scorer, base)}"
@@ -276,11 +322,15 @@ def _reading(summary: pd.DataFrame, scorer: Scorer, base: float, prediction: flo
         return "The model gave no usable score for some coalition rows, so the contributions cannot be read."
     top = summary.iloc[0]
     if top["contribution"] == 0:
-        return (f"No feature moves {scorer.title} away from {start}: "
-                f"this scenario scores {format_score(scorer, prediction)} too.")
+        return (
+            f"No feature moves {scorer.title} away from {start}: "
+            f"this scenario scores {format_score(scorer, prediction)} too."
+        )
     way = "up" if top["contribution"] > 0 else "down"
-    first = (f"{top['feature']} ({top['value']}) pushed {scorer.title} {way} by "
-             f"{_amount(scorer, top['contribution'])} from {start}")
+    first = (
+        f"{top['feature']} ({top['value']}) pushed {scorer.title} {way} by "
+        f"{_amount(scorer, top['contribution'])} from {start}"
+    )
     if len(summary) > 1 and summary.iloc[1]["contribution"] != 0:
         second = summary.iloc[1]
         verb = "added" if second["contribution"] > 0 else "took away"

@@ -78,8 +78,22 @@ RANDOM_PUT_BACKS = 24  # random put-back variants of a candidate changing more f
 LINE_POINTS = 8  # points of each line search, strictly between the scenario's value and the candidate's
 TOLERANCE = 1e-12
 SUMMARY_COLUMNS = ["rank", "changes", "n_changes", "cost", "score", "predicted"]
-_OTHER_WORDS = frozenset({"other", "other class", "another", "another class", "the other class", "any other class",
-                          "opposite", "the opposite", "flip", "flipped", "different", "a different class"})
+_OTHER_WORDS = frozenset(
+    {
+        "other",
+        "other class",
+        "another",
+        "another class",
+        "the other class",
+        "any other class",
+        "opposite",
+        "the opposite",
+        "flip",
+        "flipped",
+        "different",
+        "a different class",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -101,10 +115,14 @@ class Goal:
 
 
 _NUMBER = r"[-+]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d*)?(?:e[-+]?\d+)?|[-+]?\.\d+(?:e[-+]?\d+)?"
-_BELOW = re.compile(rf"^(?:under|below|less than|lower than|at most|no more than|up to|max(?:imum)?|<=?|≤)\s*"
-                    rf"({_NUMBER})$")
-_ABOVE = re.compile(rf"^(?:over|above|more than|greater than|higher than|at least|no less than|min(?:imum)?|>=?|≥)"
-                    rf"\s*({_NUMBER})$")
+_BELOW = re.compile(
+    rf"^(?:under|below|less than|lower than|at most|no more than|up to|max(?:imum)?|<=?|≤)\s*"
+    rf"({_NUMBER})$"
+)
+_ABOVE = re.compile(
+    rf"^(?:over|above|more than|greater than|higher than|at least|no less than|min(?:imum)?|>=?|≥)"
+    rf"\s*({_NUMBER})$"
+)
 _BETWEEN = re.compile(rf"^(?:between|from)?\s*({_NUMBER})\s*(?:and|to|\.\.|-|–)\s*({_NUMBER})$")
 
 
@@ -120,8 +138,10 @@ def goal_from_text(schema: FeatureSchema, text: str) -> Goal:
         if (match := _BETWEEN.match(said)) is not None:
             low, high = sorted((_number(match.group(1)), _number(match.group(2))))
             return Goal("range", low=low, high=high)
-        raise AnalysisError(f"Say the goal of a regression as a range of its prediction, such as 'under 150', "
-                            f"'over 200' or 'between 100 and 150', not {text!r}.")
+        raise AnalysisError(
+            f"Say the goal of a regression as a range of its prediction, such as 'under 150', "
+            f"'over 200' or 'between 100 and 150', not {text!r}."
+        )
     if said in _OTHER_WORDS or not said:
         return Goal("other_class")
     for key in (str(c) for c in schema.classes):
@@ -129,8 +149,9 @@ def goal_from_text(schema: FeatureSchema, text: str) -> Goal:
             return Goal("class", target_class=_class_key(key))
     if not schema.classes:  # a schema without classes: the text is the key, checked against the answers
         return Goal("class", target_class=_class_key(str(text).strip()))
-    raise AnalysisError(f"{text!r} is not a class of this model; choose one of {_classes_text(schema)}, "
-                        "or 'another class'.")
+    raise AnalysisError(
+        f"{text!r} is not a class of this model; choose one of {_classes_text(schema)}, or 'another class'."
+    )
 
 
 def _number(text: str) -> float:
@@ -144,12 +165,13 @@ def _class_key(value: Any) -> str:
 
 
 def _classes_text(schema: FeatureSchema) -> str:
-    return ", ".join(f"{schema.class_label(c)} ({_class_key(c)})" if schema.class_label(c) != _class_key(c)
-                     else _class_key(c) for c in schema.classes)
+    return ", ".join(
+        f"{schema.class_label(c)} ({_class_key(c)})" if schema.class_label(c) != _class_key(c) else _class_key(c)
+        for c in schema.classes
+    )
 
 
-def goal_text(schema: FeatureSchema, goal: Goal, scenario_class: str | None = None,
-              classes: Sequence[str] = ()) -> str:
+def goal_text(schema: FeatureSchema, goal: Goal, scenario_class: str | None = None, classes: Sequence[str] = ()) -> str:
     """The goal as a reading says it: "survived", "a prediction other than died", "progression under 150"."""
     if goal.kind == "class":
         return schema.class_label(goal.target_class)
@@ -168,12 +190,21 @@ def goal_text(schema: FeatureSchema, goal: Goal, scenario_class: str | None = No
     return f"{what} over {goal.low:,.4g}"
 
 
-def counterfactuals(schema: FeatureSchema, scenario: Mapping[str, Any], predict: Predict, *,
-                    goal: Goal | None = None, fixed: Sequence[str] = (),
-                    bounds: Mapping[str, tuple[float | None, float | None]] | None = None,
-                    directions: Mapping[str, Literal["up", "down"]] | None = None, count: int = 3,
-                    seed: int = 0, max_tasks: int = 4, max_rows: int = 25_000,
-                    score_class: str | None = None) -> AnalysisResult:
+def counterfactuals(
+    schema: FeatureSchema,
+    scenario: Mapping[str, Any],
+    predict: Predict,
+    *,
+    goal: Goal | None = None,
+    fixed: Sequence[str] = (),
+    bounds: Mapping[str, tuple[float | None, float | None]] | None = None,
+    directions: Mapping[str, Literal["up", "down"]] | None = None,
+    count: int = 3,
+    seed: int = 0,
+    max_tasks: int = 4,
+    max_rows: int = 25_000,
+    score_class: str | None = None,
+) -> AnalysisResult:
     """Up to ``count`` small, different changes of ``scenario`` that reach ``goal``, in at most ``max_tasks``
     calls of ``predict`` and ``max_rows`` rows in all (each call one task: at most 10,000 rows).
 
@@ -209,11 +240,13 @@ def _check_counts(count: int, max_tasks: int, max_rows: int) -> None:
     if not _whole(count) or not 1 <= count <= MAX_COUNT:
         raise AnalysisError(f"Ask for 1 to {MAX_COUNT} alternatives (a whole number), not {count!r}.")
     if not _whole(max_tasks) or not 1 <= max_tasks <= MAX_TASKS:
-        raise AnalysisError(f"A counterfactual search may take 1 to {MAX_TASKS} tasks (a whole number), "
-                            f"not {max_tasks!r}.")
+        raise AnalysisError(
+            f"A counterfactual search may take 1 to {MAX_TASKS} tasks (a whole number), not {max_tasks!r}."
+        )
     if not _whole(max_rows) or max_rows < MIN_ROWS:
-        raise AnalysisError(f"A counterfactual search needs a budget of at least {MIN_ROWS} rows (a whole number), "
-                            f"not {max_rows!r}.")
+        raise AnalysisError(
+            f"A counterfactual search needs a budget of at least {MIN_ROWS} rows (a whole number), not {max_rows!r}."
+        )
 
 
 def _fixed_names(schema: FeatureSchema, fixed: Sequence[str]) -> list[str]:
@@ -228,27 +261,31 @@ def _checked_goal(schema: FeatureSchema, goal: Goal | None) -> Goal:
     """The goal to search for, or AnalysisError when it does not fit the model."""
     if goal is None:
         if schema.task == "regression":
-            raise AnalysisError("A regression needs a goal range, such as 'under 150' or 'over 200'; "
-                                "say which predictions to reach.")
+            raise AnalysisError(
+                "A regression needs a goal range, such as 'under 150' or 'over 200'; say which predictions to reach."
+            )
         return Goal("other_class")
     if goal.kind not in ("class", "other_class", "range"):
         raise AnalysisError(f"A goal is a class, another class or a range, not {goal.kind!r}.")
-    if not isinstance(goal.margin, int | float) or isinstance(goal.margin, bool) \
-            or not 0 <= goal.margin < 0.5:
-        raise AnalysisError(f"The goal's margin is a probability from 0 to below 0.5, such as 0.02, not "
-                            f"{goal.margin!r}.")
+    if not isinstance(goal.margin, int | float) or isinstance(goal.margin, bool) or not 0 <= goal.margin < 0.5:
+        raise AnalysisError(
+            f"The goal's margin is a probability from 0 to below 0.5, such as 0.02, not {goal.margin!r}."
+        )
     if goal.kind == "range":
         if schema.task != "regression":
-            raise AnalysisError("A range goal is for regressions; this model is a classifier, so ask for a class "
-                                "or for another class.")
+            raise AnalysisError(
+                "A range goal is for regressions; this model is a classifier, so ask for a class or for another class."
+            )
         ends = [end for end in (goal.low, goal.high) if end is not None]
         if not ends:
             raise AnalysisError("A range goal needs a low end, a high end or both, such as 'under 150'.")
         if any(isinstance(end, bool) or not isinstance(end, int | float) or not math.isfinite(end) for end in ends):
             raise AnalysisError("The ends of a range goal must be finite numbers.")
         if goal.low is not None and goal.high is not None and goal.low > goal.high:
-            raise AnalysisError(f"The goal range runs from {goal.low:,.4g} up to {goal.high:,.4g}: its low end is "
-                                "above its high end; swap them.")
+            raise AnalysisError(
+                f"The goal range runs from {goal.low:,.4g} up to {goal.high:,.4g}: its low end is "
+                "above its high end; swap them."
+            )
         return goal
     if schema.task == "regression":
         raise AnalysisError("A regression has no classes; give its goal as a range, such as 'under 150'.")
@@ -257,8 +294,9 @@ def _checked_goal(schema: FeatureSchema, goal: Goal | None) -> Goal:
             raise AnalysisError("A class goal needs the class to reach; name one of the model's classes.")
         key = _class_key(goal.target_class)
         if schema.classes and key not in {_class_key(c) for c in schema.classes}:
-            raise AnalysisError(f"{goal.target_class!r} is not a class of this model; choose one of "
-                                f"{_classes_text(schema)}.")
+            raise AnalysisError(
+                f"{goal.target_class!r} is not a class of this model; choose one of {_classes_text(schema)}."
+            )
         return Goal("class", target_class=key, margin=float(goal.margin))
     return Goal("other_class", margin=float(goal.margin))
 
@@ -284,26 +322,42 @@ class _Space:
     singles: list[np.ndarray] = field(default_factory=list)  # per feature: encoded values tried alone
 
     @classmethod
-    def build(cls, schema: FeatureSchema, base: Mapping[str, Any], held: Sequence[str],
-              bounds: Mapping[str, tuple[float | None, float | None]],
-              directions: Mapping[str, str]) -> _Space:
+    def build(
+        cls,
+        schema: FeatureSchema,
+        base: Mapping[str, Any],
+        held: Sequence[str],
+        bounds: Mapping[str, tuple[float | None, float | None]],
+        directions: Mapping[str, str],
+    ) -> _Space:
         """The space of allowed changes; AnalysisError for bounds or directions that make no sense."""
         for name in (*bounds, *directions):
             feature_named(schema, str(name))
         features = schema.features
         k = len(features)
-        space = cls(schema, [f.name for f in features], np.array([is_numeric(f) for f in features], dtype=bool),
-                    np.array([f.type == "integer" for f in features], dtype=bool),
-                    np.array([f.name not in set(held) for f in features], dtype=bool),
-                    np.zeros(k), np.zeros(k), np.zeros(k), np.ones(k), np.zeros(k, dtype=np.int64), np.ones(k),
-                    np.ones(k), [])
+        space = cls(
+            schema,
+            [f.name for f in features],
+            np.array([is_numeric(f) for f in features], dtype=bool),
+            np.array([f.type == "integer" for f in features], dtype=bool),
+            np.array([f.name not in set(held) for f in features], dtype=bool),
+            np.zeros(k),
+            np.zeros(k),
+            np.zeros(k),
+            np.ones(k),
+            np.zeros(k, dtype=np.int64),
+            np.ones(k),
+            np.ones(k),
+            [],
+        )
         for j, f in enumerate(features):
             value = base[f.name]
             if not is_numeric(f):
                 if f.name in bounds or f.name in directions:
                     which = "Bounds" if f.name in bounds else "Directions"
-                    raise AnalysisError(f"{which} apply to numbers, and {f.name!r} is a category; hold it fixed "
-                                        "or leave it free.")
+                    raise AnalysisError(
+                        f"{which} apply to numbers, and {f.name!r} is a category; hold it fixed or leave it free."
+                    )
                 space.levels.append(levels(f))
                 space.base[j] = space.levels[j].index(value)
                 space.high[j] = len(space.levels[j]) - 1
@@ -314,10 +368,10 @@ class _Space:
             space.spread[j] = spread
             space.cost_scale[j] = _cost_scale(f, float(value))
             space.step[j], space.decimals[j] = (1.0, 0) if f.type == "integer" else _rounding(f, spread)
-            space.low[j], space.high[j] = _box(f, float(value), spread, bounds.get(f.name),
-                                               directions.get(f.name), held=f.name in set(held))
-        space.singles = [space._single_values(j, features[j]) if space.movable[j] else np.zeros(0)
-                         for j in range(k)]
+            space.low[j], space.high[j] = _box(
+                f, float(value), spread, bounds.get(f.name), directions.get(f.name), held=f.name in set(held)
+            )
+        space.singles = [space._single_values(j, features[j]) if space.movable[j] else np.zeros(0) for j in range(k)]
         return space
 
     @property
@@ -364,7 +418,8 @@ class _Space:
         numbers = self.numeric & self.movable
         inside = ((matrix[:, numbers] >= self.low[numbers]) & (matrix[:, numbers] <= self.high[numbers])).all(axis=1)
         whole = (matrix[:, self.integer | ~self.numeric] == np.round(matrix[:, self.integer | ~self.numeric])).all(
-            axis=1)
+            axis=1
+        )
         return np.asarray(fixed_kept & inside & whole, dtype=bool)
 
     def changed(self, matrix: np.ndarray) -> np.ndarray:
@@ -421,8 +476,15 @@ def _rounding(feature: Feature, spread: float) -> tuple[float, int]:
     return step, decimals
 
 
-def _box(feature: Feature, value: float, spread: float, bound: tuple[float | None, float | None] | None,
-         direction: str | None, *, held: bool) -> tuple[float, float]:
+def _box(
+    feature: Feature,
+    value: float,
+    spread: float,
+    bound: tuple[float | None, float | None] | None,
+    direction: str | None,
+    *,
+    held: bool,
+) -> tuple[float, float]:
     """Where a number may go: the bounds given, else its training range widened to hold the scenario's value
     (4 spreads either side without a range); a direction closes one side at the scenario's value."""
     low_bound, high_bound = _checked_bound(feature.name, bound)
@@ -430,13 +492,20 @@ def _box(feature: Feature, value: float, spread: float, bound: tuple[float | Non
         raise AnalysisError(f"The direction of {feature.name!r} is 'up' or 'down', not {direction!r}.")
     if held:
         if (low_bound is not None and value < low_bound) or (high_bound is not None and value > high_bound):
-            raise AnalysisError(f"{feature.name!r} is held fixed at {value:g}, outside its bounds; free it or "
-                                "widen the bounds.")
+            raise AnalysisError(
+                f"{feature.name!r} is held fixed at {value:g}, outside its bounds; free it or widen the bounds."
+            )
         return value, value
-    low = low_bound if low_bound is not None else min(value, feature.min if feature.min is not None
-                                                      else value - 4 * spread)
-    high = high_bound if high_bound is not None else max(value, feature.max if feature.max is not None
-                                                         else value + 4 * spread)
+    low = (
+        low_bound
+        if low_bound is not None
+        else min(value, feature.min if feature.min is not None else value - 4 * spread)
+    )
+    high = (
+        high_bound
+        if high_bound is not None
+        else max(value, feature.max if feature.max is not None else value + 4 * spread)
+    )
     if direction == "up":
         low = max(low, value)
     elif direction == "down":
@@ -456,15 +525,16 @@ def _checked_bound(name: str, bound: Any) -> tuple[float | None, float | None]:
     try:
         low, high = bound
     except (TypeError, ValueError):
-        raise AnalysisError(f"The bounds of {name!r} are a pair (low, high), either end None, not {bound!r}.") \
-            from None
+        raise AnalysisError(f"The bounds of {name!r} are a pair (low, high), either end None, not {bound!r}.") from None
     for end in (low, high):
-        if end is not None and (isinstance(end, bool) or not isinstance(end, int | float | np.number)
-                                or not math.isfinite(float(end))):
+        if end is not None and (
+            isinstance(end, bool) or not isinstance(end, int | float | np.number) or not math.isfinite(float(end))
+        ):
             raise AnalysisError(f"The bounds of {name!r} must be finite numbers or None, not {end!r}.")
     if low is not None and high is not None and low > high:
-        raise AnalysisError(f"The bounds of {name!r} run from {low:g} up to {high:g}: the low end is above the high "
-                            "end; swap them.")
+        raise AnalysisError(
+            f"The bounds of {name!r} run from {low:g} up to {high:g}: the low end is above the high end; swap them."
+        )
     return (None if low is None else float(low)), (None if high is None else float(high))
 
 
@@ -487,8 +557,11 @@ class _Judge:
             gap = np.nan_to_num(np.minimum(value - low, high - value), nan=-math.inf)
             return gap, gap >= 0
         predicted = predicted.astype(str)
-        targets = ([str(self.goal.target_class)] if self.goal.kind == "class"
-                   else [c for c in self.scorer.classes if c != self.scenario_class])
+        targets = (
+            [str(self.goal.target_class)]
+            if self.goal.kind == "class"
+            else [c for c in self.scorer.classes if c != self.scenario_class]
+        )
         columns = [PROBABILITY_PREFIX + c for c in self.scorer.classes]
         probabilities = None
         if columns and all(c in answers.columns for c in columns):
@@ -524,8 +597,16 @@ class _Round:
 class _Search:
     """The rounds of one search and everything they sent and got back (per row sent, in order)."""
 
-    def __init__(self, schema: FeatureSchema, space: _Space, predict: Predict, goal: Goal, count: int,
-                 max_rows: int, rng: np.random.Generator) -> None:
+    def __init__(
+        self,
+        schema: FeatureSchema,
+        space: _Space,
+        predict: Predict,
+        goal: Goal,
+        count: int,
+        max_rows: int,
+        rng: np.random.Generator,
+    ) -> None:
         self.schema, self.space, self.predict, self.goal = schema, space, predict, goal
         self.count, self.max_rows, self.rng = count, max_rows, rng
         self.requests: list[pd.DataFrame] = []
@@ -578,8 +659,10 @@ class _Search:
         answers = self.predict(request)
         self.tasks += 1
         if len(answers) != len(request):
-            raise AnalysisError(f"The model answered {len(answers):,} rows for the {len(request):,} sent, so answers "
-                                "cannot be matched to rows; run the analysis again.")
+            raise AnalysisError(
+                f"The model answered {len(answers):,} rows for the {len(request):,} sent, so answers "
+                "cannot be matched to rows; run the analysis again."
+            )
         self.requests.append(request)
         self.answers.append(answers.reset_index(drop=True))
         self.sources += [plan.source[i] for i in chosen]
@@ -599,7 +682,7 @@ class _Search:
         """Goal gap, meets-goal and predicted class of the rows of the last round."""
         assert self.judge is not None
         answers = self.answers[-1]
-        allowed = self.allowed[-len(answers):]
+        allowed = self.allowed[-len(answers) :]
         predicted = _predicted_keys(self.judge.scorer, answers)
         gap, met = self.judge.gap(answers, predicted)
         self.predicted = np.concatenate([self.predicted, predicted])
@@ -612,14 +695,20 @@ class _Search:
         self.send(self.explore(budget), budget)
         first = self.answers[0]
         try:
-            scorer = scorer_for(self.schema, first, score_class if score_class is not None else
-                                (self.goal.target_class if self.goal.kind == "class" else None))
+            scorer = scorer_for(
+                self.schema,
+                first,
+                score_class
+                if score_class is not None
+                else (self.goal.target_class if self.goal.kind == "class" else None),
+            )
         except ValueError as exc:
             raise AnalysisError(str(exc)) from None
         scenario_class = None if scorer.task == "regression" else str(scorer.predicted_class(first.iloc[:1]).iloc[0])
         if self.goal.kind == "class" and self.goal.target_class not in scorer.classes:
-            raise AnalysisError(f"{self.goal.target_class!r} is not a class of this model; choose one of "
-                                f"{', '.join(scorer.classes)}.")
+            raise AnalysisError(
+                f"{self.goal.target_class!r} is not a class of this model; choose one of {', '.join(scorer.classes)}."
+            )
         if self.goal.kind == "other_class" and score_class is None and len(scorer.classes) == 2:
             other = next(c for c in scorer.classes if c != scenario_class)
             scorer = scorer_for(self.schema, first, other)  # the class to reach is the one to watch
@@ -657,9 +746,15 @@ class _Search:
 
     def _note_round(self, kind: str) -> None:
         chosen = self.choose()
-        self.rounds.append({"round": len(self.requests), "kind": kind, "rows": int(len(self.requests[-1])),
-                            "found": len(chosen),
-                            "best_cost": float(self.cost[chosen[0]]) if chosen else None})
+        self.rounds.append(
+            {
+                "round": len(self.requests),
+                "kind": kind,
+                "rows": int(len(self.requests[-1])),
+                "found": len(chosen),
+                "best_cost": float(self.cost[chosen[0]]) if chosen else None,
+            }
+        )
 
     # -- choosing
     def best_per_set(self) -> list[int]:
@@ -693,10 +788,14 @@ class _Search:
             cheaper.append(mask)
         chosen: list[int] = []
         while candidates and len(chosen) < self.count:
+
             def priority(i: int) -> tuple[float, int, float, int]:
-                near = min((1 - (masks[i] & masks[c]).bit_count() / (masks[i] | masks[c]).bit_count()
-                            for c in chosen), default=1.0)
+                near = min(
+                    (1 - (masks[i] & masks[c]).bit_count() / (masks[i] | masks[c]).bit_count() for c in chosen),
+                    default=1.0,
+                )
                 return (float(self.cost[i]) / (0.5 + 0.5 * near), int(self.n_changes[i]), float(self.cost[i]), i)
+
             pick = min(candidates, key=priority)
             chosen.append(pick)
             candidates.remove(pick)
@@ -717,8 +816,10 @@ class _Search:
         the whole space when it is small enough."""
         space = self.space
         base = space.base[None, :]
-        options = [np.concatenate([[space.base[j]], space.singles[j]]) if space.movable[j] else space.base[j:j + 1]
-                   for j in range(space.k)]
+        options = [
+            np.concatenate([[space.base[j]], space.singles[j]]) if space.movable[j] else space.base[j : j + 1]
+            for j in range(space.k)
+        ]
         total = math.prod(len(o) for o in options)
         if total <= budget:
             grid = np.array(np.meshgrid(*options, indexing="ij")).reshape(space.k, -1).T
@@ -735,8 +836,9 @@ class _Search:
         multi = self.multi_changes(int(left * MULTI_SHARE))
         spheres = self.spheres(self.space.base, left - len(multi), SPHERE_LAYERS)
         mixed = np.vstack([multi, spheres])
-        mixed_sources = np.array(["two or three changes"] * len(multi) + ["growing sphere"] * len(spheres),
-                                 dtype=object)
+        mixed_sources = np.array(
+            ["two or three changes"] * len(multi) + ["growing sphere"] * len(spheres), dtype=object
+        )
         shuffled = self.rng.permutation(len(mixed))  # the rows beyond the budget are cut from both kinds alike
         matrix = np.vstack([base, single, mixed[shuffled]])
         sources = ["scenario", *["one change"] * len(single), *mixed_sources[shuffled].tolist()]
@@ -793,8 +895,9 @@ class _Search:
         far = self.spheres(space.base, n_far, WIDE_LAYERS, switch_scale=2.0)
         allowed = np.flatnonzero(self.allowed)
         nearest = allowed[np.argsort(-self.gap[allowed], kind="stable")][:20]
-        around = [self.spheres(self.matrix[i], max(1, n_near // max(1, len(nearest))), (0.0, 0.5, 1.0))
-                  for i in nearest]
+        around = [
+            self.spheres(self.matrix[i], max(1, n_near // max(1, len(nearest))), (0.0, 0.5, 1.0)) for i in nearest
+        ]
         near = np.vstack(around) if around else np.zeros((0, space.k))
         parents = np.repeat(nearest, [len(a) for a in around]) if around else np.zeros(0, dtype=np.int64)
         anywhere = self.anywhere(budget - len(far) - len(near))
@@ -820,7 +923,7 @@ class _Search:
         While fewer alternatives than asked for are known, exploration fills the rest of the task."""
         space = self.space
         chosen = self.choose()
-        seeds = list(dict.fromkeys([*chosen, *self.best_per_set()]))[:max(SEED_SETS, len(chosen))]
+        seeds = list(dict.fromkeys([*chosen, *self.best_per_set()]))[: max(SEED_SETS, len(chosen))]
         blocks: list[np.ndarray] = []
         sources: list[str] = []
         parents: list[int] = []
@@ -849,8 +952,9 @@ class _Search:
         if len(chosen) < self.count:
             used = sum(len(b) for b in blocks)
             extra = max(0, min(EXPLORE_ROWS, budget) - used)
-            more = np.vstack([self.multi_changes(extra // 2), self.spheres(space.base, extra - extra // 2,
-                                                                             SPHERE_LAYERS)])
+            more = np.vstack(
+                [self.multi_changes(extra // 2), self.spheres(space.base, extra - extra // 2, SPHERE_LAYERS)]
+            )
             blocks.append(more)
             sources += ["more exploration"] * len(more)
             parents += [-1] * len(more)
@@ -870,9 +974,16 @@ class _Search:
         chosen = [] if self.scenario_met else self.choose()
         closest = None if chosen or self.scenario_met else self.closest()
         bookkeeping = {
-            "round": self.round_of, "candidate": np.arange(self.rows), "parent": self.parent, "source": self.sources,
-            "changed": _changed_text(space.changed(self.matrix), space.names), "n_changes": self.n_changes,
-            "cost": self.cost, "goal_gap": self.gap, "meets_goal": self.met, "score": score,
+            "round": self.round_of,
+            "candidate": np.arange(self.rows),
+            "parent": self.parent,
+            "source": self.sources,
+            "changed": _changed_text(space.changed(self.matrix), space.names),
+            "n_changes": self.n_changes,
+            "cost": self.cost,
+            "goal_gap": self.gap,
+            "meets_goal": self.met,
+            "score": score,
             "flips": np.asarray(flips, dtype=bool),
         }
         taken = set(request.columns) | set(answers.columns)
@@ -886,24 +997,59 @@ class _Search:
         goal_words = goal_text(schema, self.goal, scenario_class, classes)
         base = space.form_row(space.base)
         facts = {
-            "goal": {"kind": self.goal.kind, "target_class": self.goal.target_class,
-                     "label": None if self.goal.target_class is None else schema.class_label(self.goal.target_class),
-                     "low": self.goal.low, "high": self.goal.high,
-                     "margin": self.goal.margin if self.goal.kind != "range" else None, "text": goal_words},
-            "found": len(entries), "alternatives": entries, "closest": closest_entry,
-            "scenario_meets_goal": self.scenario_met, "tasks": self.tasks, "rows": self.rows, "fixed": list(held),
+            "goal": {
+                "kind": self.goal.kind,
+                "target_class": self.goal.target_class,
+                "label": None if self.goal.target_class is None else schema.class_label(self.goal.target_class),
+                "low": self.goal.low,
+                "high": self.goal.high,
+                "margin": self.goal.margin if self.goal.kind != "range" else None,
+                "text": goal_words,
+            },
+            "found": len(entries),
+            "alternatives": entries,
+            "closest": closest_entry,
+            "scenario_meets_goal": self.scenario_met,
+            "tasks": self.tasks,
+            "rows": self.rows,
+            "fixed": list(held),
             "bounds": {name: [None if e is None else float(e) for e in pair] for name, pair in bounds.items()},
-            "directions": dict(directions), "rounds": self.rounds,
+            "directions": dict(directions),
+            "rounds": self.rounds,
         }
         summary = self._summary(entries)
-        reading = _reading(schema, scorer, goal_words, entries, closest_entry, self.scenario_met,
-                           float(score[0]), bool(held or bounds or directions))
-        return AnalysisResult(kind="counterfactual", scorer=scorer, scenario=base, scenario_score=float(score[0]),
-                              scenario_class=scenario_class, sent=sent, summary=summary, reading=reading,
-                              tasks=self.tasks, facts=facts)
+        reading = _reading(
+            schema,
+            scorer,
+            goal_words,
+            entries,
+            closest_entry,
+            self.scenario_met,
+            float(score[0]),
+            bool(held or bounds or directions),
+        )
+        return AnalysisResult(
+            kind="counterfactual",
+            scorer=scorer,
+            scenario=base,
+            scenario_score=float(score[0]),
+            scenario_class=scenario_class,
+            sent=sent,
+            summary=summary,
+            reading=reading,
+            tasks=self.tasks,
+            facts=facts,
+        )
 
-    def _entry(self, i: int, rank: int | None, request: pd.DataFrame, answers: pd.DataFrame, score: np.ndarray,
-               predicted: np.ndarray) -> dict[str, Any]:
+    def _entry(
+        self,
+        i: int,
+        rank: int | None,
+        request: pd.DataFrame,
+        answers: pd.DataFrame,
+        score: np.ndarray,
+        predicted: np.ndarray,
+    ) -> dict[str, Any]:
         """One alternative (or the closest candidate) as plain JSON values, its answer exactly the task's."""
         space, schema = self.space, self.schema
         values = space.form_row(self.matrix[i])
@@ -911,25 +1057,49 @@ class _Search:
         changes = {name: [base[name], values[name]] for name in space.names if values[name] != base[name]}
         shares = np.where(space.numeric, np.abs(self.matrix[i] - space.base) / space.cost_scale, 1.0)
         change_costs = {name: float(shares[space.names.index(name)]) for name in changes}
-        shown = {name: [value_text(schema.feature(name), old), value_text(schema.feature(name), new)]
-                 for name, (old, new) in changes.items()}
+        shown = {
+            name: [value_text(schema.feature(name), old), value_text(schema.feature(name), new)]
+            for name, (old, new) in changes.items()
+        }
         text = "; ".join(f"{name} {old} → {new}" for name, (old, new) in shown.items())
         # column by column: a row of ints and floats read as one Series would turn the codes into floats
         row = {str(c): _plain(request[c].iat[i]) for c in request.columns}  # exactly the row sent
         answer = {str(c): _plain(answers[c].iat[i]) for c in answers.columns}
-        label = schema.class_label(predicted[i]) if self.judge and self.judge.scenario_class is not None \
+        label = (
+            schema.class_label(predicted[i])
+            if self.judge and self.judge.scenario_class is not None
             else answer.get("prediction")
-        return {"rank": rank, "candidate": i, "round": int(self.round_of[i]), "values": values, "row": row,
-                "answer": answer, "changes": changes, "shown": shown, "change_costs": change_costs, "text": text,
-                "n_changes": int(self.n_changes[i]), "cost": float(self.cost[i]), "score": float(score[i]),
-                "predicted": label, "goal_gap": float(self.gap[i])}
+        )
+        return {
+            "rank": rank,
+            "candidate": i,
+            "round": int(self.round_of[i]),
+            "values": values,
+            "row": row,
+            "answer": answer,
+            "changes": changes,
+            "shown": shown,
+            "change_costs": change_costs,
+            "text": text,
+            "n_changes": int(self.n_changes[i]),
+            "cost": float(self.cost[i]),
+            "score": float(score[i]),
+            "predicted": label,
+            "goal_gap": float(self.gap[i]),
+        }
 
     def _summary(self, entries: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
         own = {name: (BOOKKEEPING_PREFIX + name if name in self.space.names else name) for name in SUMMARY_COLUMNS}
         records = []
         for entry in entries:
-            record = {own["rank"]: entry["rank"], own["changes"]: entry["text"], own["n_changes"]: entry["n_changes"],
-                      own["cost"]: entry["cost"], own["score"]: entry["score"], own["predicted"]: entry["predicted"]}
+            record = {
+                own["rank"]: entry["rank"],
+                own["changes"]: entry["text"],
+                own["n_changes"]: entry["n_changes"],
+                own["cost"]: entry["cost"],
+                own["score"]: entry["score"],
+                own["predicted"]: entry["predicted"],
+            }
             records.append({**record, **entry["values"]})
         return pd.DataFrame.from_records(records, columns=[*own.values(), *self.space.names])
 
@@ -953,11 +1123,15 @@ def _predicted_keys(scorer: Scorer, answers: pd.DataFrame) -> np.ndarray:
     """``scorer.predicted_class`` of every answer row, read once per distinct prediction (its per-row reading
     costs about 0.1 s per 10,000 rows); rows whose prediction names no class are left to the scorer itself."""
     if scorer.task == "regression" or "prediction" not in answers.columns or answers.empty:
-        return np.asarray(scorer.predicted_class(answers), dtype=object) if scorer.task != "regression" \
+        return (
+            np.asarray(scorer.predicted_class(answers), dtype=object)
+            if scorer.task != "regression"
             else np.full(len(answers), None, dtype=object)
+        )
     codes, uniques = pd.factorize(answers["prediction"])
-    per_unique = np.asarray(scorer.predicted_class(pd.DataFrame({"prediction": np.asarray(uniques, dtype=object)})),
-                            dtype=object)
+    per_unique = np.asarray(
+        scorer.predicted_class(pd.DataFrame({"prediction": np.asarray(uniques, dtype=object)})), dtype=object
+    )
     known = np.array([key in scorer.classes for key in per_unique], dtype=bool)
     keys = np.full(len(answers), None, dtype=object)
     readable = codes >= 0
@@ -993,18 +1167,31 @@ def _change_words(schema: FeatureSchema, entry: Mapping[str, Any]) -> str:
     return listed(parts, most=4)
 
 
-def _reading(schema: FeatureSchema, scorer: Scorer, goal_words: str, entries: Sequence[Mapping[str, Any]],
-             closest: Mapping[str, Any] | None, scenario_met: bool, scenario_score: float, limited: bool) -> str:
+def _reading(
+    schema: FeatureSchema,
+    scorer: Scorer,
+    goal_words: str,
+    entries: Sequence[Mapping[str, Any]],
+    closest: Mapping[str, Any] | None,
+    scenario_met: bool,
+    scenario_score: float,
+    limited: bool,
+) -> str:
     """One or two sentences: the ways found, or that none was and how close the search came."""
     if scenario_met:
-        return (f"The scenario already gives {goal_words} ({scorer.title} {format_score(scorer, scenario_score)}), "
-                "so there is nothing to change.")
+        return (
+            f"The scenario already gives {goal_words} ({scorer.title} {format_score(scorer, scenario_score)}), "
+            "so there is nothing to change."
+        )
     if entries:
-        ways = ", or ".join(f"{_change_words(schema, e)} ({e['n_changes']} change{'s' if e['n_changes'] != 1 else ''})"
-                            for e in entries)
+        ways = ", or ".join(
+            f"{_change_words(schema, e)} ({e['n_changes']} change{'s' if e['n_changes'] != 1 else ''})" for e in entries
+        )
         return f"{len(entries)} way{'s' if len(entries) != 1 else ''} to get {goal_words}: change {ways}."
     where = "within the bounds" if limited else "within the training ranges"
     if closest is None:
         return f"No change {where} gives {goal_words}, and no allowed change could be tried."
-    return (f"No change {where} gives {goal_words}; the closest tried reaches {scorer.title} "
-            f"{format_score(scorer, closest['score'])} by changing {listed(list(closest['changes']))}.")
+    return (
+        f"No change {where} gives {goal_words}; the closest tried reaches {scorer.title} "
+        f"{format_score(scorer, closest['score'])} by changing {listed(list(closest['changes']))}."
+    )

@@ -94,15 +94,18 @@ def parse_edit(schema: FeatureSchema, text: str) -> Edit:
     if token in ("+=", "-=", "*="):
         number = _number(rest)
         if number is None:
-            raise AnalysisError(f"The edit {shown} cannot apply: {_shown(rest) if rest else 'nothing'} after "
-                                f"{token} is not a number; {EDIT_FORMS}.")
+            raise AnalysisError(
+                f"The edit {shown} cannot apply: {_shown(rest) if rest else 'nothing'} after "
+                f"{token} is not a number; {EDIT_FORMS}."
+            )
         op: EditOp = "mul" if token == "*=" else "add"
         return checked_edit(schema, Edit(feature.name, op, -number if token == "-=" else number), shown)
     if token == ":":
         return checked_edit(schema, Edit(feature.name, "map", mapping=_pairs(feature, rest, shown)), shown)
     if not rest:
-        raise AnalysisError(f"The edit {shown} sets {feature.name} to nothing; write the value after =, "
-                            f"like {_example_set(feature)}.")
+        raise AnalysisError(
+            f"The edit {shown} sets {feature.name} to nothing; write the value after =, like {_example_set(feature)}."
+        )
     return checked_edit(schema, Edit(feature.name, "set", _form_value(feature, rest, shown)), shown)
 
 
@@ -115,20 +118,24 @@ def checked_edit(schema: FeatureSchema, edit: Edit, shown: str | None = None) ->
     if edit.op in ("add", "mul"):
         if not is_numeric(feature):
             kind = _kind(feature)
-            raise AnalysisError(f"The edit {shown} cannot apply: {feature.name} is {kind}, which cannot be "
-                                f"{'added to' if edit.op == 'add' else 'multiplied'}; set it "
-                                f"({_example_set(feature)}) or map it ({_example_map(feature)}) instead.")
+            raise AnalysisError(
+                f"The edit {shown} cannot apply: {feature.name} is {kind}, which cannot be "
+                f"{'added to' if edit.op == 'add' else 'multiplied'}; set it "
+                f"({_example_set(feature)}) or map it ({_example_map(feature)}) instead."
+            )
         number = _number(edit.value)
         if number is None:
             raise AnalysisError(f"The edit {shown} cannot apply: {edit.value!r} is not a finite number.")
         return Edit(feature.name, edit.op, number)
     if edit.op == "clip":
         if not is_numeric(feature):
-            raise AnalysisError(f"The edit {shown} cannot apply: {feature.name} is {_kind(feature)}, which has no "
-                                "range to clip to.")
+            raise AnalysisError(
+                f"The edit {shown} cannot apply: {feature.name} is {_kind(feature)}, which has no range to clip to."
+            )
         if feature.min is None and feature.max is None:
-            raise AnalysisError(f"The edit {shown} cannot apply: the schema gives {feature.name} no training range "
-                                "to clip to.")
+            raise AnalysisError(
+                f"The edit {shown} cannot apply: the schema gives {feature.name} no training range to clip to."
+            )
         return Edit(feature.name, "clip")
     if edit.op == "set":
         return Edit(feature.name, "set", _form_value(feature, edit.value, shown))
@@ -198,15 +205,15 @@ def _split_edit(schema: FeatureSchema, text: str, shown: str) -> tuple[Feature, 
     for feature in sorted(schema.features, key=lambda f: -len(f.name)):
         if not text.startswith(feature.name):
             continue
-        rest = text[len(feature.name):].lstrip()
+        rest = text[len(feature.name) :].lstrip()
         for token in tokens:
             if rest.startswith(token):
-                return feature, "=" if token == "==" else token, rest[len(token):].strip()
+                return feature, "=" if token == "==" else token, rest[len(token) :].strip()
     match = re.match(r"\s*(.*?)\s*(\+=|-=|\*=|==|=|:)", text)
     if match is not None and match.group(1):
         feature = _edit_feature(schema, _unquoted(match.group(1)), shown)  # a quoted name, or another case
         token = match.group(2)
-        return feature, "=" if token == "==" else token, text[match.end():].strip()
+        return feature, "=" if token == "==" else token, text[match.end() :].strip()
     raise AnalysisError(f"The edit {shown} cannot be read; {EDIT_FORMS}.")
 
 
@@ -218,8 +225,9 @@ def _pairs(feature: Feature, text: str, shown: str) -> tuple[tuple[Any, Any], ..
             continue
         sides = part.split("->")
         if len(sides) != 2 or not sides[0].strip() or not sides[1].strip():
-            raise AnalysisError(f"The edit {shown} cannot be read: write each mapping as FROM->TO, like "
-                                f"{_example_map(feature)}.")
+            raise AnalysisError(
+                f"The edit {shown} cannot be read: write each mapping as FROM->TO, like {_example_map(feature)}."
+            )
         pairs.append((_form_value(feature, sides[0], shown), _form_value(feature, sides[1], shown)))
     if not pairs:
         raise AnalysisError(f"The edit {shown} maps nothing; write pairs like {_example_map(feature)}.")
@@ -255,8 +263,10 @@ def _edit_feature(schema: FeatureSchema, name: str, shown: str) -> Feature:
     if feature is not None:
         return feature
     names = [f.name for f in schema.features]
-    raise AnalysisError(f"{_what(shown)} names {_shown(name)}, which is not a feature of this model; choose one of "
-                        f"{listed(names, most=12)}.")
+    raise AnalysisError(
+        f"{_what(shown)} names {_shown(name)}, which is not a feature of this model; choose one of "
+        f"{listed(names, most=12)}."
+    )
 
 
 def _what(shown: str) -> str:
@@ -383,7 +393,13 @@ class AnyOf:
 
 Clause = Condition | AllOf | AnyOf
 _COMPARE: dict[str, Callable[[Any, Any], Any]] = {
-    "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge, "==": operator.eq, "!=": operator.ne}
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+    "==": operator.eq,
+    "!=": operator.ne,
+}
 
 
 @dataclass(frozen=True)
@@ -413,8 +429,9 @@ def parse_where(schema: FeatureSchema, text: str) -> Filter:
     if not raw.strip():
         raise AnalysisError(f"The filter is empty; {_where_forms(schema)}.")
     if len(raw) > MAX_TEXT:
-        raise AnalysisError(f"The filter is {len(raw):,} characters long, more than {MAX_TEXT:,}; "
-                            f"{_where_forms(schema)}.")
+        raise AnalysisError(
+            f"The filter is {len(raw):,} characters long, more than {MAX_TEXT:,}; {_where_forms(schema)}."
+        )
     parser = _WhereParser(schema, raw)
     clause = parser.parse()
     return Filter(raw.strip(), clause)
@@ -427,8 +444,10 @@ def where_text(where: Filter | str | None) -> str:
     return where.text if isinstance(where, Filter) else str(where).strip()
 
 
-_TOKEN = re.compile(r"""\s*(?:(?P<op><=|>=|==|!=|<|>|=)|(?P<bracket>[()])|(?P<quoted>"[^"]*"|'[^']*')|"""
-                    r"""(?P<word>[^\s()<>=!"']+)|(?P<bad>\S))""")
+_TOKEN = re.compile(
+    r"""\s*(?:(?P<op><=|>=|==|!=|<|>|=)|(?P<bracket>[()])|(?P<quoted>"[^"]*"|'[^']*')|"""
+    r"""(?P<word>[^\s()<>=!"']+)|(?P<bad>\S))"""
+)
 _KEYWORDS = ("and", "or")
 
 
@@ -518,8 +537,7 @@ class _WhereParser:
 
     def _condition(self) -> Condition:
         words: list[str] = []
-        while self._peek().kind in ("word", "quoted") and not any(
-                self._is_keyword(self._peek(), k) for k in _KEYWORDS):
+        while self._peek().kind in ("word", "quoted") and not any(self._is_keyword(self._peek(), k) for k in _KEYWORDS):
             token = self._next()
             words.append(_unquoted(token.text) if token.kind == "quoted" else token.text)
         token = self._peek()
@@ -533,8 +551,7 @@ class _WhereParser:
         name = " ".join(words)
         feature = _edit_feature(self.schema, name, self.shown)
         values: list[str] = []
-        while self._peek().kind in ("word", "quoted") and not any(
-                self._is_keyword(self._peek(), k) for k in _KEYWORDS):
+        while self._peek().kind in ("word", "quoted") and not any(self._is_keyword(self._peek(), k) for k in _KEYWORDS):
             token = self._next()
             values.append(_unquoted(token.text) if token.kind == "quoted" else token.text)
         if not values:
@@ -545,12 +562,15 @@ class _WhereParser:
         if is_numeric(feature):
             number = _number(text)
             if number is None:
-                raise AnalysisError(f"{self.shown} cannot apply: {feature.name} is a number, so compare it with a "
-                                    f"number, not {_shown(text)}.")
+                raise AnalysisError(
+                    f"{self.shown} cannot apply: {feature.name} is a number, so compare it with a "
+                    f"number, not {_shown(text)}."
+                )
             return Condition(feature.name, op, number)
         if op not in ("==", "!=") and not feature.is_categorical:
-            raise AnalysisError(f"{self.shown} cannot apply: {feature.name} is {_kind(feature)}, so compare it with "
-                                "== or != only.")
+            raise AnalysisError(
+                f"{self.shown} cannot apply: {feature.name} is {_kind(feature)}, so compare it with == or != only."
+            )
         return Condition(feature.name, op, _form_value(feature, text, self.shown))
 
 
@@ -560,8 +580,9 @@ def _where_forms(schema: FeatureSchema) -> str:
     category = next((f for f in schema.features if not is_numeric(f)), None)
     examples = []
     if number is not None:
-        middle = number.default if isinstance(number.default, int | float) and not isinstance(
-            number.default, bool) else 30
+        middle = (
+            number.default if isinstance(number.default, int | float) and not isinstance(number.default, bool) else 30
+        )
         examples.append(f"{number.name} < {_number_text(float(middle))}")
     if category is not None:
         levels = _levels(category)
@@ -582,8 +603,9 @@ def _mask(clause: Clause, rows: pd.DataFrame) -> np.ndarray:
     if isinstance(clause.value, bool):
         return np.asarray(compare(column.astype(bool).to_numpy(), clause.value), dtype=bool)
     if isinstance(clause.value, int | float):
-        return np.asarray(compare(pd.to_numeric(column, errors="coerce").to_numpy(dtype=float),
-                                  float(clause.value)), dtype=bool)
+        return np.asarray(
+            compare(pd.to_numeric(column, errors="coerce").to_numpy(dtype=float), float(clause.value)), dtype=bool
+        )
     return np.asarray(compare(column.astype(object).to_numpy(), clause.value), dtype=bool)
 
 
@@ -624,8 +646,9 @@ class EditedRows:
         return len(self.original)
 
 
-def apply_edits(schema: FeatureSchema, rows: pd.DataFrame, edits: Sequence[Edit | str],
-                where: Filter | str | None = None) -> EditedRows:
+def apply_edits(
+    schema: FeatureSchema, rows: pd.DataFrame, edits: Sequence[Edit | str], where: Filter | str | None = None
+) -> EditedRows:
     """Apply ``edits`` in order to the rows ``where`` picks; AnalysisError (one sentence) when one cannot apply.
 
     ``rows`` holds form values (one column per feature, as ``read_form_rows`` gives them); they are
@@ -633,16 +656,20 @@ def apply_edits(schema: FeatureSchema, rows: pd.DataFrame, edits: Sequence[Edit 
     valid codes and one-hot groups valid labels (only ``set`` and ``map`` change them, with checked values).
     """
     if not edits:
-        raise AnalysisError("There is no edit to apply; add one, like "
-                            f"{_example_edit(schema)}.")
+        raise AnalysisError(f"There is no edit to apply; add one, like {_example_edit(schema)}.")
     parsed = tuple(parse_edit(schema, e) if isinstance(e, str) else checked_edit(schema, e) for e in edits)
-    condition = parse_where(schema, where) if isinstance(where, str) and where.strip() else (
-        where if isinstance(where, Filter) else None)
+    condition = (
+        parse_where(schema, where)
+        if isinstance(where, str) and where.strip()
+        else (where if isinstance(where, Filter) else None)
+    )
     original = coerced_rows(schema, rows)
     matched = condition.mask(original) if condition is not None else np.ones(len(original), dtype=bool)
     if not matched.any():
-        raise AnalysisError(f"The filter {_shown(condition.text if condition else '')} matches none of the "
-                            f"{len(original):,} rows, so no row would change; loosen it or leave it out.")
+        raise AnalysisError(
+            f"The filter {_shown(condition.text if condition else '')} matches none of the "
+            f"{len(original):,} rows, so no row would change; loosen it or leave it out."
+        )
     edited = original.copy()
     notes: list[str] = []
     for edit in parsed:
@@ -669,8 +696,9 @@ def coerced_rows(schema: FeatureSchema, rows: pd.DataFrame) -> pd.DataFrame:
     first bad row and feature."""
     missing = [f.name for f in schema.features if f.name not in rows.columns]
     if missing:
-        raise AnalysisError(f"The rows have no column for {listed(missing)}; they must hold the model's inputs "
-                            "as form values.")
+        raise AnalysisError(
+            f"The rows have no column for {listed(missing)}; they must hold the model's inputs as form values."
+        )
     if len(rows) == 0:
         raise AnalysisError("There are no rows to edit; load a file with at least one row.")
     columns: dict[str, pd.Series] = {}
@@ -687,8 +715,9 @@ def coerced_rows(schema: FeatureSchema, rows: pd.DataFrame) -> pd.DataFrame:
             try:
                 coerced = f.coerce(value)
             except ValueError as exc:
-                raise AnalysisError(f"Row {number} does not fit the model: {f.name} {_problem(exc)}; fix the "
-                                    "file and load it again.") from None
+                raise AnalysisError(
+                    f"Row {number} does not fit the model: {f.name} {_problem(exc)}; fix the file and load it again."
+                ) from None
             try:
                 known[key] = coerced
             except TypeError:
@@ -734,23 +763,28 @@ def _apply(feature: Feature, edit: Edit, rows: pd.DataFrame, matched: np.ndarray
             low = -math.inf if feature.min is None else float(feature.min)
             high = math.inf if feature.max is None else float(feature.max)
             if feature.type == "integer":
-                low, high = (math.ceil(low) if math.isfinite(low) else low), (
-                    math.floor(high) if math.isfinite(high) else high)
+                low, high = (
+                    (math.ceil(low) if math.isfinite(low) else low),
+                    (math.floor(high) if math.isfinite(high) else high),
+                )
             picked = np.clip(picked, low, high)
     if not np.isfinite(picked).all():
         bad = int((~np.isfinite(picked)).sum())
-        raise AnalysisError(f"The edit {_shown(text)} cannot apply: it makes {bad:,} value(s) of {feature.name} too "
-                            "large to send; use a smaller amount.")
+        raise AnalysisError(
+            f"The edit {_shown(text)} cannot apply: it makes {bad:,} value(s) of {feature.name} too "
+            "large to send; use a smaller amount."
+        )
     note = ""
     if feature.type == "integer":
         whole = np.floor(picked + 0.5)
         rounded = int((whole != picked).sum())
         if (np.abs(whole) > WHOLE_LIMIT).any():
-            raise AnalysisError(f"The edit {_shown(text)} cannot apply: it makes whole numbers of {feature.name} too "
-                                "large to send; use a smaller amount.")
+            raise AnalysisError(
+                f"The edit {_shown(text)} cannot apply: it makes whole numbers of {feature.name} too "
+                "large to send; use a smaller amount."
+            )
         if rounded:
-            note = (f"{feature.name} is a whole number, so {rounded:,} value(s) were rounded after {text} "
-                    "(halves up).")
+            note = f"{feature.name} is a whole number, so {rounded:,} value(s) were rounded after {text} (halves up)."
         numbers[matched] = whole
         rows[feature.name] = pd.Series(numbers.astype(np.int64), index=rows.index)
     else:
@@ -777,10 +811,19 @@ def _example_edit(schema: FeatureSchema) -> str:
 
 
 # ---- the bulk what-if -------------------------------------------------------------------------------------
-def bulk_whatif(schema: FeatureSchema, rows: pd.DataFrame, edits: Sequence[Edit | str], predict: Predict, *,
-                where: Filter | str | None = None, drop_outside: bool = False, seed: int = 0,
-                score_class: str | None = None, resamples: int = BOOTSTRAP_RESAMPLES,
-                top: int = TOP_MOVERS) -> AnalysisResult:
+def bulk_whatif(
+    schema: FeatureSchema,
+    rows: pd.DataFrame,
+    edits: Sequence[Edit | str],
+    predict: Predict,
+    *,
+    where: Filter | str | None = None,
+    drop_outside: bool = False,
+    seed: int = 0,
+    score_class: str | None = None,
+    resamples: int = BOOTSTRAP_RESAMPLES,
+    top: int = TOP_MOVERS,
+) -> AnalysisResult:
     """What the model answers for ``rows`` before and after ``edits``, in ONE call of ``predict``.
 
     The original rows (every one kept) and the edited rows (those whose inputs the edits changed)
@@ -803,17 +846,23 @@ def bulk_whatif(schema: FeatureSchema, rows: pd.DataFrame, edits: Sequence[Edit 
     n = len(done)
     keep = ~done.outside if drop_outside else np.ones(n, dtype=bool)
     if not keep.any():
-        raise AnalysisError(f"The edits push every one of the {n:,} rows outside the training range, so none is left "
-                            "once they are left out; keep them or change the edits.")
+        raise AnalysisError(
+            f"The edits push every one of the {n:,} rows outside the training range, so none is left "
+            "once they are left out; keep them or change the edits."
+        )
     kept = np.flatnonzero(keep)
     again = kept[done.changed[kept]]
-    form = {f.name: [*done.original[f.name].iloc[kept].tolist(), *done.edited[f.name].iloc[again].tolist()]
-            for f in schema.features}
+    form = {
+        f.name: [*done.original[f.name].iloc[kept].tolist(), *done.edited[f.name].iloc[again].tolist()]
+        for f in schema.features
+    }
     request = request_frame(schema, form)
     answers = predict(request)
     if len(answers) != len(request):
-        raise AnalysisError(f"The model answered {len(answers):,} rows for the {len(request):,} sent, so answers "
-                            "cannot be matched to rows; run the analysis again.")
+        raise AnalysisError(
+            f"The model answered {len(answers):,} rows for the {len(request):,} sent, so answers "
+            "cannot be matched to rows; run the analysis again."
+        )
     answers = answers.reset_index(drop=True)
     scorer = _scorer(schema, answers, score_class, len(kept))
     score = scorer.score(answers).to_numpy(dtype=float)
@@ -832,23 +881,43 @@ def bulk_whatif(schema: FeatureSchema, rows: pd.DataFrame, edits: Sequence[Edit 
     facts: dict[str, Any] = {
         "edits": [edit_text(e, schema) for e in done.edits],
         "where": where_text(done.where) or None,
-        "rows_in_file": n, "rows": k, "matched": int(done.matched[kept].sum()),
-        "inputs_changed": int(done.changed[kept].sum()), "rows_sent": len(request),
-        "outside": int(done.outside.sum()), "outside_by_feature": dict(done.outside_by_feature),
-        "left_out": n - k, "left_out_rows": [int(i) + 1 for i in np.flatnonzero(~keep)],
-        "score": scorer.title, "score_class": scorer.score_class,
-        "mean_before": _mean(before), "mean_after": _mean(after), "mean_change": _mean(change),
-        "change_low": low, "change_high": high, "resamples": resamples, "seed": seed,
-        "top_movers": movers, "notes": list(done.notes),
+        "rows_in_file": n,
+        "rows": k,
+        "matched": int(done.matched[kept].sum()),
+        "inputs_changed": int(done.changed[kept].sum()),
+        "rows_sent": len(request),
+        "outside": int(done.outside.sum()),
+        "outside_by_feature": dict(done.outside_by_feature),
+        "left_out": n - k,
+        "left_out_rows": [int(i) + 1 for i in np.flatnonzero(~keep)],
+        "score": scorer.title,
+        "score_class": scorer.score_class,
+        "mean_before": _mean(before),
+        "mean_after": _mean(after),
+        "mean_change": _mean(change),
+        "change_low": low,
+        "change_high": high,
+        "resamples": resamples,
+        "seed": seed,
+        "top_movers": movers,
+        "notes": list(done.notes),
     }
     if classifier:
         facts.update(_class_facts(schema, scorer, class_before, class_after))
     sent = _sent(request, answers, kept, again, score, k)
     reading = _reading(schema, done, scorer, facts, drop_outside)
     return AnalysisResult(
-        kind="bulk", scorer=scorer, scenario={"edits": facts["edits"], "where": facts["where"]},
-        scenario_score=facts["mean_before"], scenario_class=None, sent=sent, summary=summary, reading=reading,
-        tasks=int(getattr(predict, "tasks_sent", 1)), facts=facts)  # a BatchPredictor splits 2N rows when needed
+        kind="bulk",
+        scorer=scorer,
+        scenario={"edits": facts["edits"], "where": facts["where"]},
+        scenario_score=facts["mean_before"],
+        scenario_class=None,
+        sent=sent,
+        summary=summary,
+        reading=reading,
+        tasks=int(getattr(predict, "tasks_sent", 1)),
+        facts=facts,
+    )  # a BatchPredictor splits 2N rows when needed
 
 
 def _scorer(schema: FeatureSchema, answers: pd.DataFrame, score_class: str | None, originals: int) -> Scorer:
@@ -864,8 +933,14 @@ def _scorer(schema: FeatureSchema, answers: pd.DataFrame, score_class: str | Non
     return scorer
 
 
-def paired_bootstrap(before: np.ndarray, after: np.ndarray, *, resamples: int = BOOTSTRAP_RESAMPLES,
-                     seed: int = 0, confidence: float = 0.95) -> tuple[float, float]:
+def paired_bootstrap(
+    before: np.ndarray,
+    after: np.ndarray,
+    *,
+    resamples: int = BOOTSTRAP_RESAMPLES,
+    seed: int = 0,
+    confidence: float = 0.95,
+) -> tuple[float, float]:
     """The ``confidence`` percentile interval of the mean of ``after - before``, resampling rows (pairs) with
     replacement ``resamples`` times (numpy, seeded); rows whose change is not a number are left out."""
     change = np.asarray(after, dtype=float) - np.asarray(before, dtype=float)
@@ -893,13 +968,34 @@ def _mean(values: np.ndarray) -> float:
     return float(finite.mean()) if len(finite) else math.nan
 
 
-def _summary(schema: FeatureSchema, done: EditedRows, kept: np.ndarray, before: np.ndarray, after: np.ndarray,
-             class_before: np.ndarray, class_after: np.ndarray, classifier: bool) -> pd.DataFrame:
+def _summary(
+    schema: FeatureSchema,
+    done: EditedRows,
+    kept: np.ndarray,
+    before: np.ndarray,
+    after: np.ndarray,
+    class_before: np.ndarray,
+    class_after: np.ndarray,
+    classifier: bool,
+) -> pd.DataFrame:
     table: dict[str, Any] = {
-        "row": kept + 1, "matched": done.matched[kept], "outside": done.outside[kept],
-        "inputs_changed": done.changed[kept]}
-    taken = {"row", "matched", "outside", "inputs_changed", "score_before", "score_after", "change", "class_before",
-             "class_after", "class_changed"}
+        "row": kept + 1,
+        "matched": done.matched[kept],
+        "outside": done.outside[kept],
+        "inputs_changed": done.changed[kept],
+    }
+    taken = {
+        "row",
+        "matched",
+        "outside",
+        "inputs_changed",
+        "score_before",
+        "score_after",
+        "change",
+        "class_before",
+        "class_after",
+        "class_changed",
+    }
     for name in dict.fromkeys(e.feature for e in done.edits):
         feature = schema.feature(name)
         for side, frame in (("before", done.original), ("after", done.edited)):
@@ -907,8 +1003,9 @@ def _summary(schema: FeatureSchema, done: EditedRows, kept: np.ndarray, before: 
             if column in taken:
                 column = f"input_{column}"
             values = frame[name].iloc[kept]
-            table[column] = (values.to_numpy() if is_numeric(feature)
-                             else [value_text(feature, v) for v in values.tolist()])
+            table[column] = (
+                values.to_numpy() if is_numeric(feature) else [value_text(feature, v) for v in values.tolist()]
+            )
     table.update({"score_before": before, "score_after": after, "change": after - before})
     if classifier:
         table["class_before"] = [schema.class_label(c) for c in class_before]
@@ -925,31 +1022,39 @@ def _top_movers(summary: pd.DataFrame, top: int) -> list[int]:
     return [int(r) for r in summary["row"].to_numpy()[order]]
 
 
-def _class_facts(schema: FeatureSchema, scorer: Scorer, class_before: np.ndarray,
-                 class_after: np.ndarray) -> dict[str, Any]:
+def _class_facts(
+    schema: FeatureSchema, scorer: Scorer, class_before: np.ndarray, class_after: np.ndarray
+) -> dict[str, Any]:
     keys = list(scorer.classes)
     for key in [*class_before, *class_after]:
         if key not in keys:
             keys.append(str(key))
     labels = [schema.class_label(k) for k in keys]
     pairs = Counter(zip(class_before.tolist(), class_after.tolist(), strict=True))
-    transitions = {schema.class_label(a): {schema.class_label(b): int(pairs.get((a, b), 0)) for b in keys}
-                   for a in keys}
+    transitions = {
+        schema.class_label(a): {schema.class_label(b): int(pairs.get((a, b), 0)) for b in keys} for a in keys
+    }
     flipped = int((class_before != class_after).sum())
     target = scorer.score_class
     return {
-        "classes": labels, "transitions": transitions, "class_changed": flipped,
+        "classes": labels,
+        "transitions": transitions,
+        "class_changed": flipped,
         "share_changed": flipped / len(class_before) if len(class_before) else math.nan,
         "to_score_class": int(((class_before != target) & (class_after == target)).sum()),
         "from_score_class": int(((class_before == target) & (class_after != target)).sum()),
     }
 
 
-def _sent(request: pd.DataFrame, answers: pd.DataFrame, kept: np.ndarray, again: np.ndarray, score: np.ndarray,
-          k: int) -> pd.DataFrame:
+def _sent(
+    request: pd.DataFrame, answers: pd.DataFrame, kept: np.ndarray, again: np.ndarray, score: np.ndarray, k: int
+) -> pd.DataFrame:
     taken = set(request.columns) | set(answers.columns)
-    bookkeeping = {"row": np.concatenate([kept, again]) + 1,
-                   "version": ["before"] * k + ["after"] * len(again), "score": score}
+    bookkeeping = {
+        "row": np.concatenate([kept, again]) + 1,
+        "version": ["before"] * k + ["after"] * len(again),
+        "score": score,
+    }
     extra = pd.DataFrame({(BOOKKEEPING_PREFIX + n if n in taken else n): v for n, v in bookkeeping.items()})
     answer_columns = answers[[c for c in answers.columns if c not in request.columns]]
     return pd.concat([request.reset_index(drop=True), answer_columns, extra], axis=1)
@@ -985,13 +1090,19 @@ def _movement(scorer: Scorer, facts: Mapping[str, Any]) -> str:
     if mean == 0 and low == 0 and high == 0:
         return f"{title} does not move"
     if low > 0:
-        return (f"{title} rises {change_text(scorer, mean)} on average (95 % interval {_bare(scorer, low)} to "
-                f"{_bare(scorer, high)})")
+        return (
+            f"{title} rises {change_text(scorer, mean)} on average (95 % interval {_bare(scorer, low)} to "
+            f"{_bare(scorer, high)})"
+        )
     if high < 0:
-        return (f"{title} falls {change_text(scorer, abs(mean))} on average (95 % interval "
-                f"{_bare(scorer, abs(high))} to {_bare(scorer, abs(low))})")
-    return (f"{title} moves {change_text(scorer, mean, True)} on average (95 % interval "
-            f"{_bare(scorer, low, True)} to {_bare(scorer, high, True)}, so it may not move at all)")
+        return (
+            f"{title} falls {change_text(scorer, abs(mean))} on average (95 % interval "
+            f"{_bare(scorer, abs(high))} to {_bare(scorer, abs(low))})"
+        )
+    return (
+        f"{title} moves {change_text(scorer, mean, True)} on average (95 % interval "
+        f"{_bare(scorer, low, True)} to {_bare(scorer, high, True)}, so it may not move at all)"
+    )
 
 
 def interval_text(scorer: Scorer, low: float, high: float) -> str:
@@ -1005,8 +1116,9 @@ def _bare(scorer: Scorer, value: float, signed: bool = False) -> str:
     return change_text(scorer, value, signed).removesuffix(" points")
 
 
-def _reading(schema: FeatureSchema, done: EditedRows, scorer: Scorer, facts: Mapping[str, Any],
-             drop_outside: bool) -> str:
+def _reading(
+    schema: FeatureSchema, done: EditedRows, scorer: Scorer, facts: Mapping[str, Any], drop_outside: bool
+) -> str:
     """ "If average_monthly_income rose 10 %, 37 of 1,000 rows (3.7 %) would go from rejected to approved and 2
     the other way; P(approved) rises 4.1 points on average (95 % interval 3.6 to 4.6)." """
     k = facts["rows"]
@@ -1023,14 +1135,18 @@ def _reading(schema: FeatureSchema, done: EditedRows, scorer: Scorer, facts: Map
         start, end = schema.class_label(other), schema.class_label(target)
         if down > up:  # said the way most rows go
             up, down, start, end = down, up, end, start
-        first = (f"{head}, {up:,} of {k:,} rows ({share_text(up / k)}) would go from {start} to {end} and "
-                 f"{down:,} the other way; {_movement(scorer, facts)}.")
+        first = (
+            f"{head}, {up:,} of {k:,} rows ({share_text(up / k)}) would go from {start} to {end} and "
+            f"{down:,} the other way; {_movement(scorer, facts)}."
+        )
     elif scorer.task == "classification":
         changed = facts["class_changed"]
         most = _most_common_move(facts["transitions"])
         often = f", most often from {most[0]} to {most[1]} ({most[2]:,})" if most else ""
-        first = (f"{head}, {changed:,} of {k:,} rows ({share_text(changed / k)}) would change class{often}; "
-                 f"{_movement(scorer, facts)}.")
+        first = (
+            f"{head}, {changed:,} of {k:,} rows ({share_text(changed / k)}) would change class{often}; "
+            f"{_movement(scorer, facts)}."
+        )
     else:
         first = f"{head}, {_movement(scorer, facts)} over {k:,} rows."
     pushed = facts["outside"]
@@ -1053,18 +1169,28 @@ def facts_table(result: AnalysisResult) -> pd.DataFrame:
     what the summary download holds."""
     facts = result.facts
     rows: list[tuple[str, Any]] = [
-        ("edits", "; ".join(facts["edits"])), ("where", facts["where"] or ""),
-        ("rows in the file", facts["rows_in_file"]), ("rows analysed", facts["rows"]),
-        ("rows the filter matched", facts["matched"]), ("rows whose inputs changed", facts["inputs_changed"]),
-        ("rows pushed outside the training range", facts["outside"]), ("rows left out", facts["left_out"]),
-        ("rows sent", facts["rows_sent"]), ("score", facts["score"]),
-        ("mean score before", facts["mean_before"]), ("mean score after", facts["mean_after"]),
-        ("mean change", facts["mean_change"]), ("mean change, 95 % interval low", facts["change_low"]),
-        ("mean change, 95 % interval high", facts["change_high"]), ("bootstrap resamples", facts["resamples"]),
+        ("edits", "; ".join(facts["edits"])),
+        ("where", facts["where"] or ""),
+        ("rows in the file", facts["rows_in_file"]),
+        ("rows analysed", facts["rows"]),
+        ("rows the filter matched", facts["matched"]),
+        ("rows whose inputs changed", facts["inputs_changed"]),
+        ("rows pushed outside the training range", facts["outside"]),
+        ("rows left out", facts["left_out"]),
+        ("rows sent", facts["rows_sent"]),
+        ("score", facts["score"]),
+        ("mean score before", facts["mean_before"]),
+        ("mean score after", facts["mean_after"]),
+        ("mean change", facts["mean_change"]),
+        ("mean change, 95 % interval low", facts["change_low"]),
+        ("mean change, 95 % interval high", facts["change_high"]),
+        ("bootstrap resamples", facts["resamples"]),
     ]
     if "transitions" in facts:
-        rows += [("rows whose class changed", facts["class_changed"]),
-                 ("share whose class changed", facts["share_changed"])]
+        rows += [
+            ("rows whose class changed", facts["class_changed"]),
+            ("share whose class changed", facts["share_changed"]),
+        ]
         rows += [(f"from {a} to {b}", n) for a, row in facts["transitions"].items() for b, n in row.items()]
     rows += [("rows that moved most", " ".join(str(r) for r in facts["top_movers"]))]
     rows += [("note", note) for note in facts["notes"]]

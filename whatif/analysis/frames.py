@@ -32,8 +32,10 @@ def checked_scenario(schema: FeatureSchema, scenario: Mapping[str, Any]) -> dict
     except RowValidationError as invalid:
         name, problem = next(iter(invalid.errors.items()))
         more = f" (and {len(invalid.errors) - 1} more)" if len(invalid.errors) > 1 else ""
-        raise AnalysisError(f"The scenario does not fit the model: {name!r} {problem}{more}; "
-                            "fix it in the form and run the analysis again.") from None
+        raise AnalysisError(
+            f"The scenario does not fit the model: {name!r} {problem}{more}; "
+            "fix it in the form and run the analysis again."
+        ) from None
 
 
 def feature_named(schema: FeatureSchema, name: str) -> Feature:
@@ -149,8 +151,13 @@ class Answered:
     scenario_class: str | None
 
 
-def ask(schema: FeatureSchema, predict: Predict, request: pd.DataFrame, bookkeeping: Mapping[str, Any],
-        score_class: str | None) -> Answered:
+def ask(
+    schema: FeatureSchema,
+    predict: Predict,
+    request: pd.DataFrame,
+    bookkeeping: Mapping[str, Any],
+    score_class: str | None,
+) -> Answered:
     """Send ``request`` (row 0 is the scenario) in ONE call of ``predict`` and read the answers.
 
     The scorer comes from the same answers, so the scenario's score and class and every other
@@ -159,8 +166,10 @@ def ask(schema: FeatureSchema, predict: Predict, request: pd.DataFrame, bookkeep
     """
     answers = predict(request)
     if len(answers) != len(request):
-        raise AnalysisError(f"The model answered {len(answers):,} rows for the {len(request):,} sent, so answers "
-                            "cannot be matched to rows; run the analysis again.")
+        raise AnalysisError(
+            f"The model answered {len(answers):,} rows for the {len(request):,} sent, so answers "
+            "cannot be matched to rows; run the analysis again."
+        )
     answers = answers.reset_index(drop=True)
     try:
         scorer = scorer_for(schema, answers, score_class)
@@ -171,8 +180,10 @@ def ask(schema: FeatureSchema, predict: Predict, request: pd.DataFrame, bookkeep
     scenario_class = None if scorer.task == "regression" else str(predicted[0])
     flips = (predicted != predicted[0]) if scenario_class is not None else np.zeros(len(answers), dtype=bool)
     taken = set(request.columns) | set(answers.columns)
-    extra = {(BOOKKEEPING_PREFIX + name if name in taken else name): values
-             for name, values in {**bookkeeping, "score": score, "flips": flips}.items()}
+    extra = {
+        (BOOKKEEPING_PREFIX + name if name in taken else name): values
+        for name, values in {**bookkeeping, "score": score, "flips": flips}.items()
+    }
     answer_columns = answers[[c for c in answers.columns if c not in request.columns]]
     sent = pd.concat([request.reset_index(drop=True), answer_columns, pd.DataFrame(extra)], axis=1)
     return Answered(sent, scorer, score, np.asarray(flips, dtype=bool), predicted, float(score[0]), scenario_class)

@@ -135,8 +135,10 @@ def _coerced(feature: Feature, value: Any) -> Any:
     try:
         return feature.coerce(value)
     except ValueError as exc:
-        raise AnalysisError(f"The scenario's value of {feature.name!r} is not valid ({exc}); "
-                            "fix it in the form and run the analysis again.") from None
+        raise AnalysisError(
+            f"The scenario's value of {feature.name!r} is not valid ({exc}); "
+            "fix it in the form and run the analysis again."
+        ) from None
 
 
 def feature_spread(feature: Feature) -> float | None:
@@ -171,8 +173,10 @@ def to_request_frame(schema: FeatureSchema, form_rows: Sequence[Mapping[str, Any
         except RowValidationError as invalid:
             name, problem = next(iter(invalid.errors.items()))
             more = f" (and {len(invalid.errors) - 1} more)" if len(invalid.errors) > 1 else ""
-            raise AnalysisError(f"Row {number} of the analysis does not fit the model: feature {name!r} "
-                                f"{problem}{more}; check the scenario's values.") from None
+            raise AnalysisError(
+                f"Row {number} of the analysis does not fit the model: feature {name!r} "
+                f"{problem}{more}; check the scenario's values."
+            ) from None
     return pd.DataFrame.from_records(rows, columns=schema.input_columns)
 
 
@@ -226,9 +230,15 @@ def levels(feature: Feature) -> list[Any]:
     return []
 
 
-def jitter(schema: FeatureSchema, scenario: Mapping[str, Any], n: int, epsilon: float,
-           rng: np.random.Generator, hold: AbstractSet[str] = frozenset(),
-           categorical_flip_p: float = 0.0) -> list[dict[str, Any]]:
+def jitter(
+    schema: FeatureSchema,
+    scenario: Mapping[str, Any],
+    n: int,
+    epsilon: float,
+    rng: np.random.Generator,
+    hold: AbstractSet[str] = frozenset(),
+    categorical_flip_p: float = 0.0,
+) -> list[dict[str, Any]]:
     """``n`` noisy copies of the scenario (form rows), for robustness checks.
 
     Every number not in ``hold`` moves by Normal(0, ``epsilon`` x its spread) (``feature_spread``;
@@ -255,8 +265,10 @@ def jitter(schema: FeatureSchema, scenario: Mapping[str, Any], n: int, epsilon: 
             low = -math.inf if f.min is None else min(f.min, value)
             high = math.inf if f.max is None else max(f.max, value)
             if f.type == "integer":
-                low, high = (math.ceil(low) if math.isfinite(low) else low), (
-                    math.floor(high) if math.isfinite(high) else high)
+                low, high = (
+                    (math.ceil(low) if math.isfinite(low) else low),
+                    (math.floor(high) if math.isfinite(high) else high),
+                )
                 columns[f.name] = [int(v) for v in np.clip(np.round(moved), low, high)]
             else:
                 columns[f.name] = [float(v) for v in np.clip(moved, low, high)]

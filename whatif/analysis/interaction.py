@@ -36,8 +36,15 @@ MAX_LEVELS = 20  # levels of a categorical axis: more would make cells too thin 
 SUMMARY_COLUMNS = ["x", "y", "x_point", "y_point", "score", "predicted", "flips", "interaction", "boundary"]
 
 
-def interaction(schema: FeatureSchema, scenario: Mapping[str, Any], predict: Predict, features: tuple[str, str], *,
-                points: int = 30, score_class: str | None = None) -> AnalysisResult:
+def interaction(
+    schema: FeatureSchema,
+    scenario: Mapping[str, Any],
+    predict: Predict,
+    features: tuple[str, str],
+    *,
+    points: int = 30,
+    score_class: str | None = None,
+) -> AnalysisResult:
     """Map the score over a grid of two features around ``scenario``, in one call of ``predict``.
 
     ``summary``: one row per cell, x by x (y varying fastest):
@@ -69,8 +76,7 @@ def interaction(schema: FeatureSchema, scenario: Mapping[str, Any], predict: Pre
     form[fx.name] = [base[fx.name], *np.repeat(np.asarray(xs, dtype=object), ny)]
     form[fy.name] = [base[fy.name], *(ys * nx)]
     x_shown, y_shown = [shown_value(fx, v) for v in xs], [shown_value(fy, v) for v in ys]
-    bookkeeping = {"x": [None, *np.repeat(np.asarray(x_shown, dtype=object), ny)],
-                   "y": [None, *(y_shown * nx)]}
+    bookkeeping = {"x": [None, *np.repeat(np.asarray(x_shown, dtype=object), ny)], "y": [None, *(y_shown * nx)]}
     answered = ask(schema, predict, request_frame(schema, form), bookkeeping, score_class)
     scorer = answered.scorer
 
@@ -79,18 +85,28 @@ def interaction(schema: FeatureSchema, scenario: Mapping[str, Any], predict: Pre
     predicted = answered.predicted[1:].reshape(nx, ny)
     flips = answered.flips[1:].reshape(nx, ny)
     labels = np.asarray([_class_text(schema, scorer, p) for p in predicted.reshape(-1)], dtype=object)
-    summary = pd.DataFrame({
-        "x": np.repeat(np.asarray(x_shown, dtype=object), ny), "y": y_shown * nx,
-        "x_point": np.repeat(np.arange(nx), ny), "y_point": np.tile(np.arange(ny), nx),
-        "score": f.reshape(-1), "predicted": labels, "flips": flips.reshape(-1),
-        "interaction": effect.reshape(-1),
-        "boundary": _boundary(predicted).reshape(-1) if scorer.task == "classification"
-        else np.zeros(nx * ny, dtype=bool),
-    })
+    summary = pd.DataFrame(
+        {
+            "x": np.repeat(np.asarray(x_shown, dtype=object), ny),
+            "y": y_shown * nx,
+            "x_point": np.repeat(np.arange(nx), ny),
+            "y_point": np.tile(np.arange(ny), nx),
+            "score": f.reshape(-1),
+            "predicted": labels,
+            "flips": flips.reshape(-1),
+            "interaction": effect.reshape(-1),
+            "boundary": _boundary(predicted).reshape(-1)
+            if scorer.task == "classification"
+            else np.zeros(nx * ny, dtype=bool),
+        }
+    )
     h2 = h_squared(f)
     facts: dict[str, Any] = {
-        "features": [fx.name, fy.name], "h2": h2, "threshold": scorer.threshold,
-        "grid": [nx, ny], "rows": total,
+        "features": [fx.name, fy.name],
+        "h2": h2,
+        "threshold": scorer.threshold,
+        "grid": [nx, ny],
+        "rows": total,
         "max_abs_interaction": float(np.nanmax(np.abs(effect))) if np.isfinite(effect).any() else None,
         "scenario_point": [x0, y0],
     }
@@ -100,9 +116,16 @@ def interaction(schema: FeatureSchema, scenario: Mapping[str, Any], predict: Pre
         counts = pd.Series(labels).value_counts(normalize=True, sort=False)
         facts["class_shares"] = {str(k): float(v) for k, v in counts.items()}
     return AnalysisResult(
-        kind="interaction", scorer=scorer, scenario=base, scenario_score=answered.scenario_score,
-        scenario_class=answered.scenario_class, sent=answered.sent, summary=summary,
-        reading=_reading(schema, fx, fy, h2, facts, scorer, answered.scenario_class, f), tasks=1, facts=facts,
+        kind="interaction",
+        scorer=scorer,
+        scenario=base,
+        scenario_score=answered.scenario_score,
+        scenario_class=answered.scenario_class,
+        sent=answered.sent,
+        summary=summary,
+        reading=_reading(schema, fx, fy, h2, facts, scorer, answered.scenario_class, f),
+        tasks=1,
+        facts=facts,
     )
 
 
@@ -111,7 +134,7 @@ def _axis(feature: Feature, value: Any, points: int) -> list[Any]:
     if not is_numeric(feature):
         values = levels(feature)
         if len(values) > MAX_LEVELS:
-            values = values[:MAX_LEVELS] if value in values[:MAX_LEVELS] else [*values[:MAX_LEVELS - 1], value]
+            values = values[:MAX_LEVELS] if value in values[:MAX_LEVELS] else [*values[: MAX_LEVELS - 1], value]
         return checked_values(feature, values)
     asked = points
     grid = feature_grid(feature, value, asked)
@@ -137,7 +160,7 @@ def h_squared(f: np.ndarray) -> float | None:
     joint = f - f.mean()
     pd_x = f.mean(axis=1, keepdims=True) - f.mean()
     pd_y = f.mean(axis=0, keepdims=True) - f.mean()
-    total = float((joint ** 2).sum())
+    total = float((joint**2).sum())
     if total <= 1e-24 * f.size:
         return None
     return float(((joint - pd_x - pd_y) ** 2).sum() / total)
@@ -171,20 +194,33 @@ def _strength(h2: float) -> str:
     return "interact strongly"
 
 
-def _reading(schema: FeatureSchema, fx: Feature, fy: Feature, h2: float | None, facts: Mapping[str, Any],
-             scorer: Scorer, scenario_class: str | None, f: np.ndarray) -> str:
+def _reading(
+    schema: FeatureSchema,
+    fx: Feature,
+    fy: Feature,
+    h2: float | None,
+    facts: Mapping[str, Any],
+    scorer: Scorer,
+    scenario_class: str | None,
+    f: np.ndarray,
+) -> str:
     """How strongly the two inputs interact, and how much of the map keeps the scenario's class."""
     pair = f"{fx.name} and {fy.name}"
     if h2 is None:
-        return f"{scorer.title} stays at {format_score(scorer, float(np.nanmean(f)))} over the whole map: " \
+        return (
+            f"{scorer.title} stays at {format_score(scorer, float(np.nanmean(f)))} over the whole map: "
             f"neither {fx.name} nor {fy.name} moves it here."
-    first = (f"{pair} {_strength(h2)} (H² = {h2:.2f}): {percent(h2)} of how {scorer.title} varies over the map "
-             "is not the sum of their separate effects.")
+        )
+    first = (
+        f"{pair} {_strength(h2)} (H² = {h2:.2f}): {percent(h2)} of how {scorer.title} varies over the map "
+        "is not the sum of their separate effects."
+    )
     if scenario_class is None:
-        return first + f" It ranges from {format_score(scorer, float(np.nanmin(f)))} to " \
+        return (
+            first + f" It ranges from {format_score(scorer, float(np.nanmin(f)))} to "
             f"{format_score(scorer, float(np.nanmax(f)))}."
+        )
     flip = flip_text(schema, scorer, scenario_class)
     if facts["share_flipped"] == 0:
         return first + f" Nowhere on the map does the prediction turn {flip}."
     return first + f" On {percent(facts['share_flipped'])} of the map the prediction turns {flip}."
-

@@ -48,9 +48,13 @@ class AnalysisResult:
         return {
             "analysis": self.kind,
             "scenario": _plain(self.scenario),
-            "score": {"title": self.scorer.title, "class": self.scorer.score_class,
-                      "threshold": self.scorer.threshold, "scenario": _plain(self.scenario_score),
-                      "scenario_class": self.scenario_class},
+            "score": {
+                "title": self.scorer.title,
+                "class": self.scorer.score_class,
+                "threshold": self.scorer.threshold,
+                "scenario": _plain(self.scenario_score),
+                "scenario_class": self.scenario_class,
+            },
             "reading": self.reading,
             "tasks": self.tasks,
             "facts": _plain(self.facts),

@@ -36,8 +36,18 @@ from whatif.schema import Feature, FeatureSchema
 IDENTICAL_COPIES = 5
 STABLE_BELOW = 0.05  # a flip rate Giskard's scan would flag from
 FRAGILE_BELOW = 0.25
-SUMMARY_COLUMNS = ["feature", "rows", "flips", "flip_rate", "flip_low", "flip_high", "score_p05", "score_p50",
-                   "score_p95", "score_std"]
+SUMMARY_COLUMNS = [
+    "feature",
+    "rows",
+    "flips",
+    "flip_rate",
+    "flip_low",
+    "flip_high",
+    "score_p05",
+    "score_p50",
+    "score_p95",
+    "score_std",
+]
 
 
 def wilson_interval(successes: int, trials: int, confidence: float = 0.95) -> tuple[float, float]:
@@ -67,10 +77,19 @@ def wilson_interval(successes: int, trials: int, confidence: float = 0.95) -> tu
 PER_FEATURE_MOST, PER_FEATURE_LEAST = 50, 10  # copies per feature jittered alone, by default
 
 
-def robustness(schema: FeatureSchema, scenario: Mapping[str, Any], predict: Predict, *, copies: int = 1000,
-               epsilon: float = 0.05, hold: Collection[str] = (), categorical_flip_p: float = 0.0,
-               per_feature_copies: int | None = None, seed: int = 0,
-               score_class: str | None = None) -> AnalysisResult:
+def robustness(
+    schema: FeatureSchema,
+    scenario: Mapping[str, Any],
+    predict: Predict,
+    *,
+    copies: int = 1000,
+    epsilon: float = 0.05,
+    hold: Collection[str] = (),
+    categorical_flip_p: float = 0.0,
+    per_feature_copies: int | None = None,
+    seed: int = 0,
+    score_class: str | None = None,
+) -> AnalysisResult:
     """How often rows near ``scenario`` change its predicted class, in ONE call of ``predict``.
 
     ``per_feature_copies`` None: 50 per feature for a few features, fewer for many (at least 10),
@@ -92,8 +111,11 @@ def robustness(schema: FeatureSchema, scenario: Mapping[str, Any], predict: Pred
     base = checked_scenario(schema, scenario)
     movable = can_move if per_feature_copies > 0 else []
     total = 1 + IDENTICAL_COPIES + copies + len(movable) * per_feature_copies
-    check_rows(total, "This robustness check",
-               f"ask for fewer copies (now {copies:,}) or fewer per feature (now {per_feature_copies:,})")
+    check_rows(
+        total,
+        "This robustness check",
+        f"ask for fewer copies (now {copies:,}) or fewer per feature (now {per_feature_copies:,})",
+    )
 
     rng = np.random.default_rng(seed)
     rows = [base] * (1 + IDENTICAL_COPIES)
@@ -110,18 +132,32 @@ def robustness(schema: FeatureSchema, scenario: Mapping[str, Any], predict: Pred
     group = np.asarray(groups, dtype=object)
     classifier = answered.scenario_class is not None
     everywhere = _group_row("all", answered.score[group == "all"], answered.flips[group == "all"], classifier)
-    summary = _summary([_group_row(f.name, answered.score[group == f.name], answered.flips[group == f.name],
-                                   classifier) for f in movable])
+    summary = _summary(
+        [
+            _group_row(f.name, answered.score[group == f.name], answered.flips[group == f.name], classifier)
+            for f in movable
+        ]
+    )
     deterministic = _deterministic(sent)
     flipped_to = _flipped_to(schema, answered.predicted[group == "all"], answered.flips[group == "all"])
     threshold = scorer.threshold
     facts = {
-        "rows": total, "copies": copies, "epsilon": epsilon, "categorical_flip_p": categorical_flip_p,
-        "per_feature_copies": per_feature_copies, "held": sorted(held), "jittered_alone": [f.name for f in movable],
-        "flips": everywhere["flips"] if classifier else None, "flip_rate": everywhere["flip_rate"],
-        "flip_low": everywhere["flip_low"], "flip_high": everywhere["flip_high"], "flipped_to": flipped_to,
-        "score_p05": everywhere["score_p05"], "score_p50": everywhere["score_p50"],
-        "score_p95": everywhere["score_p95"], "score_std": everywhere["score_std"],
+        "rows": total,
+        "copies": copies,
+        "epsilon": epsilon,
+        "categorical_flip_p": categorical_flip_p,
+        "per_feature_copies": per_feature_copies,
+        "held": sorted(held),
+        "jittered_alone": [f.name for f in movable],
+        "flips": everywhere["flips"] if classifier else None,
+        "flip_rate": everywhere["flip_rate"],
+        "flip_low": everywhere["flip_low"],
+        "flip_high": everywhere["flip_high"],
+        "flipped_to": flipped_to,
+        "score_p05": everywhere["score_p05"],
+        "score_p50": everywhere["score_p50"],
+        "score_p95": everywhere["score_p95"],
+        "score_std": everywhere["score_std"],
         "threshold": threshold,
         "threshold_distance": None if threshold is None else float(answered.scenario_score - threshold),
         "deterministic": deterministic,
@@ -129,9 +165,16 @@ def robustness(schema: FeatureSchema, scenario: Mapping[str, Any], predict: Pred
         "moves_most": _moves_most(summary),
     }
     return AnalysisResult(
-        kind="robustness", scorer=scorer, scenario=base, scenario_score=answered.scenario_score,
-        scenario_class=answered.scenario_class, sent=sent, summary=summary,
-        reading=_reading(schema, scorer, answered.scenario_score, answered.scenario_class, facts), tasks=1, facts=facts,
+        kind="robustness",
+        scorer=scorer,
+        scenario=base,
+        scenario_score=answered.scenario_score,
+        scenario_class=answered.scenario_class,
+        sent=sent,
+        summary=summary,
+        reading=_reading(schema, scorer, answered.scenario_score, answered.scenario_class, facts),
+        tasks=1,
+        facts=facts,
     )
 
 
@@ -139,12 +182,17 @@ def _check_parameters(copies: int, epsilon: float, categorical_flip_p: float, pe
     """AnalysisError sentences for parameters that make no sense, before anything is built."""
     if isinstance(copies, bool) or not isinstance(copies, int | np.integer) or copies < 1:
         raise AnalysisError(f"Ask for at least 1 jittered copy (a whole number), not {copies!r}.")
-    if isinstance(per_feature_copies, bool) or not isinstance(per_feature_copies, int | np.integer) \
-            or per_feature_copies < 0:
+    if (
+        isinstance(per_feature_copies, bool)
+        or not isinstance(per_feature_copies, int | np.integer)
+        or per_feature_copies < 0
+    ):
         raise AnalysisError(f"Copies per feature must be a whole number of at least 0, not {per_feature_copies!r}.")
     if not isinstance(epsilon, int | float) or not math.isfinite(epsilon) or not 0 < epsilon <= 1:
-        raise AnalysisError(f"The noise size epsilon must be above 0 and at most 1 (a share of each feature's "
-                            f"spread, such as 0.05), not {epsilon!r}.")
+        raise AnalysisError(
+            f"The noise size epsilon must be above 0 and at most 1 (a share of each feature's "
+            f"spread, such as 0.05), not {epsilon!r}."
+        )
     if not isinstance(categorical_flip_p, int | float) or not 0 <= categorical_flip_p <= 1:
         raise AnalysisError(f"The chance of switching a category must be from 0 to 1, not {categorical_flip_p!r}.")
 
@@ -159,11 +207,17 @@ def _group_row(name: str, score: np.ndarray, flips: np.ndarray, classifier: bool
     finite = score[np.isfinite(score)]
     n, flipped = len(flips), int(np.count_nonzero(flips))
     low, high = wilson_interval(flipped, n) if classifier else (math.nan, math.nan)
-    p05, p50, p95 = (np.percentile(finite, [5, 50, 95]).tolist() if len(finite) else [math.nan] * 3)
+    p05, p50, p95 = np.percentile(finite, [5, 50, 95]).tolist() if len(finite) else [math.nan] * 3
     return {
-        "feature": name, "rows": n, "flips": flipped if classifier else 0,
-        "flip_rate": flipped / n if classifier and n else math.nan, "flip_low": low, "flip_high": high,
-        "score_p05": float(p05), "score_p50": float(p50), "score_p95": float(p95),
+        "feature": name,
+        "rows": n,
+        "flips": flipped if classifier else 0,
+        "flip_rate": flipped / n if classifier and n else math.nan,
+        "flip_low": low,
+        "flip_high": high,
+        "score_p05": float(p05),
+        "score_p50": float(p50),
+        "score_p95": float(p95),
         "score_std": float(np.std(finite, ddof=1)) if len(finite) > 1 else math.nan,
     }
 
@@ -175,15 +229,15 @@ def _summary(rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
     summary = pd.DataFrame(rows)
     summary["spread"] = summary["score_p95"] - summary["score_p05"]
     summary["order"] = np.arange(len(summary))
-    summary = summary.sort_values(["flip_rate", "spread", "order"], ascending=[False, False, True],
-                                  na_position="last")
+    summary = summary.sort_values(["flip_rate", "spread", "order"], ascending=[False, False, True], na_position="last")
     return summary[SUMMARY_COLUMNS].reset_index(drop=True)
 
 
 def _deterministic(sent: pd.DataFrame) -> bool:
     """True when the scenario and its identical copies got exactly the same answers (NaN equal to NaN)."""
-    answers = sent.iloc[: 1 + IDENTICAL_COPIES][[c for c in sent.columns if c in ("prediction", "score")
-                                                 or str(c).startswith("probability_")]]
+    answers = sent.iloc[: 1 + IDENTICAL_COPIES][
+        [c for c in sent.columns if c in ("prediction", "score") or str(c).startswith("probability_")]
+    ]
     first = answers.iloc[0]
     return all(answers.iloc[i].equals(first) for i in range(1, len(answers)))
 
@@ -215,8 +269,9 @@ def _percent(rate: float) -> str:
     return f"{value:.1f} %"
 
 
-def _reading(schema: FeatureSchema, scorer: Scorer, scenario_score: float, scenario_class: str | None,
-             facts: Mapping[str, Any]) -> str:
+def _reading(
+    schema: FeatureSchema, scorer: Scorer, scenario_score: float, scenario_class: str | None, facts: Mapping[str, Any]
+) -> str:
     """One or two sentences: how often nearby rows flip (with the interval), which input nudged alone moves
     the score most (and how many more rows that took, so the rows sent add up), and whether the model
     answered identical rows alike."""
@@ -228,24 +283,30 @@ def _reading(schema: FeatureSchema, scorer: Scorer, scenario_score: float, scena
         what = "no input was nudged alone"
     else:
         rows = f"{len(alone) * each:,} more rows nudged one input at a time, {each:,} per input"
-        what = (f"nudging {most} alone moves {scorer.title} most ({rows})" if most
-                else f"nudging any one input alone leaves {scorer.title} where it is ({rows})")
+        what = (
+            f"nudging {most} alone moves {scorer.title} most ({rows})"
+            if most
+            else f"nudging any one input alone leaves {scorer.title} where it is ({rows})"
+        )
     if scenario_class is not None and math.isfinite(facts["flip_rate"]):
         rate = facts["flip_rate"]
-        verdict = ("stable" if rate < STABLE_BELOW else "fragile" if rate < FRAGILE_BELOW
-                   else "on a knife edge")
+        verdict = "stable" if rate < STABLE_BELOW else "fragile" if rate < FRAGILE_BELOW else "on a knife edge"
         others = [c for c in scorer.classes if c != scenario_class]
         other = facts["flipped_to"] or (schema.class_label(others[0]) if len(others) == 1 else "another class")
         interval = f"95 % interval {_percent(facts['flip_low'])} to {_percent(facts['flip_high'])}"
         share = "none" if rate == 0 else "all" if rate == 1 else _percent(rate)
         first = f"The answer is {verdict}: {share} of {n:,} nearby rows ({interval}) flip to {other}; {what}."
     else:
-        first = (f"Nearby rows keep {scorer.title} between {format_score(scorer, facts['score_p05'])} and "
-                 f"{format_score(scorer, facts['score_p95'])} (5th to 95th percentile of {n:,}; this scenario: "
-                 f"{format_score(scorer, scenario_score)}); {what}.")
+        first = (
+            f"Nearby rows keep {scorer.title} between {format_score(scorer, facts['score_p05'])} and "
+            f"{format_score(scorer, facts['score_p95'])} (5th to 95th percentile of {n:,}; this scenario: "
+            f"{format_score(scorer, scenario_score)}); {what}."
+        )
     if facts["deterministic"]:
         return first
     scores = facts["identical_scores"]
-    return (f"The model is not deterministic: {IDENTICAL_COPIES + 1} identical rows scored from "
-            f"{format_score(scorer, min(scores))} to {format_score(scorer, max(scores))}, so part of what "
-            f"follows is its own noise. {first}")
+    return (
+        f"The model is not deterministic: {IDENTICAL_COPIES + 1} identical rows scored from "
+        f"{format_score(scorer, min(scores))} to {format_score(scorer, max(scores))}, so part of what "
+        f"follows is its own noise. {first}"
+    )

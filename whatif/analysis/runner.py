@@ -69,8 +69,10 @@ class AnswerCache:
         The rows are hashed by pandas (a 64-bit hash per row, vectorised: ~20 ms for 10,000 rows of
         100 inputs, where their JSON took ~0.4 s); the header names the columns and their types.
         """
-        header = json.dumps([connection_key, path, bucket, [str(c) for c in rows.columns],
-                             [str(t) for t in rows.dtypes]], separators=(",", ":"))
+        header = json.dumps(
+            [connection_key, path, bucket, [str(c) for c in rows.columns], [str(t) for t in rows.dtypes]],
+            separators=(",", ":"),
+        )
         digest = hashlib.sha256(header.encode())
         digest.update(pd.util.hash_pandas_object(rows, index=False).to_numpy().tobytes())
         return digest.hexdigest()
@@ -122,11 +124,20 @@ class BatchPredictor:
     and on a cache hit. ``tasks_sent`` and ``rows_sent`` count what this predictor submitted.
     """
 
-    def __init__(self, client: ModelClient, path: str, bucket: str, *, connection_key: str,
-                 max_rows: int = DEFAULT_MAX_ROWS, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
-                 cache: AnswerCache | None = None,
-                 on_progress: Callable[[Progress], None] | None = None,
-                 timeout_s: float | None = None, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        client: ModelClient,
+        path: str,
+        bucket: str,
+        *,
+        connection_key: str,
+        max_rows: int = DEFAULT_MAX_ROWS,
+        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        cache: AnswerCache | None = None,
+        on_progress: Callable[[Progress], None] | None = None,
+        timeout_s: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         if max_rows < 1:
             raise ValueError(f"max_rows must be at least 1, not {max_rows}")
         self.client = client
@@ -168,8 +179,10 @@ class BatchPredictor:
                 if len(ranges) == 1:
                     raise
                 done = f" after {number - 1} finished" if number > 1 else ""
-                raise AnalysisError(f"Task {number} of {len(ranges)} (rows {start + 1}-{end} of {total_rows}) "
-                                    f"failed{done}: {_sentence(exc)}") from exc
+                raise AnalysisError(
+                    f"Task {number} of {len(ranges)} (rows {start + 1}-{end} of {total_rows}) "
+                    f"failed{done}: {_sentence(exc)}"
+                ) from exc
         answers = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
         self.cache.put(key, answers)
         return answers
@@ -182,8 +195,7 @@ class BatchPredictor:
         per_row = len(body) / max(1, len(sample)) * 1.1  # a margin for longer numbers further down
         return max(1, min(self.max_rows, int(self.max_body_bytes // per_row)))
 
-    def _one_task(self, chunk: pd.DataFrame, number: int, total: int, total_rows: int,
-                  started: float) -> pd.DataFrame:
+    def _one_task(self, chunk: pd.DataFrame, number: int, total: int, total_rows: int, started: float) -> pd.DataFrame:
         self._report(Progress(total_rows, None, SUBMITTING, self.clock() - started, number, total))
         task_id = self.client.submit(chunk, self.path, self.bucket, return_only_prediction=True)
         with self._lock:
@@ -204,12 +216,16 @@ class BatchPredictor:
 def _answer_columns(predictions: pd.DataFrame, sent: int, task_id: str) -> pd.DataFrame:
     """Only ``prediction`` and ``probability_*``, index 0..n-1; AnalysisError when rows are missing or extra."""
     if len(predictions) != sent:
-        raise AnalysisError(f"The API answered {len(predictions):,} rows for the {sent:,} rows of task {task_id}, "
-                            "so answers cannot be matched to rows; run the analysis again, or ask the API's "
-                            "administrator if it keeps happening.")
+        raise AnalysisError(
+            f"The API answered {len(predictions):,} rows for the {sent:,} rows of task {task_id}, "
+            "so answers cannot be matched to rows; run the analysis again, or ask the API's "
+            "administrator if it keeps happening."
+        )
     if "prediction" not in predictions.columns:
-        raise AnalysisError(f"The answers of task {task_id} have no 'prediction' column (they have "
-                            f"{', '.join(map(str, predictions.columns[:8]))}); the API may not be a compatible one.")
+        raise AnalysisError(
+            f"The answers of task {task_id} have no 'prediction' column (they have "
+            f"{', '.join(map(str, predictions.columns[:8]))}); the API may not be a compatible one."
+        )
     keep = [c for c in predictions.columns if c == "prediction" or str(c).startswith(PROBABILITY_PREFIX)]
     return predictions[keep].reset_index(drop=True)
 

@@ -56,13 +56,14 @@ class Scorer:
         if self.task == "regression":
             return raw.map(_value_text).astype(object)
         keys = raw.map(self._class_key).astype(object)
-        probability_columns = [PROBABILITY_PREFIX + c for c in self.classes
-                               if PROBABILITY_PREFIX + c in answers.columns]
+        probability_columns = [
+            PROBABILITY_PREFIX + c for c in self.classes if PROBABILITY_PREFIX + c in answers.columns
+        ]
         unknown = keys.isna()
         if unknown.any() and probability_columns:
             probabilities = answers.loc[unknown, probability_columns].apply(pd.to_numeric, errors="coerce")
             best = np.asarray(probabilities.fillna(-1.0).to_numpy(dtype=float).argmax(axis=1))
-            keys[unknown] = [probability_columns[i][len(PROBABILITY_PREFIX):] for i in best]
+            keys[unknown] = [probability_columns[i][len(PROBABILITY_PREFIX) :] for i in best]
         return keys.where(keys.notna(), raw.map(_value_text)).astype(object)
 
     def flips(self, answers: pd.DataFrame, scenario_class: str) -> pd.Series:
@@ -105,21 +106,23 @@ def scorer_for(schema: FeatureSchema, answers: pd.DataFrame, score_class: str | 
     """
     if schema.task == "regression":
         return Scorer("regression", None, (), f"Predicted {schema.target or 'value'}", None)
-    classes = tuple(str(c)[len(PROBABILITY_PREFIX):] for c in answers.columns
-                    if str(c).startswith(PROBABILITY_PREFIX))
+    classes = tuple(str(c)[len(PROBABILITY_PREFIX) :] for c in answers.columns if str(c).startswith(PROBABILITY_PREFIX))
     if not classes:
         classes = tuple(str(c) for c in schema.classes)
     if not classes and "prediction" in answers.columns:
         classes = tuple(sorted({text for text in answers["prediction"].map(_value_text) if text is not None}))
     if not classes:
-        raise ValueError("The answers name no classes (no probability_ columns and no predictions), "
-                         "so no class can be scored; check the model's answers.")
+        raise ValueError(
+            "The answers name no classes (no probability_ columns and no predictions), "
+            "so no class can be scored; check the model's answers."
+        )
     draft = Scorer("classification", None, classes, "", BINARY_THRESHOLD if len(classes) == 2 else None)
     if score_class is not None:
         chosen = draft._class_key(score_class) or class_of_label(schema, score_class, classes)
         if chosen is None:
-            raise ValueError(f"{score_class!r} is not a class of this model; choose one of "
-                             f"{classes_text(schema, classes)}.")
+            raise ValueError(
+                f"{score_class!r} is not a class of this model; choose one of {classes_text(schema, classes)}."
+            )
     elif len(classes) <= 2 or answers.empty:
         chosen = positive_class(schema, dict.fromkeys(classes, 0.0))
     else:

@@ -37,8 +37,15 @@ from whatif.schema import FeatureSchema
 SUMMARY_COLUMNS = ["feature", "low", "high", "swing", "value_at_low", "value_at_high", "current", "flips", "rank"]
 
 
-def sensitivity(schema: FeatureSchema, scenario: Mapping[str, Any], predict: Predict, *, points: int = 10,
-                exclude: Collection[str] = (), score_class: str | None = None) -> AnalysisResult:
+def sensitivity(
+    schema: FeatureSchema,
+    scenario: Mapping[str, Any],
+    predict: Predict,
+    *,
+    points: int = 10,
+    exclude: Collection[str] = (),
+    score_class: str | None = None,
+) -> AnalysisResult:
     """Sweep each feature not in ``exclude`` alone around ``scenario``, in one call of ``predict``.
 
     ``summary``: one row per feature, sorted by ``swing`` (high - low) descending, with the
@@ -75,19 +82,27 @@ def sensitivity(schema: FeatureSchema, scenario: Mapping[str, Any], predict: Pre
     answered = ask(schema, predict, request_frame(schema, form), {"feature": names, "value": shown}, score_class)
     scorer = answered.scorer
 
-    summary = _summary(names, texts, answered.score, answered.flips,
-                       {f.name: value_text(f, base[f.name]) for f in swept})
+    summary = _summary(
+        names, texts, answered.score, answered.flips, {f.name: value_text(f, base[f.name]) for f in swept}
+    )
     flipping = summary.loc[summary["flips"], "feature"].tolist()
     return AnalysisResult(
-        kind="sensitivity", scorer=scorer, scenario=base, scenario_score=answered.scenario_score,
-        scenario_class=answered.scenario_class, sent=answered.sent, summary=summary,
-        reading=_reading(schema, summary, scorer, answered.scenario_class), tasks=1,
+        kind="sensitivity",
+        scorer=scorer,
+        scenario=base,
+        scenario_score=answered.scenario_score,
+        scenario_class=answered.scenario_class,
+        sent=answered.sent,
+        summary=summary,
+        reading=_reading(schema, summary, scorer, answered.scenario_class),
+        tasks=1,
         facts={"features": len(swept), "flipping": flipping, "rows": total, "points": points},
     )
 
 
-def _summary(names: list[Any], texts: list[Any], score: np.ndarray, flips: np.ndarray,
-             current: Mapping[str, str]) -> pd.DataFrame:
+def _summary(
+    names: list[Any], texts: list[Any], score: np.ndarray, flips: np.ndarray, current: Mapping[str, str]
+) -> pd.DataFrame:
     """One row per feature from the swept rows (row 0, the scenario, left out), vectorised."""
     rows = pd.DataFrame({"feature": names[1:], "value": texts[1:], "score": score[1:], "flips": flips[1:]})
     order = list(dict.fromkeys(rows["feature"]))  # schema order, for ties
@@ -116,8 +131,10 @@ def _reading(schema: FeatureSchema, summary: pd.DataFrame, scorer: Scorer, scena
     if top["swing"] == 0:
         first = f"No input, moved alone, changes {scorer.title} from {format_score(scorer, top['low'])} here."
     else:
-        first = (f"{top['feature']} moves {scorer.title} from {format_score(scorer, top['low'])} "
-                 f"to {format_score(scorer, top['high'])}; it is the input that matters most here.")
+        first = (
+            f"{top['feature']} moves {scorer.title} from {format_score(scorer, top['low'])} "
+            f"to {format_score(scorer, top['high'])}; it is the input that matters most here."
+        )
     if scenario_class is None:
         return first
     flipping = summary.loc[summary["flips"], "feature"].tolist()
@@ -127,4 +144,3 @@ def _reading(schema: FeatureSchema, summary: pd.DataFrame, scorer: Scorer, scena
     named = listed(flipping)
     verb = "can turn" if len(flipping) == 1 else "can each turn"
     return f"{first} Changed alone, {named} {verb} the prediction {flip}."
-

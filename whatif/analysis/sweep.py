@@ -36,9 +36,19 @@ SCENARIO, AVERAGE = "scenario", "average"
 SUMMARY_COLUMNS = ["curve", "point", "value", "score", "flips"]
 
 
-def sweep(schema: FeatureSchema, scenario: Mapping[str, Any], predict: Predict, feature: str, *,
-          points: int = 40, background: pd.DataFrame | None = None, max_curves: int = 200,
-          centred: bool = False, seed: int = 0, score_class: str | None = None) -> AnalysisResult:
+def sweep(
+    schema: FeatureSchema,
+    scenario: Mapping[str, Any],
+    predict: Predict,
+    feature: str,
+    *,
+    points: int = 40,
+    background: pd.DataFrame | None = None,
+    max_curves: int = 200,
+    centred: bool = False,
+    seed: int = 0,
+    score_class: str | None = None,
+) -> AnalysisResult:
     """Sweep ``feature`` over a ``points``-point grid (every level of a category), in one call of ``predict``.
 
     ``background``: FORM-value rows (one column per feature; a file of request columns with
@@ -65,10 +75,13 @@ def sweep(schema: FeatureSchema, scenario: Mapping[str, Any], predict: Predict, 
     total = 1 + size * (1 + len(picked))
     if total > MAX_ROWS:
         fit = (MAX_ROWS - 1 - size) // size
-        fix = (f"ask for at most {fit:,} curves" if fit > 0 else "the grid alone is too large") + \
-            f" at {size} points, or use fewer points"
-        raise AnalysisError(f"{len(picked):,} curves of {size} points would send {total:,} rows, more than the "
-                            f"{MAX_ROWS:,} one task may hold; {fix}.")
+        fix = (
+            f"ask for at most {fit:,} curves" if fit > 0 else "the grid alone is too large"
+        ) + f" at {size} points, or use fewer points"
+        raise AnalysisError(
+            f"{len(picked):,} curves of {size} points would send {total:,} rows, more than the "
+            f"{MAX_ROWS:,} one task may hold; {fix}."
+        )
     rows = _background_rows(schema, background, picked) if picked else []
 
     form: dict[str, Any] = {}
@@ -81,9 +94,11 @@ def sweep(schema: FeatureSchema, scenario: Mapping[str, Any], predict: Predict, 
             form[f.name] = [base[f.name], *np.repeat(own, size)]
     names = [SCENARIO, *(f"row {position + 1}" for position in picked)]
     shown = [shown_value(swept, v) for v in grid]
-    bookkeeping = {"curve": [None, *np.repeat(np.asarray(names, dtype=object), size)],
-                   "point": [None, *(list(range(size)) * len(names))],
-                   "value": [None, *(shown * len(names))]}
+    bookkeeping = {
+        "curve": [None, *np.repeat(np.asarray(names, dtype=object), size)],
+        "point": [None, *(list(range(size)) * len(names))],
+        "value": [None, *(shown * len(names))],
+    }
     answered = ask(schema, predict, request_frame(schema, form), bookkeeping, score_class)
     scorer = answered.scorer
 
@@ -95,25 +110,34 @@ def sweep(schema: FeatureSchema, scenario: Mapping[str, Any], predict: Predict, 
         drawn = np.vstack([drawn, drawn[1:].mean(axis=0)])
         flips = np.vstack([flips, np.zeros((1, size), dtype=bool)])
         labels.append(AVERAGE)
-    summary = pd.DataFrame({
-        "curve": np.repeat(np.asarray(labels, dtype=object), size),
-        "point": np.tile(np.arange(size), len(labels)),
-        "value": shown * len(labels),
-        "score": drawn.reshape(-1),
-        "flips": flips.reshape(-1),
-    })
+    summary = pd.DataFrame(
+        {
+            "curve": np.repeat(np.asarray(labels, dtype=object), size),
+            "point": np.tile(np.arange(size), len(labels)),
+            "value": shown * len(labels),
+            "score": drawn.reshape(-1),
+            "flips": flips.reshape(-1),
+        }
+    )
     facts = _facts(swept, grid, shown, curves[0], scorer, centred, len(rows), total)
     facts["current_value"] = shown_value(swept, base[swept.name])
     if rows:
         average = curves[1:].mean(axis=0)
-        facts["average_min_score"], facts["average_max_score"] = _finite(np.nanmin(average)), _finite(
-            np.nanmax(average))
+        facts["average_min_score"], facts["average_max_score"] = (
+            _finite(np.nanmin(average)),
+            _finite(np.nanmax(average)),
+        )
     return AnalysisResult(
-        kind="sweep", scorer=scorer, scenario=base, scenario_score=answered.scenario_score,
-        scenario_class=answered.scenario_class, sent=answered.sent, summary=summary,
-        reading=_reading(schema, swept, base, shown, curves, flips[0], scorer, answered.scenario_class,
-                         len(rows)),
-        tasks=1, facts=facts,
+        kind="sweep",
+        scorer=scorer,
+        scenario=base,
+        scenario_score=answered.scenario_score,
+        scenario_class=answered.scenario_class,
+        sent=answered.sent,
+        summary=summary,
+        reading=_reading(schema, swept, base, shown, curves, flips[0], scorer, answered.scenario_class, len(rows)),
+        tasks=1,
+        facts=facts,
     )
 
 
@@ -134,8 +158,10 @@ def _background_rows(schema: FeatureSchema, background: pd.DataFrame | None, pic
     as_form = all(name in background.columns for name in names)
     if not as_form and not all(column in background.columns for column in schema.input_columns):
         missing = [name for name in names if name not in background.columns]
-        raise AnalysisError(f"The background rows have no column {missing[0]!r}; give one column per feature "
-                            "of the model (or its request columns).")
+        raise AnalysisError(
+            f"The background rows have no column {missing[0]!r}; give one column per feature "
+            "of the model (or its request columns)."
+        )
     records = background.iloc[picked].to_dict(orient="records")
     out = []
     for position, record in zip(picked, records, strict=True):
@@ -144,8 +170,9 @@ def _background_rows(schema: FeatureSchema, background: pd.DataFrame | None, pic
             out.append(schema.coerce_values(values))
         except RowValidationError as invalid:
             name, problem = next(iter(invalid.errors.items()))
-            raise AnalysisError(f"Background row {position + 1} does not fit the model: {name!r} {problem}; "
-                                "fix or drop that row.") from None
+            raise AnalysisError(
+                f"Background row {position + 1} does not fit the model: {name!r} {problem}; fix or drop that row."
+            ) from None
     return out
 
 
@@ -154,13 +181,24 @@ def _finite(value: Any) -> float | None:
     return number if np.isfinite(number) else None
 
 
-def _facts(feature: Feature, grid: list[Any], shown: list[Any], curve: np.ndarray, scorer: Scorer,
-           centred: bool, curves: int, rows: int) -> dict[str, Any]:
+def _facts(
+    feature: Feature,
+    grid: list[Any],
+    shown: list[Any],
+    curve: np.ndarray,
+    scorer: Scorer,
+    centred: bool,
+    curves: int,
+    rows: int,
+) -> dict[str, Any]:
     """The headline numbers of the scenario's curve (in score units, even when the chart is centred)."""
     scored = np.isfinite(curve)
     top = int(np.nanargmax(curve)) if scored.any() else None
-    training_range = [feature.min, feature.max] if is_numeric(feature) and feature.min is not None \
-        and feature.max is not None else None
+    training_range = (
+        [feature.min, feature.max]
+        if is_numeric(feature) and feature.min is not None and feature.max is not None
+        else None
+    )
     return {
         "feature": feature.name,
         "min_score": _finite(np.nanmin(curve)) if scored.any() else None,
@@ -175,9 +213,17 @@ def _facts(feature: Feature, grid: list[Any], shown: list[Any], curve: np.ndarra
     }
 
 
-def _reading(schema: FeatureSchema, feature: Feature, base: Mapping[str, Any], shown: list[Any],
-             curves: np.ndarray, flips: np.ndarray, scorer: Scorer, scenario_class: str | None,
-             background_curves: int) -> str:
+def _reading(
+    schema: FeatureSchema,
+    feature: Feature,
+    base: Mapping[str, Any],
+    shown: list[Any],
+    curves: np.ndarray,
+    flips: np.ndarray,
+    scorer: Scorer,
+    scenario_class: str | None,
+    background_curves: int,
+) -> str:
     """Where the scenario's curve peaks and bottoms out, and what the average over background rows does."""
     curve = curves[0]
     if not np.isfinite(curve).any():
@@ -189,12 +235,16 @@ def _reading(schema: FeatureSchema, feature: Feature, base: Mapping[str, Any], s
     if low == high:
         first = f"{name} does not move {scorer.title} here: it stays at {high} over the whole sweep."
     else:
-        first = (f"{scorer.title} is highest, {high}, at {name} = {_text(shown[high_at])} and lowest, {low}, at "
-                 f"{name} = {_text(shown[low_at])} (now {now})")
+        first = (
+            f"{scorer.title} is highest, {high}, at {name} = {_text(shown[high_at])} and lowest, {low}, at "
+            f"{name} = {_text(shown[low_at])} (now {now})"
+        )
         if scenario_class is not None and flips.any():
             count = int(flips.sum())
-            first += f"; {count} of {len(curve)} values {'turns' if count == 1 else 'turn'} the prediction " \
-                     f"{flip_text(schema, scorer, scenario_class)}"
+            first += (
+                f"; {count} of {len(curve)} values {'turns' if count == 1 else 'turn'} the prediction "
+                f"{flip_text(schema, scorer, scenario_class)}"
+            )
         first += "."
     if not background_curves:
         return first
@@ -205,8 +255,10 @@ def _reading(schema: FeatureSchema, feature: Feature, base: Mapping[str, Any], s
     if lowest == highest:
         return f"{first} Averaged over {background_curves} rows it stays at {highest}."
     peak = _text(shown[int(np.nanargmax(average))])
-    return (f"{first} Averaged over {background_curves} rows it ranges between {lowest} and {highest} "
-            f"(highest at {name} {peak}).")
+    return (
+        f"{first} Averaged over {background_curves} rows it ranges between {lowest} and {highest} "
+        f"(highest at {name} {peak})."
+    )
 
 
 def _text(value: Any) -> str:

@@ -21,8 +21,9 @@ from whatif.server.settings import ServerSettings
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     """Flags win over WHATIF_* variables."""
-    parser = argparse.ArgumentParser(prog="python -m whatif.server",
-                                     description="The reference AutoModel prediction API with sample models.")
+    parser = argparse.ArgumentParser(
+        prog="python -m whatif.server", description="The reference AutoModel prediction API with sample models."
+    )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--store", type=Path, help="model store root (WHATIF_STORE)")
@@ -44,8 +45,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.demo and not secret:
         secret = secrets.token_urlsafe(24)
     if not secret:
-        print("error: no API secret. Set WHATIF_API_SECRET (or --secret), or start with --demo "
-              "for a random one.", file=sys.stderr)
+        print(
+            "error: no API secret. Set WHATIF_API_SECRET (or --secret), or start with --demo for a random one.",
+            file=sys.stderr,
+        )
         return 2
     overrides["api_secret"] = secret
     for key, value in (("store", args.store), ("task_delay_s", args.task_delay), ("workers", args.workers)):
@@ -61,7 +64,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     app = create_app(settings)
     url = f"http://{args.host}:{args.port}{PREDICT_PATH}"
     if args.demo:
-        print(f"""
+        print(
+            f"""
 Demo AutoModel API with a random secret. In another shell:
 
   export WHATIF_API_URL={url}
@@ -70,7 +74,9 @@ Demo AutoModel API with a random secret. In another shell:
   python -m whatif models
   python -m whatif predict --path {TITANIC_PATH} --bucket {DEMO_BUCKET} \\
       --data '[{{"pclass": 0, "sex": 0, "age": 29, "sibsp": 0, "parch": 0, "fare": 211.3375, "embarked": 2}}]'
-""", flush=True)
+""",
+            flush=True,
+        )
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, access_log=False)
     return 0
 

@@ -39,8 +39,10 @@ def authenticate(authorization: str | None, secret: str, require_exp: bool = Fal
     ``exp``, ``nbf`` and ``iat`` are checked when present, ``exp`` required if asked.
     """
     if not authorization:
-        raise _refuse("missing_token", "The request has no authorization header; send 'Bearer <token>' "
-                                       "with a token signed by the API secret.")
+        raise _refuse(
+            "missing_token",
+            "The request has no authorization header; send 'Bearer <token>' with a token signed by the API secret.",
+        )
     scheme, _, token = authorization.strip().partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise _refuse("bad_authorization", "The authorization header must be 'Bearer <token>'.")
@@ -50,8 +52,10 @@ def authenticate(authorization: str | None, secret: str, require_exp: bool = Fal
     except jwt.ExpiredSignatureError:
         raise _refuse("token_expired", "The token has expired; sign a new one.") from None
     except jwt.ImmatureSignatureError:
-        raise _refuse("token_not_yet_valid", "The token is not valid yet (nbf/iat in the future); "
-                                             "check the clock of the machine that signed it.") from None
+        raise _refuse(
+            "token_not_yet_valid",
+            "The token is not valid yet (nbf/iat in the future); check the clock of the machine that signed it.",
+        ) from None
     except jwt.MissingRequiredClaimError as exc:
         raise _refuse("token_missing_claim", f"The token lacks the '{exc.claim}' claim this server requires.") from None
     except jwt.InvalidAlgorithmError:

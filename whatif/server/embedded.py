@@ -59,10 +59,18 @@ class EmbeddedServer:
         self._warmer.stop(timeout_s)
 
 
-def start_server(store: Path | str, *, secret: str | None = None, host: str = "127.0.0.1", port: int = 0,
-                 startup_timeout_s: float = 30.0, warm_up: bool = True,
-                 clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep,
-                 **settings: Any) -> EmbeddedServer:
+def start_server(
+    store: Path | str,
+    *,
+    secret: str | None = None,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    startup_timeout_s: float = 30.0,
+    warm_up: bool = True,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+    **settings: Any,
+) -> EmbeddedServer:
     """Start the server in a daemon thread and return once it answers.
 
     ``secret`` defaults to a fresh random one; other keyword arguments are ServerSettings
@@ -79,8 +87,9 @@ def start_server(store: Path | str, *, secret: str | None = None, host: str = "1
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
     bound_port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on",
-                                           timeout_keep_alive=30))
+    server = uvicorn.Server(
+        uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on", timeout_keep_alive=30)
+    )
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="whatif-api", daemon=True)
     thread.start()
     deadline = clock() + startup_timeout_s
@@ -90,5 +99,12 @@ def start_server(store: Path | str, *, secret: str | None = None, host: str = "1
         sleep(0.01)
     origin = f"http://{host}:{bound_port}"
     logger.info("embedded AutoModel API at %s (store %s)", origin, store)
-    return EmbeddedServer(origin=origin, store=Path(store), secret=secret, settings=config,
-                          _server=server, _thread=thread, _warmer=app.state.warmer)
+    return EmbeddedServer(
+        origin=origin,
+        store=Path(store),
+        secret=secret,
+        settings=config,
+        _server=server,
+        _thread=thread,
+        _warmer=app.state.warmer,
+    )

@@ -57,8 +57,7 @@ class ModelWarmer:
         """Start warming up in ``delay_s`` seconds (at most once; later calls do nothing)."""
         with self._lock:
             if self._thread is None:
-                self._thread = threading.Thread(target=self._run, args=(delay_s,), name="whatif-warm-up",
-                                                daemon=True)
+                self._thread = threading.Thread(target=self._run, args=(delay_s,), name="whatif-warm-up", daemon=True)
                 self._thread.start()
 
     def _run(self, delay_s: float) -> None:
@@ -86,8 +85,9 @@ def create_app(settings: ServerSettings, *, warm_up_now: bool = True) -> FastAPI
     warmer = ModelWarmer(registry)
     if warm_up_now:
         warmer.start()
-    runner = TaskRunner(settings.workers, settings.queue_size, settings.task_ttl_s,
-                        settings.max_finished_tasks, settings.task_delay_s)
+    runner = TaskRunner(
+        settings.workers, settings.queue_size, settings.task_ttl_s, settings.max_finished_tasks, settings.task_delay_s
+    )
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

@@ -42,8 +42,9 @@ def install_problem_handlers(app: FastAPI) -> None:
         first = exc.errors()[0] if exc.errors() else {}
         where = ".".join(str(p) for p in first.get("loc", ()) if p not in ("query", "body"))
         if first.get("type") == "missing":
-            return problem_response(400, "missing_parameter",
-                                    f"The request lacks the '{where}' parameter; add it to the URL.")
+            return problem_response(
+                400, "missing_parameter", f"The request lacks the '{where}' parameter; add it to the URL."
+            )
         return problem_response(400, "invalid_parameter", f"Parameter '{where}': {first.get('msg', 'invalid')}.")
 
     @app.exception_handler(StarletteHTTPException)

@@ -118,8 +118,10 @@ def check_location(bucket: str, path: str) -> tuple[str, list[str]]:
         raise InvalidLocation(f"path {path!r} may not contain empty, '.' or '..' parts")
     odd = next((s for s in segments if not _SEGMENT.fullmatch(s)), None)
     if odd is not None:
-        raise InvalidLocation(f"path {path!r} has the part {odd!r}; parts may use only letters, digits, '_', '-' "
-                              "and '.', and may not start with '.' or '-'")
+        raise InvalidLocation(
+            f"path {path!r} has the part {odd!r}; parts may use only letters, digits, '_', '-' "
+            "and '.', and may not start with '.' or '-'"
+        )
     if not path.endswith(".json") or not is_valid_model_path(path):
         raise InvalidLocation(f"path {path!r} must name a model descriptor ending in .json")
     return bucket, segments
@@ -182,8 +184,9 @@ class ModelRegistry:
             raise ModelNotFound(f"the model file of {path!r} is missing from bucket {bucket!r}")
         if not model_file.resolve().is_relative_to((self.root / bucket).resolve()):
             raise InvalidLocation(f"the model file of {path!r} points outside the model store")
-        loaded = LoadedModel(bucket, path, descriptor, FeatureSchema.from_dict(descriptor["schema"]),
-                             load_safely(model_file))
+        loaded = LoadedModel(
+            bucket, path, descriptor, FeatureSchema.from_dict(descriptor["schema"]), load_safely(model_file)
+        )
         with self._lock:
             self._cache[key] = (mtime, loaded)
         return loaded
@@ -234,23 +237,33 @@ class ModelRegistry:
             if descriptor.get("format") != DESCRIPTOR_FORMAT:
                 continue
             schema = descriptor.get("schema", {})
-            groups.setdefault((bucket, owner, project, group), []).append({
-                "version": int(descriptor.get("version", file.stem if file.stem.isdigit() else 0)),
-                "name": descriptor.get("name", ""),
-                "path": file.relative_to(self.root / bucket).as_posix(),
-                "bucket": bucket,
-                "task": schema.get("task", ""),
-                "target": schema.get("target", ""),
-                "created": descriptor.get("created", ""),
-                "metrics": descriptor.get("metrics", {}),
-                "description": descriptor.get("description", ""),
-                "features": [f.get("name") for f in schema.get("features", [])],
-            })
+            groups.setdefault((bucket, owner, project, group), []).append(
+                {
+                    "version": int(descriptor.get("version", file.stem if file.stem.isdigit() else 0)),
+                    "name": descriptor.get("name", ""),
+                    "path": file.relative_to(self.root / bucket).as_posix(),
+                    "bucket": bucket,
+                    "task": schema.get("task", ""),
+                    "target": schema.get("target", ""),
+                    "created": descriptor.get("created", ""),
+                    "metrics": descriptor.get("metrics", {}),
+                    "description": descriptor.get("description", ""),
+                    "features": [f.get("name") for f in schema.get("features", [])],
+                }
+            )
         out = []
         for (bucket, owner, project, group), versions in groups.items():
             versions.sort(key=lambda v: v["version"])
-            out.append({"name": versions[-1]["name"], "group": group, "project": project, "user": owner,
-                        "bucket": bucket, "versions": versions})
+            out.append(
+                {
+                    "name": versions[-1]["name"],
+                    "group": group,
+                    "project": project,
+                    "user": owner,
+                    "bucket": bucket,
+                    "versions": versions,
+                }
+            )
         return sorted(out, key=lambda m: (m["bucket"], m["user"], m["project"], _num(m["group"])))
 
     # ---- saving ----
@@ -324,12 +337,13 @@ class ModelRegistry:
         path = f"{user}/{project}/model-groups/{group}/{version}.json"
         if keep_loaded:  # the caller's own fitted model (sample models): no need to read it back from disk
             with self._lock:
-                self._cache[(bucket, path)] = (descriptor_file.stat().st_mtime, LoadedModel(
-                    bucket, path, descriptor, FeatureSchema.from_dict(schema_dict), estimator))
+                self._cache[(bucket, path)] = (
+                    descriptor_file.stat().st_mtime,
+                    LoadedModel(bucket, path, descriptor, FeatureSchema.from_dict(schema_dict), estimator),
+                )
         return {"bucket": bucket, "path": path, "group": str(group), "version": version, "name": name}
 
-    def save_sample_rows(self, bucket: str, path: str,
-                         rows: pd.DataFrame | Sequence[Mapping[str, Any]]) -> int:
+    def save_sample_rows(self, bucket: str, path: str, rows: pd.DataFrame | Sequence[Mapping[str, Any]]) -> int:
         """Give the saved model at ``path`` sample rows (replacing any it had); return how many were kept.
 
         For models saved before sample rows existed: checked against the model's own schema.
@@ -357,8 +371,10 @@ def sample_records(schema: FeatureSchema, rows: pd.DataFrame | Sequence[Mapping[
         target = record.pop(schema.target, None) if schema.target else None
         unknown = next((k for k in record if k not in columns), None)
         if unknown is not None:
-            raise ValueError(f"Sample row {i} has the column {unknown!r}, which is neither an input of the model "
-                             f"nor its target {schema.target!r}.")
+            raise ValueError(
+                f"Sample row {i} has the column {unknown!r}, which is neither an input of the model "
+                f"nor its target {schema.target!r}."
+            )
         try:
             row = schema.to_row(schema.from_row(record))
         except RowValidationError as exc:
@@ -448,8 +464,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     target.add_argument("--group", help="save as a new VERSION of this model group")
     saver.add_argument("--metrics", type=Path, help="JSON file of metrics")
     saver.add_argument("--description", default="")
-    saver.add_argument("--sample-rows", type=Path,
-                       help="CSV or JSON list of a few real held-out rows (request columns, target optional)")
+    saver.add_argument(
+        "--sample-rows",
+        type=Path,
+        help="CSV or JSON list of a few real held-out rows (request columns, target optional)",
+    )
     args = parser.parse_args(argv)
     registry = ModelRegistry(args.store)
     try:
@@ -473,9 +492,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         estimator = load_safely(args.model)
         metrics = json.loads(args.metrics.read_text()) if args.metrics else {}
         sample_rows = _read_sample_rows(args.sample_rows) if args.sample_rows else None
-        saved = registry.save(estimator, schema, bucket=args.bucket, user=args.user, project=args.project,
-                              name=args.name, group=args.group, metrics=metrics, description=args.description,
-                              sample_rows=sample_rows)
+        saved = registry.save(
+            estimator,
+            schema,
+            bucket=args.bucket,
+            user=args.user,
+            project=args.project,
+            name=args.name,
+            group=args.group,
+            metrics=metrics,
+            description=args.description,
+            sample_rows=sample_rows,
+        )
         print(f"Saved {saved['name']!r} version {saved['version']}: path={saved['path']} bucket={saved['bucket']}")
         return 0
     except (StoreError, ValueError, OSError) as exc:

@@ -32,8 +32,10 @@ logger = logging.getLogger(__name__)
 
 DEMO_PROJECT = "4"
 TITANIC_PATH = f"{DEMO_USER}/{DEMO_PROJECT}/model-groups/1/1.json"
-CREDIT_PATHS = (f"{DEMO_USER}/{DEMO_PROJECT}/model-groups/2/1.json",
-                f"{DEMO_USER}/{DEMO_PROJECT}/model-groups/2/2.json")
+CREDIT_PATHS = (
+    f"{DEMO_USER}/{DEMO_PROJECT}/model-groups/2/1.json",
+    f"{DEMO_USER}/{DEMO_PROJECT}/model-groups/2/2.json",
+)
 DIABETES_PATH = f"{DEMO_USER}/{DEMO_PROJECT}/model-groups/3/1.json"
 SAMPLE_PATHS = (TITANIC_PATH, *CREDIT_PATHS, DIABETES_PATH)
 SEED = 20261126
@@ -73,9 +75,11 @@ def add_sample_rows(registry: ModelRegistry, paths: list[str]) -> list[str]:
     rows it did not train on. A model at a sample's path that is not that sample (another name
     or other inputs) is left alone.
     """
-    builders = {TITANIC_PATH: ("Titanic survival", titanic_sample_rows),
-                DIABETES_PATH: ("Diabetes progression", diabetes_sample_rows),
-                **dict.fromkeys(CREDIT_PATHS, ("Credit approval", credit_sample_rows))}
+    builders = {
+        TITANIC_PATH: ("Titanic survival", titanic_sample_rows),
+        DIABETES_PATH: ("Diabetes progression", diabetes_sample_rows),
+        **dict.fromkeys(CREDIT_PATHS, ("Credit approval", credit_sample_rows)),
+    }
     computed: dict[str, pd.DataFrame] = {}  # the two credit versions share their rows
     given = []
     for path in paths:
@@ -96,20 +100,40 @@ def add_sample_rows(registry: ModelRegistry, paths: list[str]) -> list[str]:
     return given
 
 
-def _save(registry: ModelRegistry, estimator: Any, schema: FeatureSchema, metrics: dict[str, float],
-          description: str, sample_rows: pd.DataFrame, *, group: str, version: int) -> None:
-    registry.save(estimator, schema, bucket=DEMO_BUCKET, user=DEMO_USER, project=DEMO_PROJECT,
-                  name=schema.name, group=group, version=version, metrics=metrics, description=description,
-                  keep_loaded=True, sample_rows=sample_rows)
+def _save(
+    registry: ModelRegistry,
+    estimator: Any,
+    schema: FeatureSchema,
+    metrics: dict[str, float],
+    description: str,
+    sample_rows: pd.DataFrame,
+    *,
+    group: str,
+    version: int,
+) -> None:
+    registry.save(
+        estimator,
+        schema,
+        bucket=DEMO_BUCKET,
+        user=DEMO_USER,
+        project=DEMO_PROJECT,
+        name=schema.name,
+        group=group,
+        version=version,
+        metrics=metrics,
+        description=description,
+        keep_loaded=True,
+        sample_rows=sample_rows,
+    )
 
 
-def _split(x: pd.DataFrame, y: pd.Series, *, stratify: bool) -> tuple[pd.DataFrame, pd.DataFrame, pd.Series,
-                                                                      pd.Series]:
+def _split(x: pd.DataFrame, y: pd.Series, *, stratify: bool) -> tuple[pd.DataFrame, pd.DataFrame, pd.Series, pd.Series]:
     """The train/test split every sample model uses: a quarter held out, fixed seed."""
     from sklearn.model_selection import train_test_split
 
-    x_train, x_test, y_train, y_test = train_test_split(x, y, test_size=TEST_SIZE, random_state=SEED,
-                                                        stratify=y if stratify else None)
+    x_train, x_test, y_train, y_test = train_test_split(
+        x, y, test_size=TEST_SIZE, random_state=SEED, stratify=y if stratify else None
+    )
     return x_train, x_test, y_train, y_test
 
 
@@ -123,8 +147,10 @@ def _range(series: pd.Series, integer: bool = False) -> dict[str, Any]:
     """min, max and median of a training column, as a schema feature's range and default, with its
     5th to 95th percentiles and standard deviation (``quantiles``, ``spread``) for the analyses' grids and noise."""
     lo, hi, mid = float(series.min()), float(series.max()), float(series.median())
-    statistics = {"quantiles": {key: round(float(series.quantile(int(key[1:]) / 100)), 4) for key in QUANTILE_KEYS},
-                  "spread": round(float(series.std()), 4)}
+    statistics = {
+        "quantiles": {key: round(float(series.quantile(int(key[1:]) / 100)), 4) for key in QUANTILE_KEYS},
+        "spread": round(float(series.std()), 4),
+    }
     if integer:
         return {"min": int(lo), "max": int(hi), "default": int(round(mid)), **statistics}
     return {"min": round(lo, 4), "max": round(hi, 4), "default": round(mid, 4), **statistics}
@@ -138,16 +164,18 @@ def _mode(series: pd.Series) -> int:
 def titanic_frame() -> pd.DataFrame:
     """titanic3, label-encoded as the seed's example request expects; missing values imputed."""
     raw = pd.read_csv(TITANIC_CSV, na_values="?")
-    frame = pd.DataFrame({
-        "pclass": raw["pclass"].astype(int) - 1,
-        "sex": (raw["sex"] == "male").astype(int),
-        "age": raw["age"].fillna(raw["age"].median()),
-        "sibsp": raw["sibsp"].astype(int),
-        "parch": raw["parch"].astype(int),
-        "fare": raw["fare"].fillna(raw["fare"].median()),
-        "embarked": raw["embarked"].fillna("S").map({"C": 0, "Q": 1, "S": 2}).astype(int),
-        "survived": raw["survived"].astype(int),
-    })
+    frame = pd.DataFrame(
+        {
+            "pclass": raw["pclass"].astype(int) - 1,
+            "sex": (raw["sex"] == "male").astype(int),
+            "age": raw["age"].fillna(raw["age"].median()),
+            "sibsp": raw["sibsp"].astype(int),
+            "parch": raw["parch"].astype(int),
+            "fare": raw["fare"].fillna(raw["fare"].median()),
+            "embarked": raw["embarked"].fillna("S").map({"C": 0, "Q": 1, "S": 2}).astype(int),
+            "survived": raw["survived"].astype(int),
+        }
+    )
     return frame
 
 
@@ -174,18 +202,31 @@ def titanic_model() -> tuple[Any, FeatureSchema, dict[str, float], str]:
         "test_rows": int(len(y_test)),
     }
     features = (
-        Feature("pclass", "integer", 0, 2, _mode(x["pclass"]), {"0": "1st", "1": "2nd", "2": "3rd"},
-                "Ticket class"),
+        Feature("pclass", "integer", 0, 2, _mode(x["pclass"]), {"0": "1st", "1": "2nd", "2": "3rd"}, "Ticket class"),
         Feature("sex", "integer", 0, 1, _mode(x["sex"]), {"0": "female", "1": "male"}, "Sex"),
         Feature("age", "number", **_range(x["age"]), description="Age in years", step=1),
         Feature("sibsp", "integer", **_range(x["sibsp"], True), description="Siblings and spouses aboard"),
         Feature("parch", "integer", **_range(x["parch"], True), description="Parents and children aboard"),
         Feature("fare", "number", **_range(x["fare"]), description="Ticket fare in pounds", step=1),
-        Feature("embarked", "integer", 0, 2, _mode(x["embarked"]),
-                {"0": "Cherbourg", "1": "Queenstown", "2": "Southampton"}, "Port of embarkation"),
+        Feature(
+            "embarked",
+            "integer",
+            0,
+            2,
+            _mode(x["embarked"]),
+            {"0": "Cherbourg", "1": "Queenstown", "2": "Southampton"},
+            "Port of embarkation",
+        ),
     )
-    schema = FeatureSchema(features, name="Titanic survival", version=1, task="classification",
-                           target="survived", classes=(0, 1), class_labels={"0": "died", "1": "survived"})
+    schema = FeatureSchema(
+        features,
+        name="Titanic survival",
+        version=1,
+        task="classification",
+        target="survived",
+        classes=(0, 1),
+        class_labels={"0": "died", "1": "survived"},
+    )
     return model, schema, metrics, "Histogram gradient boosting on titanic3 (1,309 passengers)."
 
 
@@ -197,12 +238,16 @@ def credit_frame(rows: int = 4000) -> pd.DataFrame:
     """A SYNTHETIC credit table: no real people. Approval depends on income, amount and job."""
     rng = np.random.default_rng(SEED)
     status = rng.choice([*EMPLOYMENT, "Other"], size=rows, p=[0.55, 0.2, 0.15, 0.1])
-    income = np.where(status == "Other", rng.choice([0.0, 800.0], size=rows, p=[0.6, 0.4]),
-                      rng.lognormal(mean=8.1, sigma=0.5, size=rows)).round(0)
+    income = np.where(
+        status == "Other",
+        rng.choice([0.0, 800.0], size=rows, p=[0.6, 0.4]),
+        rng.lognormal(mean=8.1, sigma=0.5, size=rows),
+    ).round(0)
     amount = rng.lognormal(mean=6.5, sigma=0.8, size=rows).round(0) + 50
     effect = {"Employed": 1.0, "Self-Employed": 0.3, "Contract": 0.5, "Other": -1.0}
-    score = (1.4 * np.log1p(income) - 1.5 * np.log(amount) + np.vectorize(effect.get)(status)
-             + rng.normal(0, 0.8, size=rows))
+    score = (
+        1.4 * np.log1p(income) - 1.5 * np.log(amount) + np.vectorize(effect.get)(status) + rng.normal(0, 0.8, size=rows)
+    )
     frame = pd.DataFrame({"order_amount": amount, "average_monthly_income": income})
     for name in EMPLOYMENT:
         frame[f"employment_status_{name}"] = (status == name).astype(int)
@@ -242,23 +287,46 @@ def credit_model(version: int) -> tuple[Any, FeatureSchema, dict[str, float], st
     status_counts = {name: int(x[f"employment_status_{name}"].sum()) for name in EMPLOYMENT}
     features = (
         Feature("order_amount", "number", **_range(x["order_amount"]), description="Amount of the order", step=50),
-        Feature("average_monthly_income", "number", **_range(x["average_monthly_income"]),
-                description="Average monthly income (0 = none)", step=100),
-        Feature("employment_status", "one_hot", default=max(status_counts, key=lambda k: status_counts[k]),
-                columns={name: f"employment_status_{name}" for name in EMPLOYMENT}, none_label="Other",
-                description="Employment status (Other = none of the three)"),
+        Feature(
+            "average_monthly_income",
+            "number",
+            **_range(x["average_monthly_income"]),
+            description="Average monthly income (0 = none)",
+            step=100,
+        ),
+        Feature(
+            "employment_status",
+            "one_hot",
+            default=max(status_counts, key=lambda k: status_counts[k]),
+            columns={name: f"employment_status_{name}" for name in EMPLOYMENT},
+            none_label="Other",
+            description="Employment status (Other = none of the three)",
+        ),
     )
-    schema = FeatureSchema(features, name="Credit approval", version=version, task="classification",
-                           target="approved", classes=(0, 1), class_labels={"0": "rejected", "1": "approved"})
+    schema = FeatureSchema(
+        features,
+        name="Credit approval",
+        version=version,
+        task="classification",
+        target="approved",
+        classes=(0, 1),
+        class_labels={"0": "rejected", "1": "approved"},
+    )
     return model, schema, metrics, f"{kind} on a SYNTHETIC table of 4,000 applications (seed {SEED})."
 
 
 # ---- 3. Diabetes progression (regression) -------------------------------------------------
 DIABETES_DESCRIPTIONS = {
-    "age": "Age in years", "sex": "Sex (coded 1 or 2 in the source data)", "bmi": "Body mass index",
-    "bp": "Average blood pressure", "s1": "Total serum cholesterol (tc)", "s2": "Low-density lipoproteins (ldl)",
-    "s3": "High-density lipoproteins (hdl)", "s4": "Total cholesterol / HDL (tch)",
-    "s5": "Log of serum triglycerides (ltg)", "s6": "Blood sugar level (glu)",
+    "age": "Age in years",
+    "sex": "Sex (coded 1 or 2 in the source data)",
+    "bmi": "Body mass index",
+    "bp": "Average blood pressure",
+    "s1": "Total serum cholesterol (tc)",
+    "s2": "Low-density lipoproteins (ldl)",
+    "s3": "High-density lipoproteins (hdl)",
+    "s4": "Total cholesterol / HDL (tch)",
+    "s5": "Log of serum triglycerides (ltg)",
+    "s6": "Blood sugar level (glu)",
 }
 
 
@@ -285,17 +353,36 @@ def diabetes_model() -> tuple[Any, FeatureSchema, dict[str, float], str]:
     model = HistGradientBoostingRegressor(max_iter=150, max_depth=2, learning_rate=0.05, random_state=SEED)
     model.fit(x_train, y_train)
     predicted = model.predict(x_test)
-    metrics = {"r2": round(float(r2_score(y_test, predicted)), 4),
-               "mae": round(float(mean_absolute_error(y_test, predicted)), 2), "test_rows": int(len(y_test))}
+    metrics = {
+        "r2": round(float(r2_score(y_test, predicted)), 4),
+        "mae": round(float(mean_absolute_error(y_test, predicted)), 2),
+        "test_rows": int(len(y_test)),
+    }
     features = []
     for name in x.columns:
         if name == "sex":
-            features.append(Feature("sex", "integer", 1, 2, _mode(x["sex"].astype(int)),
-                                    {"1": "1", "2": "2"}, DIABETES_DESCRIPTIONS["sex"]))
+            features.append(
+                Feature(
+                    "sex",
+                    "integer",
+                    1,
+                    2,
+                    _mode(x["sex"].astype(int)),
+                    {"1": "1", "2": "2"},
+                    DIABETES_DESCRIPTIONS["sex"],
+                )
+            )
         else:
             integer = name == "age"
-            features.append(Feature(name, "integer" if integer else "number", **_range(x[name], integer),
-                                    description=DIABETES_DESCRIPTIONS.get(name, "")))
-    schema = FeatureSchema(tuple(features), name="Diabetes progression", version=1, task="regression",
-                           target="progression")
+            features.append(
+                Feature(
+                    name,
+                    "integer" if integer else "number",
+                    **_range(x[name], integer),
+                    description=DIABETES_DESCRIPTIONS.get(name, ""),
+                )
+            )
+    schema = FeatureSchema(
+        tuple(features), name="Diabetes progression", version=1, task="regression", target="progression"
+    )
     return model, schema, metrics, "Histogram gradient boosting on scikit-learn's diabetes data (442 patients)."

@@ -47,8 +47,7 @@ class Task:
 
     def answer(self) -> dict[str, Any]:
         """The task-info answer."""
-        out: dict[str, Any] = {"id": self.id, "state": self.state, "rows": self.rows,
-                               "submitted_at": self.submitted_at}
+        out: dict[str, Any] = {"id": self.id, "state": self.state, "rows": self.rows, "submitted_at": self.submitted_at}
         if self.finished_at is not None:
             out["finished_at"] = self.finished_at
         if self.state == SUCCESS:
@@ -61,8 +60,9 @@ class Task:
 class TaskRunner:
     """Runs prediction functions on a fixed number of threads, with a bounded queue."""
 
-    def __init__(self, workers: int, queue_size: int, ttl_s: float, max_finished: int,
-                 task_delay_s: float = 0.0) -> None:
+    def __init__(
+        self, workers: int, queue_size: int, ttl_s: float, max_finished: int, task_delay_s: float = 0.0
+    ) -> None:
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="predict")
         self.queue_size = queue_size
         self.ttl_s = ttl_s

@@ -24,8 +24,11 @@ def parse_flag(value: str) -> bool:
         return True
     if value in FALSE_WORDS:
         return False
-    raise Problem(400, "invalid_parameter",
-                  f"return_only_prediction must be true or false (or True/False/1/0), not {value[:40]!r}.")
+    raise Problem(
+        400,
+        "invalid_parameter",
+        f"return_only_prediction must be true or false (or True/False/1/0), not {value[:40]!r}.",
+    )
 
 
 def parse_body(body: bytes) -> Any:
@@ -33,12 +36,14 @@ def parse_body(body: bytes) -> Any:
     try:
         return json.loads(body)
     except RecursionError:
-        raise Problem(400, "invalid_json", "The body nests too deeply to be rows; send a JSON array of row objects.") \
-            from None
+        raise Problem(
+            400, "invalid_json", "The body nests too deeply to be rows; send a JSON array of row objects."
+        ) from None
     except (ValueError, UnicodeDecodeError) as exc:
         where = f" ({exc.msg} at line {exc.lineno} column {exc.colno})" if isinstance(exc, json.JSONDecodeError) else ""
-        raise Problem(400, "invalid_json",
-                      f"The body is not valid JSON{where}; send a JSON array of row objects.") from None
+        raise Problem(
+            400, "invalid_json", f"The body is not valid JSON{where}; send a JSON array of row objects."
+        ) from None
 
 
 def _kind(value: Any) -> str:
@@ -62,8 +67,11 @@ def rows_to_frame(schema: FeatureSchema, rows: Any, max_rows: int) -> pd.DataFra
     if not rows:
         raise Problem(422, "no_rows", "The body is an empty list; send at least one row.")
     if len(rows) > max_rows:
-        raise Problem(413, "too_many_rows",
-                      f"{len(rows):,} rows is more than the limit of {max_rows:,} per request; split them up.")
+        raise Problem(
+            413,
+            "too_many_rows",
+            f"{len(rows):,} rows is more than the limit of {max_rows:,} per request; split them up.",
+        )
     expected = schema.input_columns
     expected_set = set(expected)
     for i, row in enumerate(rows):
@@ -75,8 +83,11 @@ def rows_to_frame(schema: FeatureSchema, rows: Any, max_rows: int) -> pd.DataFra
                 more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
                 raise Problem(422, "missing_feature", f"Row {i} is missing feature '{missing[0]}'{more}.")
             unknown = next(k for k in row if k not in expected_set)
-            raise Problem(422, "unknown_feature",
-                          f"Row {i} has unknown feature '{unknown[:60]}'; this model takes {', '.join(expected)}.")
+            raise Problem(
+                422,
+                "unknown_feature",
+                f"Row {i} has unknown feature '{unknown[:60]}'; this model takes {', '.join(expected)}.",
+            )
     frame = pd.DataFrame.from_records(rows, columns=expected)
     for feature in schema.features:
         for column in feature.input_columns:
@@ -85,8 +96,11 @@ def rows_to_frame(schema: FeatureSchema, rows: Any, max_rows: int) -> pd.DataFra
             hot = frame[feature.input_columns].sum(axis=1).to_numpy()
             if (hot > 1).any():
                 i = int(np.argmax(hot > 1))
-                raise Problem(422, "one_hot_conflict",
-                              f"Row {i}: more than one of {', '.join(feature.input_columns)} is 1; set at most one.")
+                raise Problem(
+                    422,
+                    "one_hot_conflict",
+                    f"Row {i}: more than one of {', '.join(feature.input_columns)} is 1; set at most one.",
+                )
     return frame
 
 
@@ -98,8 +112,11 @@ def _checked_column(values: pd.Series, feature: Feature, column: str) -> pd.Seri
             if feature.type == "boolean" and isinstance(value, bool):
                 continue
             if value is None:
-                raise Problem(422, "not_finite", f"Row {i}, field '{column}': null, NaN and infinity are not "
-                                                 "allowed; send a finite number.")
+                raise Problem(
+                    422,
+                    "not_finite",
+                    f"Row {i}, field '{column}': null, NaN and infinity are not allowed; send a finite number.",
+                )
             if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 2**53:
                 raise Problem(422, "out_of_range", f"Row {i}, field '{column}': the number is too large.")
             if isinstance(value, bool) or not isinstance(value, int | float):
@@ -109,14 +126,18 @@ def _checked_column(values: pd.Series, feature: Feature, column: str) -> pd.Seri
     bad = ~np.isfinite(numbers)
     if bad.any():
         i = int(np.argmax(bad))
-        raise Problem(422, "not_finite",
-                      f"Row {i}, field '{column}': null, NaN and infinity are not allowed; send a finite number.")
+        raise Problem(
+            422,
+            "not_finite",
+            f"Row {i}, field '{column}': null, NaN and infinity are not allowed; send a finite number.",
+        )
     if feature.type in ("integer", "one_hot", "boolean"):
         fractional = numbers != np.floor(numbers)
         if fractional.any():
             i = int(np.argmax(fractional))
-            raise Problem(422, "not_an_integer",
-                          f"Row {i}, field '{column}': expected a whole number, got {numbers[i]:g}.")
+            raise Problem(
+                422, "not_an_integer", f"Row {i}, field '{column}': expected a whole number, got {numbers[i]:g}."
+            )
     domain: list[float] | None = None
     if feature.type in ("one_hot", "boolean"):
         domain = [0, 1]
@@ -127,6 +148,9 @@ def _checked_column(values: pd.Series, feature: Feature, column: str) -> pd.Seri
         if outside.any():
             i = int(np.argmax(outside))
             allowed = ", ".join(f"{k} ({v})" for k, v in feature.labels.items()) if feature.labels else "0 or 1"
-            raise Problem(422, "out_of_domain",
-                          f"Row {i}, field '{column}': {numbers[i]:g} is not an allowed value; use {allowed}.")
+            raise Problem(
+                422,
+                "out_of_domain",
+                f"Row {i}, field '{column}': {numbers[i]:g} is not an allowed value; use {allowed}.",
+            )
     return values

@@ -65,18 +65,23 @@ def assert_rows_are_valid(result: AnalysisResult, schema: FeatureSchema) -> None
 
 def one_sentence(text: str) -> bool:
     """What the app shows as it is: one line, one sentence, no traceback."""
-    return "\n" not in text and "Traceback" not in text and text.endswith(".") and not re.search(
-        r"\.\s+[A-Z]", text)
+    return "\n" not in text and "Traceback" not in text and text.endswith(".") and not re.search(r"\.\s+[A-Z]", text)
 
 
 def additive_or_product_schema() -> FeatureSchema:
     """Three plain numbers, for models written by hand."""
-    return FeatureSchema((Feature("a", "number", 0, 10, 3), Feature("b", "number", -5, 5, 1),
-                          Feature("c", "integer", 0, 20, 7)), name="hand-made", task="regression", target="y")
+    return FeatureSchema(
+        (Feature("a", "number", 0, 10, 3), Feature("b", "number", -5, 5, 1), Feature("c", "integer", 0, 20, 7)),
+        name="hand-made",
+        task="regression",
+        target="y",
+    )
 
 
 def formula_predict(formula: Any) -> Predict:
     """A regression Predict computing ``formula(frame)`` per row."""
+
     def predict(rows: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame({"prediction": np.asarray(formula(rows.reset_index(drop=True)), dtype=float)})
+
     return predict

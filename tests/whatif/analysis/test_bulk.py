@@ -57,14 +57,22 @@ from whatif.server.samples import (
 )
 
 PREDICT_PATH = "/api/v1/proxy/pipeline/model/predict"
-SCHEMA = FeatureSchema((
-    Feature("age", "number", 0, 100, 30),
-    Feature("children", "integer", 0, 9, 0),
-    Feature("sex", "integer", 0, 1, 0, {"0": "female", "1": "male"}),
-    Feature("employment", "one_hot", columns={"Employed": "employment_Employed", "Retired": "employment_Retired"},
-            none_label="Other"),
-    Feature("owner", "boolean", default=False),
-), task="regression", target="income")
+SCHEMA = FeatureSchema(
+    (
+        Feature("age", "number", 0, 100, 30),
+        Feature("children", "integer", 0, 9, 0),
+        Feature("sex", "integer", 0, 1, 0, {"0": "female", "1": "male"}),
+        Feature(
+            "employment",
+            "one_hot",
+            columns={"Employed": "employment_Employed", "Retired": "employment_Retired"},
+            none_label="Other",
+        ),
+        Feature("owner", "boolean", default=False),
+    ),
+    task="regression",
+    target="income",
+)
 
 
 # ---- fixtures -------------------------------------------------------------------------------------------
@@ -98,8 +106,9 @@ class CountedBatch(BatchPredictor):
         return super().__call__(rows)
 
 
-def scored_in_process(server: EmbeddedServer, schema: FeatureSchema, path: str, rows: pd.DataFrame,
-                      **options: Any) -> ScoredRows:
+def scored_in_process(
+    server: EmbeddedServer, schema: FeatureSchema, path: str, rows: pd.DataFrame, **options: Any
+) -> ScoredRows:
     return score_rows(schema, rows, in_process_predict(loaded(server, path)), **options)
 
 
@@ -127,7 +136,7 @@ def test_a_file_reads_as_the_what_if_import_reads_it(text: str) -> None:
     expected = read_form_rows(SCHEMA, data)
     rows = read_rows_file(SCHEMA, data, "rows.csv")
     pd.testing.assert_frame_equal(rows[list(expected.columns)], expected)
-    assert list(rows.columns[:len(expected.columns)]) == list(expected.columns)  # the inputs first
+    assert list(rows.columns[: len(expected.columns)]) == list(expected.columns)  # the inputs first
 
 
 @pytest.mark.parametrize("text", REFUSED_ALIKE)
@@ -144,10 +153,12 @@ def test_the_first_five_bad_values_are_named_by_line_and_field_and_no_row_is_use
     with pytest.raises(RowsFileError) as refused:
         read_rows_file(SCHEMA, text.encode(), "rows.csv")
     message = str(refused.value)
-    assert message == ("Some values cannot be used, so no row was: line 3, age: expected a number, got 'abc'; "
-                       "line 3, children: expected a whole number, got 1.5; line 4, age: expected a number, got "
-                       "'abc'; line 4, children: expected a whole number, got 1.5; line 5, age: expected a number, "
-                       "got 'abc'.")
+    assert message == (
+        "Some values cannot be used, so no row was: line 3, age: expected a number, got 'abc'; "
+        "line 3, children: expected a whole number, got 1.5; line 4, age: expected a number, got "
+        "'abc'; line 4, children: expected a whole number, got 1.5; line 5, age: expected a number, "
+        "got 'abc'."
+    )
 
 
 def test_the_other_columns_are_kept_as_text_and_the_target_is_found_by_name() -> None:
@@ -189,8 +200,16 @@ def test_an_excel_sheet_without_openpyxl_is_one_sentence(monkeypatch: pytest.Mon
 
 def test_an_excel_sheet_reads_like_its_csv(tmp_path: Any) -> None:
     pytest.importorskip("openpyxl")
-    frame = pd.DataFrame({"age": [41.5, 22], "children": [2, 0], "sex": ["male", 0], "employment": ["Retired", "Other"],
-                          "owner": ["yes", "no"], "income": [1200, None]})
+    frame = pd.DataFrame(
+        {
+            "age": [41.5, 22],
+            "children": [2, 0],
+            "sex": ["male", 0],
+            "employment": ["Retired", "Other"],
+            "owner": ["yes", "no"],
+            "income": [1200, None],
+        }
+    )
     path = tmp_path / "rows.xlsx"
     frame.to_excel(path, index=False)
     rows = read_rows_file(SCHEMA, path.read_bytes(), "rows.xlsx")
@@ -201,7 +220,8 @@ def test_an_excel_sheet_reads_like_its_csv(tmp_path: Any) -> None:
 
 # ---- scoring against the real server ------------------------------------------------------------------------
 def test_25000_rows_go_in_three_tasks_and_every_answer_is_the_models_own(
-        server: EmbeddedServer, client: ModelClient, schemas: dict[str, FeatureSchema]) -> None:
+    server: EmbeddedServer, client: ModelClient, schemas: dict[str, FeatureSchema]
+) -> None:
     schema = schemas[TITANIC_PATH]
     rows = read_rows_file(schema, csv_bytes(titanic_file(25_000)), "passengers.csv")
     batch = CountedBatch(client, TITANIC_PATH, DEMO_BUCKET, connection_key="test", cache=AnswerCache(0))
@@ -211,12 +231,14 @@ def test_25000_rows_go_in_three_tasks_and_every_answer_is_the_models_own(
     assert scored.complete and scored.problem is None and scored.rows == 25_000
     assert batch.calls == [10_000, 10_000, 5_000] and batch.tasks_sent == 3 and scored.tasks == 3
     local = in_process_predict(loaded(server, TITANIC_PATH))(
-        rows[schema.input_columns].reset_index(drop=True))  # Titanic has no one-hot group: form = request
+        rows[schema.input_columns].reset_index(drop=True)
+    )  # Titanic has no one-hot group: form = request
     answer_columns = ["prediction", "probability_0", "probability_1"]
     pd.testing.assert_frame_equal(scored.frame[answer_columns], local[answer_columns], check_dtype=False)
     assert list(scored.frame["row"]) == list(range(1, 25_001))
-    pd.testing.assert_frame_equal(scored.frame[[f.name for f in schema.features]], rows[[f.name for f in
-                                                                                         schema.features]])
+    pd.testing.assert_frame_equal(
+        scored.frame[[f.name for f in schema.features]], rows[[f.name for f in schema.features]]
+    )
     assert scored.frame["score"].equals(scored.frame["probability_1"].astype(float))
     assert set(scored.frame["predicted_label"]) <= {"died", "survived"}
 
@@ -229,8 +251,9 @@ def test_25000_rows_go_in_three_tasks_and_every_answer_is_the_models_own(
 def test_wide_rows_go_in_smaller_tasks_each_one_call(client: ModelClient, schemas: dict[str, FeatureSchema]) -> None:
     schema = schemas[TITANIC_PATH]
     rows = read_rows_file(schema, csv_bytes(titanic_file(3_000)), "passengers.csv")
-    batch = CountedBatch(client, TITANIC_PATH, DEMO_BUCKET, connection_key="test", cache=AnswerCache(0),
-                         max_body_bytes=100_000)  # a few hundred rows a task
+    batch = CountedBatch(
+        client, TITANIC_PATH, DEMO_BUCKET, connection_key="test", cache=AnswerCache(0), max_body_bytes=100_000
+    )  # a few hundred rows a task
     scored = score_rows(schema, rows, batch)
     # each call is as many rows as fit a body (by a sample of the file); the predictor splits a call whose own
     # sample of rows is wider, so tasks may outnumber calls a little, never the other way round
@@ -255,8 +278,11 @@ class BreakingProxy:
             def do_GET(self) -> None:
                 task = self.path.split("?")[0].rsplit("/", 1)[-1]
                 if "/info/" in self.path and task in proxy.broken:
-                    state = ({"state": "FAILURE", "error": {"type": "ProxyError", "message": "broken on purpose"}}
-                             if proxy.mode == "fail" else {"state": "STARTED"})
+                    state = (
+                        {"state": "FAILURE", "error": {"type": "ProxyError", "message": "broken on purpose"}}
+                        if proxy.mode == "fail"
+                        else {"state": "STARTED"}
+                    )
                     self._send(200, json.dumps(state).encode())
                     return
                 self._forward(b"")
@@ -272,9 +298,12 @@ class BreakingProxy:
                 self._send(status, answer)
 
             def _forward(self, body: bytes, send: bool = True) -> tuple[int, bytes]:
-                request = urllib.request.Request(proxy.target + self.path, data=body or None, method=self.command,
-                                                 headers={k: v for k, v in self.headers.items()
-                                                          if k.lower() in ("authorization", "content-type")})
+                request = urllib.request.Request(
+                    proxy.target + self.path,
+                    data=body or None,
+                    method=self.command,
+                    headers={k: v for k, v in self.headers.items() if k.lower() in ("authorization", "content-type")},
+                )
                 try:
                     with urllib.request.urlopen(request, timeout=30) as answer:
                         status, data = answer.status, answer.read()
@@ -322,15 +351,23 @@ def proxy_for(server: EmbeddedServer) -> Iterator[Any]:
         proxy.close()
 
 
-@pytest.mark.parametrize(("mode", "reason"), [("fail", "ended in FAILURE: ProxyError: broken on purpose"),
-                                              ("hang", "Timed out after")])
+@pytest.mark.parametrize(
+    ("mode", "reason"), [("fail", "ended in FAILURE: ProxyError: broken on purpose"), ("hang", "Timed out after")]
+)
 def test_a_task_that_fails_halfway_is_named_with_its_rows_and_the_rows_before_it_are_kept(
-        server: EmbeddedServer, schemas: dict[str, FeatureSchema], proxy_for: Any, mode: str, reason: str) -> None:
+    server: EmbeddedServer, schemas: dict[str, FeatureSchema], proxy_for: Any, mode: str, reason: str
+) -> None:
     schema = schemas[TITANIC_PATH]
     rows = read_rows_file(schema, csv_bytes(titanic_file(2_500)), "passengers.csv")
     proxy = proxy_for(2, mode)
-    with ModelClient(proxy.predict_url, secret=server.secret, user_id=DEMO_USER, email=DEMO_EMAIL,
-                     poll_deadline_s=1.5, long_poll_s=0.5) as client:
+    with ModelClient(
+        proxy.predict_url,
+        secret=server.secret,
+        user_id=DEMO_USER,
+        email=DEMO_EMAIL,
+        poll_deadline_s=1.5,
+        long_poll_s=0.5,
+    ) as client:
         batch = BatchPredictor(client, TITANIC_PATH, DEMO_BUCKET, connection_key="proxy", cache=AnswerCache(0))
         scored = score_rows(schema, rows, batch, rows_per_task=1_000)
 
@@ -351,14 +388,17 @@ def test_a_stop_between_tasks_keeps_the_rows_scored(server: EmbeddedServer, sche
     counted = Counted(in_process_predict(loaded(server, TITANIC_PATH)))
     scored = score_rows(schema, rows, counted, rows_per_task=100, should_stop=lambda: len(counted.calls) >= 2)
     assert counted.calls == [100, 100] and scored.rows == 200 and not scored.complete
-    assert scored.problem == "Stopped before task 3 of 3: rows 1-200 are scored and kept; score the file again for " \
-                             "the rest."
+    assert (
+        scored.problem == "Stopped before task 3 of 3: rows 1-200 are scored and kept; score the file again for "
+        "the rest."
+    )
     whole = score_rows(schema, rows, in_process_predict(loaded(server, TITANIC_PATH)), rows_per_task=100)
     pd.testing.assert_frame_equal(scored.frame, whole.frame.head(200))
 
 
 def test_progress_says_rows_tasks_elapsed_and_the_time_left_at_the_rate_so_far(
-        server: EmbeddedServer, schemas: dict[str, FeatureSchema]) -> None:
+    server: EmbeddedServer, schemas: dict[str, FeatureSchema]
+) -> None:
     now = [100.0]
     local = in_process_predict(loaded(server, TITANIC_PATH))
 
@@ -367,11 +407,19 @@ def test_progress_says_rows_tasks_elapsed_and_the_time_left_at_the_rate_so_far(
         return local(rows)
 
     seen: list[ScoreProgress] = []
-    scored = score_rows(schemas[TITANIC_PATH], titanic_file(400), slow, rows_per_task=100, on_progress=seen.append,
-                        clock=lambda: now[0])
+    scored = score_rows(
+        schemas[TITANIC_PATH], titanic_file(400), slow, rows_per_task=100, on_progress=seen.append, clock=lambda: now[0]
+    )
     assert [(p.state, p.rows_done, p.tasks_done, p.elapsed_s) for p in seen] == [
-        ("SENDING", 0, 0, 0.0), ("DONE", 100, 1, 2.0), ("SENDING", 100, 1, 2.0), ("DONE", 200, 2, 4.0),
-        ("SENDING", 200, 2, 4.0), ("DONE", 300, 3, 6.0), ("SENDING", 300, 3, 6.0), ("DONE", 400, 4, 8.0)]
+        ("SENDING", 0, 0, 0.0),
+        ("DONE", 100, 1, 2.0),
+        ("SENDING", 100, 1, 2.0),
+        ("DONE", 200, 2, 4.0),
+        ("SENDING", 200, 2, 4.0),
+        ("DONE", 300, 3, 6.0),
+        ("SENDING", 300, 3, 6.0),
+        ("DONE", 400, 4, 8.0),
+    ]
     assert seen[0].eta_s is None and seen[1].eta_s == pytest.approx(6.0)
     assert seen[1].text() == "100 of 400 rows · task 2 of 4 · 2.0 s · about 6 s left"
     assert seen[1].text(elapsed_s=3.0) == "100 of 400 rows · task 2 of 4 · 3.0 s · about 5 s left"
@@ -380,7 +428,8 @@ def test_progress_says_rows_tasks_elapsed_and_the_time_left_at_the_rate_so_far(
 
 
 def test_a_failing_call_or_a_wrong_number_of_answers_ends_the_run_with_one_sentence(
-        server: EmbeddedServer, schemas: dict[str, FeatureSchema]) -> None:
+    server: EmbeddedServer, schemas: dict[str, FeatureSchema]
+) -> None:
     schema = schemas[TITANIC_PATH]
     local = in_process_predict(loaded(server, TITANIC_PATH))
     calls: list[int] = []
@@ -388,13 +437,19 @@ def test_a_failing_call_or_a_wrong_number_of_answers_ends_the_run_with_one_sente
     def fails_second(rows: pd.DataFrame) -> pd.DataFrame:
         calls.append(len(rows))
         if len(calls) == 2:
-            raise TaskFailed("Prediction task t-2 ended in FAILURE: boom; check the input values.", task_id="t-2",
-                             state="FAILURE", detail="boom")
+            raise TaskFailed(
+                "Prediction task t-2 ended in FAILURE: boom; check the input values.",
+                task_id="t-2",
+                state="FAILURE",
+                detail="boom",
+            )
         return local(rows)
 
     scored = score_rows(schema, titanic_file(250), fails_second, rows_per_task=100)
-    assert scored.problem == ("Task 2 of 3 (rows 101-200) failed: Prediction task t-2 ended in FAILURE: boom; check "
-                              "the input values; rows 1-100 are scored and kept.")
+    assert scored.problem == (
+        "Task 2 of 3 (rows 101-200) failed: Prediction task t-2 ended in FAILURE: boom; check "
+        "the input values; rows 1-100 are scored and kept."
+    )
     assert scored.rows == 100 and calls == [100, 100]
 
     scored = score_rows(schema, titanic_file(250), lambda rows: local(rows).head(5), rows_per_task=100)
@@ -403,7 +458,8 @@ def test_a_failing_call_or_a_wrong_number_of_answers_ends_the_run_with_one_sente
 
 
 def test_one_hot_inputs_are_sent_as_their_columns_and_kept_as_labels(
-        server: EmbeddedServer, schemas: dict[str, FeatureSchema]) -> None:
+    server: EmbeddedServer, schemas: dict[str, FeatureSchema]
+) -> None:
     schema = schemas[CREDIT_PATHS[1]]
     rows = read_rows_file(schema, csv_bytes(credit_frame(600)), "applications.csv")
     counted = Counted(in_process_predict(loaded(server, CREDIT_PATHS[1])))
@@ -415,8 +471,9 @@ def test_one_hot_inputs_are_sent_as_their_columns_and_kept_as_labels(
 
 
 def test_a_bookkeeping_name_taken_by_an_input_gets_a_prefix() -> None:
-    schema = FeatureSchema((Feature("score", "number", 0, 10, 1), Feature("row", "integer", 0, 9, 0)),
-                           task="regression", target="y")
+    schema = FeatureSchema(
+        (Feature("score", "number", 0, 10, 1), Feature("row", "integer", 0, 9, 0)), task="regression", target="y"
+    )
     rows = pd.DataFrame({"score": [1.0, 2.0], "row": [3, 4]})
     scored = score_rows(schema, rows, lambda r: pd.DataFrame({"prediction": r["score"] * 10}))
     assert list(scored.frame.columns) == ["scored_row", "score", "row", "prediction", "scored_score"]
@@ -435,7 +492,8 @@ def titanic_scored(server: EmbeddedServer, schemas: dict[str, FeatureSchema]) ->
 
 
 def test_classifier_metrics_are_scikit_learns_on_the_same_predictions(
-        titanic_scored: tuple[ScoredRows, pd.Series]) -> None:
+    titanic_scored: tuple[ScoredRows, pd.Series],
+) -> None:
     scored, truth = titanic_scored
     result = classification_metrics(scored, truth)
     y = truth.astype(str).to_numpy()
@@ -452,14 +510,17 @@ def test_classifier_metrics_are_scikit_learns_on_the_same_predictions(
 
 
 @pytest.mark.parametrize("threshold", [0.2, 0.5, 0.65])
-def test_the_threshold_redraws_the_matrix_as_counted_by_hand(titanic_scored: tuple[ScoredRows, pd.Series],
-                                                             threshold: float) -> None:
+def test_the_threshold_redraws_the_matrix_as_counted_by_hand(
+    titanic_scored: tuple[ScoredRows, pd.Series], threshold: float
+) -> None:
     scored, truth = titanic_scored
     result = classification_metrics(scored, truth, threshold=threshold)
     survived = truth.to_numpy() == "1"
     says = scored.frame["probability_1"].to_numpy() >= threshold
-    by_hand = [[int(np.sum(~survived & ~says)), int(np.sum(~survived & says))],
-               [int(np.sum(survived & ~says)), int(np.sum(survived & says))]]
+    by_hand = [
+        [int(np.sum(~survived & ~says)), int(np.sum(~survived & says))],
+        [int(np.sum(survived & ~says)), int(np.sum(survived & says))],
+    ]
     assert result.confusion.to_numpy().tolist() == by_hand
     assert result.accuracy == pytest.approx((by_hand[0][0] + by_hand[1][1]) / len(truth))
     assert result.precision == pytest.approx(by_hand[1][1] / max(1, by_hand[0][1] + by_hand[1][1]))
@@ -476,10 +537,12 @@ def test_moving_the_threshold_moves_rows_between_the_columns(titanic_scored: tup
     assert list(predicted_classes(scored, 0.0)) == ["1"] * 1_309
 
 
-@pytest.mark.parametrize(("by", "slices"), [("pclass", {"1st", "2nd", "3rd"}), ("sex", {"female", "male"}),
-                                             ("age", None), ("sibsp", None)])
-def test_slices_add_up_to_the_whole_and_come_worst_first(titanic_scored: tuple[ScoredRows, pd.Series], by: str,
-                                                         slices: set[str] | None) -> None:
+@pytest.mark.parametrize(
+    ("by", "slices"), [("pclass", {"1st", "2nd", "3rd"}), ("sex", {"female", "male"}), ("age", None), ("sibsp", None)]
+)
+def test_slices_add_up_to_the_whole_and_come_worst_first(
+    titanic_scored: tuple[ScoredRows, pd.Series], by: str, slices: set[str] | None
+) -> None:
     scored, truth = titanic_scored
     whole = classification_metrics(scored, truth, threshold=0.4)
     table = slice_metrics(scored, truth, by, bins=4, threshold=0.4)
@@ -493,7 +556,8 @@ def test_slices_add_up_to_the_whole_and_come_worst_first(titanic_scored: tuple[S
     if by == "age":
         assert table["slice"].str.fullmatch(r"[\d.]+ to [\d.]+").all(), list(table["slice"])
         assert str(slices_of(scored, "age", 4).iloc[int(scored.frame["age"].argmin())]).startswith(
-            f"{scored.frame['age'].min():.4g} to ")
+            f"{scored.frame['age'].min():.4g} to "
+        )
 
 
 def test_rows_without_a_true_value_are_left_out(titanic_scored: tuple[ScoredRows, pd.Series]) -> None:
@@ -506,7 +570,8 @@ def test_rows_without_a_true_value_are_left_out(titanic_scored: tuple[ScoredRows
 
 
 def test_the_credit_sample_one_hot_slices_and_labels_as_true_values(
-        server: EmbeddedServer, schemas: dict[str, FeatureSchema]) -> None:
+    server: EmbeddedServer, schemas: dict[str, FeatureSchema]
+) -> None:
     schema = schemas[CREDIT_PATHS[1]]
     frame = credit_frame(1_000)
     frame["approved"] = frame["approved"].map({0: "rejected", 1: "approved"})  # written as labels
@@ -524,7 +589,8 @@ def test_the_credit_sample_one_hot_slices_and_labels_as_true_values(
 
 
 def test_regression_metrics_are_scikit_learns_and_the_slices_add_up(
-        server: EmbeddedServer, schemas: dict[str, FeatureSchema]) -> None:
+    server: EmbeddedServer, schemas: dict[str, FeatureSchema]
+) -> None:
     schema = schemas[DIABETES_PATH]
     x, y = diabetes_data()
     rows = read_rows_file(schema, csv_bytes(x.assign(progression=y)), "patients.csv")
@@ -551,19 +617,23 @@ def test_true_values_are_class_keys_or_labels_and_bad_ones_are_named(schemas: di
     assert list(keys.fillna("blank")) == ["1", "0", "1", "0", "blank", "1"]
     with pytest.raises(AnalysisError) as refused:
         truth_values(schema, pd.Series(["1", "maybe", "2", "0"]), "survived")
-    assert str(refused.value) == ("The column 'survived' has values that are none of the model's classes (0 = died, "
-                                  "1 = survived): 'maybe' on line 3 and '2' on line 4; choose another column.")
+    assert str(refused.value) == (
+        "The column 'survived' has values that are none of the model's classes (0 = died, "
+        "1 = survived): 'maybe' on line 3 and '2' on line 4; choose another column."
+    )
     assert one_sentence(str(refused.value))
     regression = schemas[DIABETES_PATH]
-    assert list(truth_values(regression, pd.Series(["151", "", "75.5"]))) == pytest.approx([151.0, np.nan, 75.5],
-                                                                                          nan_ok=True)
+    assert list(truth_values(regression, pd.Series(["151", "", "75.5"]))) == pytest.approx(
+        [151.0, np.nan, 75.5], nan_ok=True
+    )
     with pytest.raises(AnalysisError, match="must hold numbers.*'high' on line 2"):
         truth_values(regression, pd.Series(["high", "75"]), "progression")
 
 
 # ---- filtering the table ----------------------------------------------------------------------------------------
 def test_the_filter_reads_conditions_by_code_label_number_and_text(
-        titanic_scored: tuple[ScoredRows, pd.Series]) -> None:
+    titanic_scored: tuple[ScoredRows, pd.Series],
+) -> None:
     scored, _ = titanic_scored
     frame, schema = scored.frame, scored.schema
     old_men = filter_rows(frame, "age > 60 and sex = male", schema)
@@ -576,13 +646,19 @@ def test_the_filter_reads_conditions_by_code_label_number_and_text(
     assert len(filter_rows(frame, "score >= 0,5", schema)) == int((frame["score"] >= 0.5).sum())
 
 
-@pytest.mark.parametrize(("text", "words"), [("agee > 3", "'agee' is not a column of the table"),
-                                              ("age is old", "cannot be read as a condition"),
-                                              ("age > old", "holds numbers"),
-                                              ("pclass = 4th", "none of the labels"),
-                                              ("predicted_label > a", "can only be compared with = or !=")])
-def test_a_filter_that_cannot_be_read_is_one_sentence(titanic_scored: tuple[ScoredRows, pd.Series], text: str,
-                                                       words: str) -> None:
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("agee > 3", "'agee' is not a column of the table"),
+        ("age is old", "cannot be read as a condition"),
+        ("age > old", "holds numbers"),
+        ("pclass = 4th", "none of the labels"),
+        ("predicted_label > a", "can only be compared with = or !="),
+    ],
+)
+def test_a_filter_that_cannot_be_read_is_one_sentence(
+    titanic_scored: tuple[ScoredRows, pd.Series], text: str, words: str
+) -> None:
     scored, _ = titanic_scored
     with pytest.raises(AnalysisError) as refused:
         filter_rows(scored.frame, text, scored.schema)

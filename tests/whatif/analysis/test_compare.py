@@ -82,8 +82,15 @@ def flipped_model() -> tuple[Any, FeatureSchema]:
     x, y = frame.drop(columns="approved"), 1 - frame["approved"]
     model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000)).fit(x, y)
     schema = credit_model(1)[1]
-    return model, FeatureSchema(schema.features, name="Credit flipped", version=1, task="classification",
-                                target="approved", classes=(0, 1), class_labels={"0": "approved", "1": "rejected"})
+    return model, FeatureSchema(
+        schema.features,
+        name="Credit flipped",
+        version=1,
+        task="classification",
+        target="approved",
+        classes=(0, 1),
+        class_labels={"0": "approved", "1": "rejected"},
+    )
 
 
 def fewer_model() -> tuple[Any, FeatureSchema]:
@@ -95,13 +102,23 @@ def fewer_model() -> tuple[Any, FeatureSchema]:
     for name in ("Employed", "Self-Employed", "Contract"):
         status[frame[f"employment_status_{name}"].to_numpy() == 1] = name
     code_of = {label: int(code) for code, label in STATUS_CODES.items()}
-    x = pd.DataFrame({"average_monthly_income": frame["average_monthly_income"],
-                      "employment_status": [code_of[s] for s in status]})
+    x = pd.DataFrame(
+        {"average_monthly_income": frame["average_monthly_income"], "employment_status": [code_of[s] for s in status]}
+    )
     model = HistGradientBoostingClassifier(max_iter=60, max_depth=3, random_state=1).fit(x, frame["approved"])
-    features = (Feature("average_monthly_income", "number", 0, 30000, 2500),
-                Feature("employment_status", "integer", 0, 3, 3, labels=dict(STATUS_CODES)))
-    return model, FeatureSchema(features, name="Credit fewer inputs", version=1, task="classification",
-                                target="approved", classes=(0, 1), class_labels={"0": "rejected", "1": "approved"})
+    features = (
+        Feature("average_monthly_income", "number", 0, 30000, 2500),
+        Feature("employment_status", "integer", 0, 3, 3, labels=dict(STATUS_CODES)),
+    )
+    return model, FeatureSchema(
+        features,
+        name="Credit fewer inputs",
+        version=1,
+        task="classification",
+        target="approved",
+        classes=(0, 1),
+        class_labels={"0": "rejected", "1": "approved"},
+    )
 
 
 @pytest.fixture(scope="module")
@@ -109,11 +126,19 @@ def variants(server: EmbeddedServer) -> Iterator[Variants]:
     registry = ModelRegistry(server.store)
     paths = []
     for estimator, schema in (flipped_model(), fewer_model()):
-        saved = registry.save(estimator, schema, bucket=DEMO_BUCKET, user=VARIANT_USER, project=VARIANT_PROJECT,
-                              name=schema.name, description="for test_compare")
+        saved = registry.save(
+            estimator,
+            schema,
+            bucket=DEMO_BUCKET,
+            user=VARIANT_USER,
+            project=VARIANT_PROJECT,
+            name=schema.name,
+            description="for test_compare",
+        )
         paths.append(saved["path"])
-    with ModelClient(server.predict_url, secret=server.secret, user_id=VARIANT_USER, email="variant@example.com",
-                     poll_deadline_s=30) as client:
+    with ModelClient(
+        server.predict_url, secret=server.secret, user_id=VARIANT_USER, email="variant@example.com", poll_deadline_s=30
+    ) as client:
         yield Variants(client, *paths)
 
 
@@ -140,7 +165,8 @@ class Recording:
 
 # ---- credit v1 against v2 -----------------------------------------------------------------------------------
 def test_v1_against_v2_on_the_same_rows_agrees_with_in_process_predictions(
-        server: EmbeddedServer, client: ModelClient) -> None:
+    server: EmbeddedServer, client: ModelClient
+) -> None:
     a, b = credit_side(client, V1), credit_side(client, V2)
     rows = credit_rows(a.schema)
     before = tasks_on(server)
@@ -208,8 +234,9 @@ def test_progress_names_each_side_and_its_task(client: ModelClient) -> None:
     seen: list[tuple[str, Progress]] = []
     request = request_frame(a.schema, {k: [v] for k, v in a.schema.defaults().items()})
 
-    answers_a, answers_b = predict_both(a, b, request, request,
-                                        on_progress=lambda side, step: seen.append((side, step)))
+    answers_a, answers_b = predict_both(
+        a, b, request, request, on_progress=lambda side, step: seen.append((side, step))
+    )
 
     assert len(answers_a) == len(answers_b) == 1
     assert [side for side, step in seen if step.state == "SUBMITTING"] == [A, B]
@@ -218,7 +245,8 @@ def test_progress_names_each_side_and_its_task(client: ModelClient) -> None:
 
 
 def test_the_scenario_side_by_side_with_both_sweeps_in_the_same_two_tasks(
-        server: EmbeddedServer, client: ModelClient) -> None:
+    server: EmbeddedServer, client: ModelClient
+) -> None:
     a, b = credit_side(client, V1), credit_side(client, V2)
     scenario = {"order_amount": 900, "average_monthly_income": 1500, "employment_status": "Contract"}
     before = tasks_on(server)
@@ -227,19 +255,24 @@ def test_the_scenario_side_by_side_with_both_sweeps_in_the_same_two_tasks(
 
     assert tasks_on(server) - before == 2 and result.tasks == 2
     grid = feature_grid(a.schema.feature("average_monthly_income"), 1500, 12)
-    form = {"order_amount": [900] * (1 + len(grid)), "average_monthly_income": [1500, *grid],
-            "employment_status": ["Contract"] * (1 + len(grid))}
+    form = {
+        "order_amount": [900] * (1 + len(grid)),
+        "average_monthly_income": [1500, *grid],
+        "employment_status": ["Contract"] * (1 + len(grid)),
+    }
     request = request_frame(a.schema, form)
     p_a, p_b = local(server, V1)(request)["probability_1"], local(server, V2)(request)["probability_1"]
     side = result.summary.set_index("side")
     assert side.loc[A, "score"] == pytest.approx(p_a[0]) and side.loc[B, "score"] == pytest.approx(p_b[0])
     assert side.loc[A, "P(approved)"] == pytest.approx(p_a[0]) and side.loc[A, "P(rejected)"] == pytest.approx(
-        1 - p_a[0], abs=1e-5)
+        1 - p_a[0], abs=1e-5
+    )
     assert result.facts["difference"] == pytest.approx(p_b[0] - p_a[0])
     assert result.facts["class_a"] == ("approved" if p_a[0] > 0.5 else "rejected")
     curves = result.curves
     assert np.allclose(curves[curves["side"] == A]["score"], p_a[1:]) and np.allclose(
-        curves[curves["side"] == B]["score"], p_b[1:])
+        curves[curves["side"] == B]["score"], p_b[1:]
+    )
     assert curves[curves["side"] == A]["value"].tolist() == grid
     gaps = np.abs(p_b[1:].to_numpy() - p_a[1:].to_numpy())
     assert result.facts["max_abs_difference"] == pytest.approx(gaps.max())
@@ -262,13 +295,14 @@ def test_classes_are_matched_by_label_not_by_position(client: ModelClient, varia
     assert matrix[("approved", "approved")] + matrix[("rejected", "rejected")] >= 297
     assert set(result.confusion["b_class"]) == {"approved", "rejected"}
     sent_b = result.sent[result.sent["side"] == B]
-    by_position = (sent_b["prediction"].to_numpy() == result.sent[result.sent["side"] == A]["prediction"].to_numpy())
+    by_position = sent_b["prediction"].to_numpy() == result.sent[result.sent["side"] == A]["prediction"].to_numpy()
     assert by_position.mean() < 0.05, "the raw class codes do disagree"
     assert any("code their classes differently" in s and "approved: 1 in" in s for s in result.differences)
 
 
 def test_a_missing_input_is_named_and_filled_with_its_default(
-        server: EmbeddedServer, client: ModelClient, variants: Variants) -> None:
+    server: EmbeddedServer, client: ModelClient, variants: Variants
+) -> None:
     fewer, v1 = variant_side(variants, variants.fewer), credit_side(client, V1)
     rows = credit_rows(v1.schema, 60)
     default = v1.schema.defaults()["order_amount"]
@@ -303,16 +337,16 @@ def test_categories_go_from_a_one_hot_group_to_codes_by_label(client: ModelClien
     sentences = schema_differences(v1.schema, fewer.schema, "v1", "fewer")
     assert any("'employment_status' is a one-hot group in v1 but a category in fewer" in s for s in sentences)
 
-    back = align_rows(fewer.schema, v1.schema, pd.DataFrame({"average_monthly_income": [900.0, 1800.0],
-                                                             "employment_status": [1, 0]}))
+    back = align_rows(
+        fewer.schema, v1.schema, pd.DataFrame({"average_monthly_income": [900.0, 1800.0], "employment_status": [1, 0]})
+    )
     assert v1.schema.from_row(back.request_b.iloc[0].to_dict())["employment_status"] == "Contract"
     assert v1.schema.from_row(back.request_b.iloc[1].to_dict())["employment_status"] == "Other"
 
 
 def test_a_file_column_for_an_input_only_b_has_is_used(client: ModelClient, variants: Variants) -> None:
     fewer, v1 = variant_side(variants, variants.fewer), credit_side(client, V1)
-    data = (b"average_monthly_income,employment_status,order_amount\n"
-            b"1500,Employed,400\n900,Contract,2500\n")
+    data = b"average_monthly_income,employment_status,order_amount\n1500,Employed,400\n900,Contract,2500\n"
 
     rows = read_rows(fewer.schema, v1.schema, data)
     result = compare_rows(fewer, v1, rows)
@@ -325,13 +359,26 @@ def test_a_file_column_for_an_input_only_b_has_is_used(client: ModelClient, vari
 
 # ---- differences and alignment by hand ------------------------------------------------------------------------
 def hand_schemas() -> tuple[FeatureSchema, FeatureSchema]:
-    a = FeatureSchema((Feature("x", "number", 0, 10, 5), Feature("y", "integer", 0, 2, 1,
-                                                                 labels={"0": "a", "1": "b", "2": "c"}),
-                       Feature("n", "number", 0, 100, 50)),
-                      task="classification", classes=(0, 1), class_labels={"0": "no", "1": "yes"})
-    b = FeatureSchema((Feature("y", "integer", 0, 3, 0, labels={"0": "b", "1": "a", "3": "d"}),
-                       Feature("z", "boolean", default=True), Feature("n", "integer", 0, 200, 50)),
-                      task="classification", classes=(0, 1, 2), class_labels={"0": "yes", "1": "no", "2": "maybe"})
+    a = FeatureSchema(
+        (
+            Feature("x", "number", 0, 10, 5),
+            Feature("y", "integer", 0, 2, 1, labels={"0": "a", "1": "b", "2": "c"}),
+            Feature("n", "number", 0, 100, 50),
+        ),
+        task="classification",
+        classes=(0, 1),
+        class_labels={"0": "no", "1": "yes"},
+    )
+    b = FeatureSchema(
+        (
+            Feature("y", "integer", 0, 3, 0, labels={"0": "b", "1": "a", "3": "d"}),
+            Feature("z", "boolean", default=True),
+            Feature("n", "integer", 0, 200, 50),
+        ),
+        task="classification",
+        classes=(0, 1, 2),
+        class_labels={"0": "yes", "1": "no", "2": "maybe"},
+    )
     return a, b
 
 
@@ -343,8 +390,10 @@ def test_schema_differences_name_every_difference_in_sentences() -> None:
     assert sentences[0] == "v2 has an input that v1 lacks, filled with v2's default on every row: 'z' (true)."
     assert "v2 has no input 'x': it is sent to v1 only, so changing it cannot move v2's answer." in sentences
     assert "'y' has the choice 'c' in v1 that v2 lacks: where a row has it, v2 gets its default, b." in sentences
-    assert any(s.startswith("'y' codes its categories differently (a: 0 in v1, 1 in v2; b: 1 in v1, 0 in v2)")
-               for s in sentences)
+    assert any(
+        s.startswith("'y' codes its categories differently (a: 0 in v1, 1 in v2; b: 1 in v1, 0 in v2)")
+        for s in sentences
+    )
     assert any("'n' is a number in v1 but a whole number in v2" in s for s in sentences)
     assert any("'n' was trained on 0 to 100 in v1 and on 0 to 200 in v2" in s for s in sentences)
     assert any(s.startswith("The classes differ: v1 predicts no and yes and v2 yes, no and maybe") for s in sentences)
@@ -419,4 +468,3 @@ def test_nothing_to_compare_and_unknown_inputs_are_refused(client: ModelClient) 
         compare_scenario(a, b, {**a.schema.defaults(), "age": 30})
     with pytest.raises(AnalysisError, match="'order_amount'"):
         compare_scenario(a, b, {**a.schema.defaults(), "order_amount": "lots"})
-

@@ -45,20 +45,29 @@ def loaded(server: EmbeddedServer, path: str) -> LoadedModel:
     return ModelRegistry(server.store).load(DEMO_BUCKET, path)
 
 
-def brute_force_shapley(schema: FeatureSchema, predict: Predict, scenario: Mapping[str, Any],
-                        background: Sequence[Mapping[str, Any]], score: Callable[[pd.DataFrame], np.ndarray]
-                        ) -> dict[str, float]:
+def brute_force_shapley(
+    schema: FeatureSchema,
+    predict: Predict,
+    scenario: Mapping[str, Any],
+    background: Sequence[Mapping[str, Any]],
+    score: Callable[[pd.DataFrame], np.ndarray],
+) -> dict[str, float]:
     """The textbook formula, written independently of the module: every subset S of the other features,
     weight |S|! (k - |S| - 1)! / k!, value of a coalition = mean score over the background rows, each row
     built and validated by ``schema.to_row``."""
     names = [f.name for f in schema.features]
     k = len(names)
     subsets = [frozenset(c) for size in range(k + 1) for c in itertools.combinations(names, size)]
-    rows = [schema.to_row({n: (scenario[n] if n in subset else back[n]) for n in names})
-            for subset in subsets for back in background]
+    rows = [
+        schema.to_row({n: (scenario[n] if n in subset else back[n]) for n in names})
+        for subset in subsets
+        for back in background
+    ]
     scores = score(predict(pd.DataFrame(rows, columns=schema.input_columns)))
-    value = {subset: float(np.mean(scores[i * len(background):(i + 1) * len(background)]))
-             for i, subset in enumerate(subsets)}
+    value = {
+        subset: float(np.mean(scores[i * len(background) : (i + 1) * len(background)]))
+        for i, subset in enumerate(subsets)
+    }
     phi = {}
     for name in names:
         total = 0.0
@@ -80,8 +89,9 @@ def by_feature(summary: pd.DataFrame, column: str = "contribution") -> dict[str,
 
 
 # ---- against the real server ---------------------------------------------------------------------
-def test_titanic_exact_values_equal_the_textbook_formula_in_one_task(server: EmbeddedServer,
-                                                                     client: ModelClient) -> None:
+def test_titanic_exact_values_equal_the_textbook_formula_in_one_task(
+    server: EmbeddedServer, client: ModelClient
+) -> None:
     schema = client.schema(TITANIC_PATH, DEMO_BUCKET)
     sample = client.sample_rows(TITANIC_PATH, DEMO_BUCKET, n=8)
     background = pd.DataFrame([schema.from_row(row) for row in sample.rows])
@@ -91,10 +101,15 @@ def test_titanic_exact_values_equal_the_textbook_formula_in_one_task(server: Emb
     result = contributions(schema, THIRD_CLASS_MAN, predict, background=background)
 
     assert (predict.calls, api.tasks_sent, result.tasks) == (1, 1, 1)
-    assert result.rows == 2 ** 7 * 8 + 1 and result.facts["method"] == "exact"
+    assert result.rows == 2**7 * 8 + 1 and result.facts["method"] == "exact"
     assert result.facts["coalitions"] == 128 and result.facts["background_rows"] == 8
-    reference = brute_force_shapley(schema, in_process_predict(loaded(server, TITANIC_PATH)), THIRD_CLASS_MAN,
-                                    background.to_dict(orient="records"), probability_of_one)
+    reference = brute_force_shapley(
+        schema,
+        in_process_predict(loaded(server, TITANIC_PATH)),
+        THIRD_CLASS_MAN,
+        background.to_dict(orient="records"),
+        probability_of_one,
+    )
     ours = by_feature(result.summary)
     assert ours.keys() == reference.keys()
     for name, value in reference.items():
@@ -147,17 +162,22 @@ def test_credit_one_hot_group_is_one_player(server: EmbeddedServer, client: Mode
 
     assert predict.calls == 1
     assert set(result.summary["feature"]) == {"order_amount", "average_monthly_income", "employment_status"}
-    assert result.rows == 2 ** 3 * 8 + 1 and result.facts["coalitions"] == 8  # 3 players, not 5 columns
+    assert result.rows == 2**3 * 8 + 1 and result.facts["coalitions"] == 8  # 3 players, not 5 columns
     group = list(schema.feature("employment_status").columns.values())
     assert (result.sent[group].sum(axis=1) <= 1).all()  # every row sent holds one valid choice of the group
     with_scenario_job = result.sent["coalition"].str.contains("employment_status")
     assert (result.sent.loc[with_scenario_job, "employment_status_Contract"] == 1).all()
     chosen = result.sent.loc[result.sent["part"] == "coalition", "background"].unique()
     assert len(chosen) == 8
-    used = [schema.from_row(result.sent[(result.sent["background"] == b) & (result.sent["coalition"] == "")]
-                            .iloc[0].to_dict()) for b in chosen]
-    reference = brute_force_shapley(schema, in_process_predict(loaded(server, path)), scenario, used,
-                                    probability_of_one)
+    used = [
+        schema.from_row(
+            result.sent[(result.sent["background"] == b) & (result.sent["coalition"] == "")].iloc[0].to_dict()
+        )
+        for b in chosen
+    ]
+    reference = brute_force_shapley(
+        schema, in_process_predict(loaded(server, path)), scenario, used, probability_of_one
+    )
     ours = by_feature(result.summary)
     for name, value in reference.items():
         assert ours[name] == pytest.approx(value, abs=1e-6), name
@@ -173,6 +193,7 @@ def numeric_schema(names: Sequence[str]) -> FeatureSchema:
 def function_predict(schema: FeatureSchema, f: Callable[[np.ndarray], np.ndarray]) -> Predict:
     def predict(rows: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame({"prediction": f(rows[schema.input_columns].to_numpy(dtype=float))})
+
     return predict
 
 
@@ -203,8 +224,12 @@ def test_sampled_values_of_an_interacting_model_fall_within_three_standard_error
     schema = numeric_schema(names)
 
     def f(x: np.ndarray) -> np.ndarray:  # three-way products and a max: antithetic pairs do not cancel them
-        return (x[:, 0] * x[:, 1] * x[:, 2] + np.maximum(x[:, 3], x[:, 4] * x[:, 5])
-                + 0.5 * x[:, 6] * x[:, 7] * x[:, 0] + x[:, 8:].sum(axis=1))
+        return (
+            x[:, 0] * x[:, 1] * x[:, 2]
+            + np.maximum(x[:, 3], x[:, 4] * x[:, 5])
+            + 0.5 * x[:, 6] * x[:, 7] * x[:, 0]
+            + x[:, 8:].sum(axis=1)
+        )
 
     rng = np.random.default_rng(11)
     background = pd.DataFrame(rng.uniform(-2, 2, size=(2, 12)), columns=names)
@@ -215,7 +240,7 @@ def test_sampled_values_of_an_interacting_model_fall_within_three_standard_error
     sampled = contributions(schema, scenario, predict, background=background, budget=2_000)
 
     assert (exact.facts["method"], sampled.facts["method"]) == ("exact", "sampled")
-    assert exact.rows == 2 ** 12 * 2 + 1 and sampled.rows <= 2_001 and predict.calls == 1
+    assert exact.rows == 2**12 * 2 + 1 and sampled.rows <= 2_001 and predict.calls == 1
     truth, ours = by_feature(exact.summary), by_feature(sampled.summary)
     errors = by_feature(sampled.summary, "std_error")
     assert errors["x0"] > 0 and errors["x3"] > 0  # the interacting features are really sampled
@@ -231,7 +256,7 @@ def test_without_background_the_scenario_is_compared_with_the_default_row(server
 
     result = contributions(model.schema, SEED_TITANIC_ROW, predict)
 
-    assert result.facts["background_rows"] == 1 and result.rows == 2 ** 7 + 1 and predict.calls == 1
+    assert result.facts["background_rows"] == 1 and result.rows == 2**7 + 1 and predict.calls == 1
     assert "from the default row's" in result.reading
     default_score = float(probability_of_one(predict(pd.DataFrame([model.schema.to_row(model.schema.defaults())])))[0])
     assert result.facts["base_score"] == pytest.approx(default_score)
@@ -260,8 +285,9 @@ def test_rows_that_do_not_fit_are_left_out_and_counted(server: EmbeddedServer) -
     model = loaded(server, TITANIC_PATH)
     background = pd.DataFrame([SEED_TITANIC_ROW, {**SEED_TITANIC_ROW, "pclass": 9}, {**SEED_TITANIC_ROW, "age": 50}])
 
-    result = contributions(model.schema, THIRD_CLASS_MAN, in_process_predict(model), background=background.assign(
-        survived=1))  # a target column in an uploaded file is ignored
+    result = contributions(
+        model.schema, THIRD_CLASS_MAN, in_process_predict(model), background=background.assign(survived=1)
+    )  # a target column in an uploaded file is ignored
 
     assert (result.facts["background_rows"], result.facts["background_left_out"]) == (2, 1)
 
@@ -269,10 +295,14 @@ def test_rows_that_do_not_fit_are_left_out_and_counted(server: EmbeddedServer) -
 def test_exact_weights_for_seven_features_and_eight_rows_take_milliseconds(server: EmbeddedServer) -> None:
     model = loaded(server, TITANIC_PATH)
     schema = model.schema
-    background = pd.DataFrame([schema.from_row(r) for r in ModelRegistry(server.store).sample_rows(
-        DEMO_BUCKET, TITANIC_PATH).rows[:8]])
-    answers = in_process_predict(model)(contributions(schema, THIRD_CLASS_MAN, in_process_predict(model),
-                                                      background=background).sent[schema.input_columns])
+    background = pd.DataFrame(
+        [schema.from_row(r) for r in ModelRegistry(server.store).sample_rows(DEMO_BUCKET, TITANIC_PATH).rows[:8]]
+    )
+    answers = in_process_predict(model)(
+        contributions(schema, THIRD_CLASS_MAN, in_process_predict(model), background=background).sent[
+            schema.input_columns
+        ]
+    )
 
     def canned(rows: pd.DataFrame) -> pd.DataFrame:  # the model's answers without the model's time
         return answers

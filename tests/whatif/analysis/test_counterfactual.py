@@ -59,9 +59,17 @@ def predicted_again(client: ModelClient, path: str, result: AnalysisResult) -> p
     return client.predict(rows, path, DEMO_BUCKET, return_only_prediction=True).predictions.reset_index(drop=True)
 
 
-def assert_search_guarantees(result: AnalysisResult, schema: FeatureSchema, scenario: dict[str, Any], *,
-                             fixed: set[str], bounds: dict[str, tuple[float | None, float | None]],
-                             directions: dict[str, str], max_tasks: int, max_rows: int) -> None:
+def assert_search_guarantees(
+    result: AnalysisResult,
+    schema: FeatureSchema,
+    scenario: dict[str, Any],
+    *,
+    fixed: set[str],
+    bounds: dict[str, tuple[float | None, float | None]],
+    directions: dict[str, str],
+    max_tasks: int,
+    max_rows: int,
+) -> None:
     """What the search promises, on every row it sent and every alternative it returned."""
     base = schema.coerce_values(scenario)
     sent = form_rows(result, schema)
@@ -103,8 +111,9 @@ def meets(goal: Goal, answer: pd.Series, scenario_class: str | None) -> bool:
     if goal.kind == "range":
         value = float(answer["prediction"])
         return (goal.low is None or value >= goal.low) and (goal.high is None or value <= goal.high)
-    probabilities = {str(c)[len("probability_"):]: float(v) for c, v in answer.items()
-                     if str(c).startswith("probability_")}
+    probabilities = {
+        str(c)[len("probability_") :]: float(v) for c, v in answer.items() if str(c).startswith("probability_")
+    }
     predicted = max(probabilities, key=lambda c: probabilities[c])
     target = goal.target_class if goal.kind == "class" else predicted
     if (goal.kind == "other_class" and target == scenario_class) or str(int(float(answer["prediction"]))) != target:
@@ -117,8 +126,8 @@ def meets(goal: Goal, answer: pd.Series, scenario_class: str | None) -> bool:
 # ---- Titanic through the real server -----------------------------------------------------------------------------
 @pytest.mark.parametrize(("fixed", "bounds"), [(["sex"], {"fare": (None, 100.0)}), (["sex", "age"], {})])
 def test_a_3rd_class_man_can_be_made_to_survive_without_changing_what_is_held(
-        server: EmbeddedServer, client: ModelClient, fixed: list[str],
-        bounds: dict[str, tuple[float | None, float | None]]) -> None:
+    server: EmbeddedServer, client: ModelClient, fixed: list[str], bounds: dict[str, tuple[float | None, float | None]]
+) -> None:
     schema = client.schema(TITANIC_PATH, DEMO_BUCKET)
     predict, batch = api_predict(client, TITANIC_PATH)
     before = tasks_on(server)
@@ -129,8 +138,9 @@ def test_a_3rd_class_man_can_be_made_to_survive_without_changing_what_is_held(
     assert result.kind == "counterfactual" and result.scenario_class == "0" and result.scenario_score < 0.2
     assert len(predict.calls) == batch.tasks_sent == tasks_on(server) - before == result.tasks <= 4
     assert all(rows <= 10_000 for rows in predict.calls) and sum(predict.calls) == result.rows <= 25_000
-    assert_search_guarantees(result, schema, MAN, fixed=set(fixed), bounds=bounds, directions={}, max_tasks=4,
-                             max_rows=25_000)
+    assert_search_guarantees(
+        result, schema, MAN, fixed=set(fixed), bounds=bounds, directions={}, max_tasks=4, max_rows=25_000
+    )
     found = result.facts["found"]
     assert 1 <= found <= 3 and len(result.summary) == found
     again = predicted_again(client, TITANIC_PATH, result)
@@ -168,9 +178,13 @@ def test_the_first_round_tries_every_single_change_and_the_rounds_are_recorded(s
     ages = {form["age"] for form in form_rows(result, schema) if changed_features(schema, MAN, form) == ["age"]}
     assert len(ages) >= 20 and min(ages) < 5 and max(ages) > 70
     assert set(sent["source"]) >= {"scenario", "one change", "two or three changes", "growing sphere"}
-    assert result.facts["rounds"][0] == {"round": 1, "kind": "explore", "rows": len(first),
-                                         "found": result.facts["rounds"][0]["found"],
-                                         "best_cost": result.facts["rounds"][0]["best_cost"]}
+    assert result.facts["rounds"][0] == {
+        "round": 1,
+        "kind": "explore",
+        "rows": len(first),
+        "found": result.facts["rounds"][0]["found"],
+        "best_cost": result.facts["rounds"][0]["best_cost"],
+    }
     refined = sent[sent["round"] == 2]
     assert len(refined) > 0 and set(refined["source"]) & {"put back", "line search"}
     assert (refined.loc[refined["source"] == "put back", "parent"] >= 0).all()
@@ -185,8 +199,10 @@ def test_cost_is_gower_over_logical_features_with_numbers_in_spreads(server: Emb
 
     spread = {f.name: f.spread for f in schema.features}
     for alternative in result.facts["alternatives"]:
-        expected = sum(abs(new - old) / spread[name] if spread[name] else 1.0
-                       for name, (old, new) in alternative["changes"].items()) / len(schema.features)
+        expected = sum(
+            abs(new - old) / spread[name] if spread[name] else 1.0
+            for name, (old, new) in alternative["changes"].items()
+        ) / len(schema.features)
         assert alternative["cost"] == pytest.approx(expected)
     costs = result.sent["cost"].to_numpy()
     assert costs[0] == 0 and (costs[1:] > 0).all()
@@ -200,8 +216,9 @@ def test_bounds_that_exclude_the_scenario_s_own_value_move_it_inside(server: Emb
     result = counterfactuals(schema, SEED_PASSENGER, predict, fixed=["sex"], bounds=bounds)
 
     assert result.facts["found"] >= 1
-    assert_search_guarantees(result, schema, SEED_PASSENGER, fixed={"sex"}, bounds=bounds, directions={},
-                             max_tasks=4, max_rows=25_000)
+    assert_search_guarantees(
+        result, schema, SEED_PASSENGER, fixed={"sex"}, bounds=bounds, directions={}, max_tasks=4, max_rows=25_000
+    )
     for alternative in result.facts["alternatives"]:
         assert "fare" in alternative["changes"] and alternative["values"]["fare"] <= 100
     assert result.sent.loc[0, "fare"] == SEED_PASSENGER["fare"], "row 0 is still the scenario as it is"
@@ -209,15 +226,18 @@ def test_bounds_that_exclude_the_scenario_s_own_value_move_it_inside(server: Emb
 
 def test_the_same_seed_gives_the_same_search(server: EmbeddedServer) -> None:
     schema = loaded(server, TITANIC_PATH).schema
-    runs = [counterfactuals(schema, MAN, local_predict(server, TITANIC_PATH), fixed=["sex"], seed=seed)
-            for seed in (7, 7, 8)]
+    runs = [
+        counterfactuals(schema, MAN, local_predict(server, TITANIC_PATH), fixed=["sex"], seed=seed)
+        for seed in (7, 7, 8)
+    ]
     pd.testing.assert_frame_equal(runs[0].sent, runs[1].sent)
     assert runs[0].facts == runs[1].facts
     assert not runs[0].sent[schema.input_columns].equals(runs[2].sent[schema.input_columns])
 
 
-def test_an_already_survivor_is_searched_for_the_other_class_by_default(server: EmbeddedServer,
-                                                                        client: ModelClient) -> None:
+def test_an_already_survivor_is_searched_for_the_other_class_by_default(
+    server: EmbeddedServer, client: ModelClient
+) -> None:
     schema = client.schema(TITANIC_PATH, DEMO_BUCKET)
     predict, _ = api_predict(client, TITANIC_PATH)
 
@@ -260,7 +280,8 @@ def declined(server: EmbeddedServer) -> dict[str, Any]:
 
 @pytest.mark.parametrize("hold_employment", [True, False])
 def test_a_declined_application_is_approved_with_the_one_hot_group_valid_in_every_row(
-        server: EmbeddedServer, client: ModelClient, declined: dict[str, Any], hold_employment: bool) -> None:
+    server: EmbeddedServer, client: ModelClient, declined: dict[str, Any], hold_employment: bool
+) -> None:
     schema = client.schema(CREDIT_PATHS[0], DEMO_BUCKET)
     predict, batch = api_predict(client, CREDIT_PATHS[0])
     fixed = ["employment_status"] if hold_employment else []
@@ -270,8 +291,9 @@ def test_a_declined_application_is_approved_with_the_one_hot_group_valid_in_ever
     result = counterfactuals(schema, declined, predict, goal=goal, fixed=fixed)
 
     assert len(predict.calls) == batch.tasks_sent == tasks_on(server) - before == result.tasks <= 4
-    assert_search_guarantees(result, schema, declined, fixed=set(fixed), bounds={}, directions={}, max_tasks=4,
-                             max_rows=25_000)
+    assert_search_guarantees(
+        result, schema, declined, fixed=set(fixed), bounds={}, directions={}, max_tasks=4, max_rows=25_000
+    )
     group = list(schema.feature("employment_status").columns.values())
     flags = result.sent[group].to_numpy()
     assert np.isin(flags, (0, 1)).all() and (flags.sum(axis=1) <= 1).all(), "at most one column set, ever"
@@ -296,14 +318,23 @@ def test_goal_seek_brings_a_regression_under_150(server: EmbeddedServer, client:
     predict, batch = api_predict(client, DIABETES_PATH)
     goal = goal_from_text(schema, "under 150")
 
-    result = counterfactuals(schema, scenario, predict, goal=goal, bounds={"bmi": (20.0, None)},
-                             directions={"bp": "down"})
+    result = counterfactuals(
+        schema, scenario, predict, goal=goal, bounds={"bmi": (20.0, None)}, directions={"bp": "down"}
+    )
 
     assert goal == Goal("range", high=150.0) and result.scenario_score > 150
     assert result.scenario_class is None and result.scorer.title == "Predicted progression"
     assert len(predict.calls) == batch.tasks_sent == result.tasks <= 4
-    assert_search_guarantees(result, schema, scenario, fixed=set(), bounds={"bmi": (20.0, None)},
-                             directions={"bp": "down"}, max_tasks=4, max_rows=25_000)
+    assert_search_guarantees(
+        result,
+        schema,
+        scenario,
+        fixed=set(),
+        bounds={"bmi": (20.0, None)},
+        directions={"bp": "down"},
+        max_tasks=4,
+        max_rows=25_000,
+    )
     assert result.facts["found"] >= 1
     again = predicted_again(client, DIABETES_PATH, result)
     assert (again["prediction"] <= 150).all()
@@ -313,8 +344,9 @@ def test_goal_seek_brings_a_regression_under_150(server: EmbeddedServer, client:
 
 
 # ---- impossible goals --------------------------------------------------------------------------------------------
-def test_a_goal_no_allowed_change_reaches_says_so_and_shows_the_closest(server: EmbeddedServer,
-                                                                      client: ModelClient) -> None:
+def test_a_goal_no_allowed_change_reaches_says_so_and_shows_the_closest(
+    server: EmbeddedServer, client: ModelClient
+) -> None:
     schema = client.schema(TITANIC_PATH, DEMO_BUCKET)
     others = [f.name for f in schema.features if f.name != "embarked"]
     reference = local_predict(server, TITANIC_PATH)(pd.DataFrame([{**MAN, "embarked": port} for port in range(3)]))
@@ -327,8 +359,10 @@ def test_a_goal_no_allowed_change_reaches_says_so_and_shows_the_closest(server: 
     closest = result.facts["closest"]
     assert closest is not None and list(closest["changes"]) == ["embarked"]
     assert closest["score"] == pytest.approx(reference["probability_1"].drop(MAN["embarked"]).max())
-    assert result.reading == (f"No change within the bounds gives survived; the closest tried reaches P(survived) "
-                              f"{closest['score'] * 100:.0f} % by changing embarked.")
+    assert result.reading == (
+        f"No change within the bounds gives survived; the closest tried reaches P(survived) "
+        f"{closest['score'] * 100:.0f} % by changing embarked."
+    )
     assert result.rows == 3 and len(predict.calls) == batch.tasks_sent == 1, "three rows: nothing more to try"
 
 
@@ -339,8 +373,14 @@ def test_bounds_that_forbid_the_goal_give_no_alternative_and_no_exception(server
     assert (model(pd.DataFrame([{**MAN, "fare": fare} for fare in fares]))["probability_1"] < 0.5).all()
     predict = Counted(model.predict)
 
-    result = counterfactuals(schema, MAN, predict, goal=Goal("class", "1"),
-                             fixed=[f.name for f in schema.features if f.name != "fare"], bounds={"fare": (0, 20)})
+    result = counterfactuals(
+        schema,
+        MAN,
+        predict,
+        goal=Goal("class", "1"),
+        fixed=[f.name for f in schema.features if f.name != "fare"],
+        bounds={"fare": (0, 20)},
+    )
 
     assert result.facts["found"] == 0 and result.facts["closest"]["changes"].keys() == {"fare"}
     assert 0 <= result.facts["closest"]["values"]["fare"] <= 20
@@ -352,42 +392,56 @@ def test_a_regression_range_out_of_reach_reports_the_closest_value(server: Embed
     schema = loaded(server, DIABETES_PATH).schema
     scenario = schema.defaults()
 
-    result = counterfactuals(schema, scenario, local_predict(server, DIABETES_PATH), goal=Goal("range", high=-10.0),
-                             fixed=["age", "sex", "bmi"], directions={"bp": "up"})
+    result = counterfactuals(
+        schema,
+        scenario,
+        local_predict(server, DIABETES_PATH),
+        goal=Goal("range", high=-10.0),
+        fixed=["age", "sex", "bmi"],
+        directions={"bp": "up"},
+    )
 
     assert result.facts["found"] == 0 and result.facts["closest"] is not None
-    assert result.reading.startswith("No change within the bounds gives progression under -10; the closest tried "
-                                     "reaches Predicted progression ")
+    assert result.reading.startswith(
+        "No change within the bounds gives progression under -10; the closest tried reaches Predicted progression "
+    )
     assert result.facts["closest"]["score"] <= result.scenario_score
 
 
 # ---- checks before anything is sent ------------------------------------------------------------------------------
-@pytest.mark.parametrize(("options", "message"), [
-    ({"fixed": ["agee"]}, "'agee' is not a feature of this model; choose one of pclass"),
-    ({"bounds": {"fair": (0, 10)}}, "'fair' is not a feature of this model"),
-    ({"directions": {"ages": "up"}}, "'ages' is not a feature of this model"),
-    ({"fixed": ["pclass", "sex", "age", "sibsp", "parch", "fare", "embarked"]}, "Every feature is held fixed"),
-    ({"count": 0}, "Ask for 1 to 10 alternatives"),
-    ({"count": 11}, "Ask for 1 to 10 alternatives"),
-    ({"max_tasks": 0}, "may take 1 to 10 tasks"),
-    ({"max_rows": 10}, "at least 100 rows"),
-    ({"goal": Goal("class", "2")}, "'2' is not a class of this model; choose one of died (0), survived (1)"),
-    ({"goal": Goal("class")}, "A class goal needs the class to reach"),
-    ({"goal": Goal("range", high=0.5)}, "A range goal is for regressions"),
-    ({"goal": Goal("other_class", margin=0.7)}, "margin is a probability"),
-    ({"bounds": {"pclass": (0, 1)}}, "Bounds apply to numbers, and 'pclass' is a category"),
-    ({"directions": {"sex": "up"}}, "Directions apply to numbers, and 'sex' is a category"),
-    ({"bounds": {"age": (40, 20)}}, "the low end is above the high end"),
-    ({"bounds": {"age": (math.nan, 20)}}, "must be finite numbers or None"),
-    ({"bounds": {"age": 20}}, "are a pair (low, high)"),
-    ({"directions": {"age": "sideways"}}, "'up' or 'down'"),
-    ({"bounds": {"age": (40, None)}, "directions": {"age": "down"}}, "No value of 'age' lies within its bounds down"),
-    ({"bounds": {"sibsp": (0.2, 0.8)}}, "No whole number of 'sibsp' lies within its bounds"),
-    ({"fixed": ["fare"], "bounds": {"fare": (0, 5)}}, "'fare' is held fixed at 8.05, outside its bounds"),
-    ({"score_class": "3"}, "not a class of this model"),
-])
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"fixed": ["agee"]}, "'agee' is not a feature of this model; choose one of pclass"),
+        ({"bounds": {"fair": (0, 10)}}, "'fair' is not a feature of this model"),
+        ({"directions": {"ages": "up"}}, "'ages' is not a feature of this model"),
+        ({"fixed": ["pclass", "sex", "age", "sibsp", "parch", "fare", "embarked"]}, "Every feature is held fixed"),
+        ({"count": 0}, "Ask for 1 to 10 alternatives"),
+        ({"count": 11}, "Ask for 1 to 10 alternatives"),
+        ({"max_tasks": 0}, "may take 1 to 10 tasks"),
+        ({"max_rows": 10}, "at least 100 rows"),
+        ({"goal": Goal("class", "2")}, "'2' is not a class of this model; choose one of died (0), survived (1)"),
+        ({"goal": Goal("class")}, "A class goal needs the class to reach"),
+        ({"goal": Goal("range", high=0.5)}, "A range goal is for regressions"),
+        ({"goal": Goal("other_class", margin=0.7)}, "margin is a probability"),
+        ({"bounds": {"pclass": (0, 1)}}, "Bounds apply to numbers, and 'pclass' is a category"),
+        ({"directions": {"sex": "up"}}, "Directions apply to numbers, and 'sex' is a category"),
+        ({"bounds": {"age": (40, 20)}}, "the low end is above the high end"),
+        ({"bounds": {"age": (math.nan, 20)}}, "must be finite numbers or None"),
+        ({"bounds": {"age": 20}}, "are a pair (low, high)"),
+        ({"directions": {"age": "sideways"}}, "'up' or 'down'"),
+        (
+            {"bounds": {"age": (40, None)}, "directions": {"age": "down"}},
+            "No value of 'age' lies within its bounds down",
+        ),
+        ({"bounds": {"sibsp": (0.2, 0.8)}}, "No whole number of 'sibsp' lies within its bounds"),
+        ({"fixed": ["fare"], "bounds": {"fare": (0, 5)}}, "'fare' is held fixed at 8.05, outside its bounds"),
+        ({"score_class": "3"}, "not a class of this model"),
+    ],
+)
 def test_parameters_that_make_no_sense_are_one_sentence_and_cost_no_task(
-        server: EmbeddedServer, options: dict[str, Any], message: str) -> None:
+    server: EmbeddedServer, options: dict[str, Any], message: str
+) -> None:
     schema = loaded(server, TITANIC_PATH).schema
     predict = local_predict(server, TITANIC_PATH)
     with pytest.raises(AnalysisError) as error:
@@ -399,9 +453,12 @@ def test_parameters_that_make_no_sense_are_one_sentence_and_cost_no_task(
 def test_a_regression_needs_a_range_and_has_no_classes(server: EmbeddedServer) -> None:
     schema = loaded(server, DIABETES_PATH).schema
     predict = local_predict(server, DIABETES_PATH)
-    for goal, message in [(None, "A regression needs a goal range"), (Goal("other_class"), "A regression has no"),
-                          (Goal("range"), "needs a low end, a high end or both"),
-                          (Goal("range", low=200, high=100), "its low end is above its high end")]:
+    for goal, message in [
+        (None, "A regression needs a goal range"),
+        (Goal("other_class"), "A regression has no"),
+        (Goal("range"), "needs a low end, a high end or both"),
+        (Goal("range", low=200, high=100), "its low end is above its high end"),
+    ]:
         with pytest.raises(AnalysisError, match=message) as error:
             counterfactuals(schema, schema.defaults(), predict, goal=goal)
         assert one_sentence(str(error.value))
@@ -415,8 +472,11 @@ def test_goals_are_read_from_the_words_an_analyst_types(server: EmbeddedServer) 
     assert goal_from_text(titanic, "another class") == goal_from_text(titanic, "") == Goal("other_class")
     assert goal_from_text(diabetes, "under 150") == goal_from_text(diabetes, "< 150") == Goal("range", high=150.0)
     assert goal_from_text(diabetes, "at least 1,200.5") == Goal("range", low=1200.5)
-    assert goal_from_text(diabetes, "between 150 and 100") == goal_from_text(diabetes, "100-150") == \
-        Goal("range", low=100.0, high=150.0)
+    assert (
+        goal_from_text(diabetes, "between 150 and 100")
+        == goal_from_text(diabetes, "100-150")
+        == Goal("range", low=100.0, high=150.0)
+    )
     assert goal_from_text(diabetes, "-20 to -10") == Goal("range", low=-20.0, high=-10.0)
     assert goal_text(diabetes, Goal("range", low=100.0, high=150.0)) == "progression between 100 and 150"
     assert goal_text(titanic, Goal("other_class"), "0", ("0", "1")) == "survived"
@@ -427,27 +487,35 @@ def test_goals_are_read_from_the_words_an_analyst_types(server: EmbeddedServer) 
 
 
 # ---- the guarantees on any schema (hypothesis) -------------------------------------------------------------------
-SYNTHETIC = FeatureSchema((
-    Feature("x", "number", 0, 10, 5, quantiles={"p05": 1, "p25": 3, "p50": 5, "p75": 7, "p95": 9}, spread=2.5),
-    Feature("y", "number", -5, 5, 0),  # no statistics: the range is the unit of cost
-    Feature("n", "integer", 0, 20, 3),
-    Feature("c", "integer", 0, 3, 0, labels={"0": "zero", "1": "one", "2": "two", "3": "three"}),
-    Feature("g", "one_hot", columns={"a": "g_a", "b": "g_b", "c": "g_c"}, none_label="none", default="a"),
-    Feature("flag", "boolean", default=False),
-), name="synthetic", classes=(0, 1), class_labels={"0": "no", "1": "yes"})
+SYNTHETIC = FeatureSchema(
+    (
+        Feature("x", "number", 0, 10, 5, quantiles={"p05": 1, "p25": 3, "p50": 5, "p75": 7, "p95": 9}, spread=2.5),
+        Feature("y", "number", -5, 5, 0),  # no statistics: the range is the unit of cost
+        Feature("n", "integer", 0, 20, 3),
+        Feature("c", "integer", 0, 3, 0, labels={"0": "zero", "1": "one", "2": "two", "3": "three"}),
+        Feature("g", "one_hot", columns={"a": "g_a", "b": "g_b", "c": "g_c"}, none_label="none", default="a"),
+        Feature("flag", "boolean", default=False),
+    ),
+    name="synthetic",
+    classes=(0, 1),
+    class_labels={"0": "no", "1": "yes"},
+)
 WEIGHTS = {"x": 0.6, "y": -0.4, "n": 0.15, "c": 0.5, "g_a": -1.0, "g_b": 0.8, "g_c": 1.5, "flag": 1.2}
 
 
 def synthetic_predict(task: str) -> Predict:
     """A logistic model (or its log-odds as a regression) over the request columns, with a bump in x."""
+
     def predict(rows: pd.DataFrame) -> pd.DataFrame:
         assert list(rows.columns) == SYNTHETIC.input_columns
-        z = sum(w * rows[c].astype(float) for c, w in WEIGHTS.items()) - 5 + 2 * np.exp(-(rows["x"] - 7) ** 2)
+        z = sum(w * rows[c].astype(float) for c, w in WEIGHTS.items()) - 5 + 2 * np.exp(-((rows["x"] - 7) ** 2))
         if task == "regression":
             return pd.DataFrame({"prediction": z.round(6).to_numpy()})
         p = (1 / (1 + np.exp(-z))).round(6).to_numpy()
-        return pd.DataFrame({"prediction": (p > 0.5).astype(int), "probability_0": (1 - p).round(6),
-                             "probability_1": p})
+        return pd.DataFrame(
+            {"prediction": (p > 0.5).astype(int), "probability_0": (1 - p).round(6), "probability_1": p}
+        )
+
     return predict
 
 
@@ -457,8 +525,13 @@ NUMBERS = {"x": (0.0, 10.0), "y": (-5.0, 5.0), "n": (0, 20)}
 @st.composite
 def searches(draw: st.DrawFn) -> dict[str, Any]:
     scenario: dict[str, Any] = {
-        "x": draw(st.floats(0, 10)), "y": draw(st.floats(-5, 5)), "n": draw(st.integers(0, 20)),
-        "c": draw(st.integers(0, 3)), "g": draw(st.sampled_from(["a", "b", "c", "none"])), "flag": draw(st.booleans())}
+        "x": draw(st.floats(0, 10)),
+        "y": draw(st.floats(-5, 5)),
+        "n": draw(st.integers(0, 20)),
+        "c": draw(st.integers(0, 3)),
+        "g": draw(st.sampled_from(["a", "b", "c", "none"])),
+        "flag": draw(st.booleans()),
+    }
     names = [f.name for f in SYNTHETIC.features]
     fixed = draw(st.lists(st.sampled_from(names), unique=True, max_size=len(names) - 1))
     bounds: dict[str, tuple[float | None, float | None]] = {}
@@ -477,36 +550,80 @@ def searches(draw: st.DrawFn) -> dict[str, Any]:
     regression = draw(st.booleans())
     if regression:
         end = draw(st.floats(-6, 12))
-        goal = draw(st.sampled_from([Goal("range", high=end), Goal("range", low=end),
-                                     Goal("range", low=end, high=end + draw(st.floats(0.5, 5)))]))
+        goal = draw(
+            st.sampled_from(
+                [
+                    Goal("range", high=end),
+                    Goal("range", low=end),
+                    Goal("range", low=end, high=end + draw(st.floats(0.5, 5))),
+                ]
+            )
+        )
     else:
-        goal = draw(st.sampled_from([Goal("other_class"), Goal("class", "1"), Goal("class", "0"),
-                                     Goal("class", "1", margin=0.1), Goal("other_class", margin=0.0)]))
-    return {"scenario": scenario, "fixed": fixed, "bounds": bounds, "directions": directions,
-            "task": "regression" if regression else "classification", "goal": goal,
-            "count": draw(st.integers(1, 4)), "max_tasks": draw(st.integers(1, 4)),
-            "max_rows": draw(st.sampled_from([300, 2_000, 25_000])), "seed": draw(st.integers(0, 2 ** 16))}
+        goal = draw(
+            st.sampled_from(
+                [
+                    Goal("other_class"),
+                    Goal("class", "1"),
+                    Goal("class", "0"),
+                    Goal("class", "1", margin=0.1),
+                    Goal("other_class", margin=0.0),
+                ]
+            )
+        )
+    return {
+        "scenario": scenario,
+        "fixed": fixed,
+        "bounds": bounds,
+        "directions": directions,
+        "task": "regression" if regression else "classification",
+        "goal": goal,
+        "count": draw(st.integers(1, 4)),
+        "max_tasks": draw(st.integers(1, 4)),
+        "max_rows": draw(st.sampled_from([300, 2_000, 25_000])),
+        "seed": draw(st.integers(0, 2**16)),
+    }
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(searches())
 def test_every_alternative_keeps_the_guarantees_on_any_schema(search: dict[str, Any]) -> None:
-    schema = SYNTHETIC if search["task"] == "classification" else FeatureSchema(
-        SYNTHETIC.features, name="synthetic", task="regression", target="z")
+    schema = (
+        SYNTHETIC
+        if search["task"] == "classification"
+        else FeatureSchema(SYNTHETIC.features, name="synthetic", task="regression", target="z")
+    )
     model = synthetic_predict(search["task"])
     predict = Counted(model)
     try:
-        result = counterfactuals(schema, search["scenario"], predict, goal=search["goal"], fixed=search["fixed"],
-                                 bounds=search["bounds"], directions=search["directions"], count=search["count"],
-                                 seed=search["seed"], max_tasks=search["max_tasks"], max_rows=search["max_rows"])
+        result = counterfactuals(
+            schema,
+            search["scenario"],
+            predict,
+            goal=search["goal"],
+            fixed=search["fixed"],
+            bounds=search["bounds"],
+            directions=search["directions"],
+            count=search["count"],
+            seed=search["seed"],
+            max_tasks=search["max_tasks"],
+            max_rows=search["max_rows"],
+        )
     except AnalysisError as error:  # only a number with no room left, said before anything is sent
         event("refused")
         assert "lies within its bounds" in str(error) and one_sentence(str(error)) and predict.calls == []
         return
     assert len(predict.calls) <= search["max_tasks"] and all(rows <= 10_000 for rows in predict.calls)
-    assert_search_guarantees(result, schema, search["scenario"], fixed=set(search["fixed"]),
-                             bounds=search["bounds"], directions=search["directions"],
-                             max_tasks=search["max_tasks"], max_rows=search["max_rows"])
+    assert_search_guarantees(
+        result,
+        schema,
+        search["scenario"],
+        fixed=set(search["fixed"]),
+        bounds=search["bounds"],
+        directions=search["directions"],
+        max_tasks=search["max_tasks"],
+        max_rows=search["max_rows"],
+    )
     assert result.facts["found"] <= search["count"] and len(result.summary) == result.facts["found"]
     alternatives = result.facts["alternatives"]
     event("found" if alternatives else "already met" if result.facts["scenario_meets_goal"] else "none found")
@@ -522,8 +639,9 @@ def test_every_alternative_keeps_the_guarantees_on_any_schema(search: dict[str, 
 
 
 def test_a_multiclass_goal_must_beat_every_other_class_by_the_margin() -> None:
-    schema = FeatureSchema((Feature("a", "number", 0, 10, 1, spread=2.0), Feature("b", "number", 0, 10, 1)),
-                           classes=("low", "mid", "high"))
+    schema = FeatureSchema(
+        (Feature("a", "number", 0, 10, 1, spread=2.0), Feature("b", "number", 0, 10, 1)), classes=("low", "mid", "high")
+    )
 
     def predict(rows: pd.DataFrame) -> pd.DataFrame:
         logits = np.stack([5 - rows["a"], np.full(len(rows), 2.0), rows["a"] + 0.3 * rows["b"] - 5], axis=1)

@@ -80,37 +80,48 @@ def plain_answers(client: ModelClient, path: str, schema: FeatureSchema, rows: p
 
 
 # ---- parsing edits ----------------------------------------------------------------------------------------
-@pytest.mark.parametrize(("text", "expected"), [
-    ("average_monthly_income*=1.1", Edit("average_monthly_income", "mul", 1.1)),
-    ("order_amount+=500", Edit("order_amount", "add", 500.0)),
-    ("order_amount -= 50", Edit("order_amount", "add", -50.0)),
-    ("order_amount=1200", Edit("order_amount", "set", 1200)),
-    ("employment_status=Employed", Edit("employment_status", "set", "Employed")),
-    ("employment_status = 'self-employed'", Edit("employment_status", "set", "Self-Employed")),
-    ("employment_status=employment_status_Contract", Edit("employment_status", "set", "Contract")),
-    ("employment_status:Other->Employed", Edit("employment_status", "map", mapping=(("Other", "Employed"),))),
-    ("clip(average_monthly_income)", Edit("average_monthly_income", "clip")),
-    ("order_amount clip", Edit("order_amount", "clip")),
-    ("Average_Monthly_Income*=2", Edit("average_monthly_income", "mul", 2.0)),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("average_monthly_income*=1.1", Edit("average_monthly_income", "mul", 1.1)),
+        ("order_amount+=500", Edit("order_amount", "add", 500.0)),
+        ("order_amount -= 50", Edit("order_amount", "add", -50.0)),
+        ("order_amount=1200", Edit("order_amount", "set", 1200)),
+        ("employment_status=Employed", Edit("employment_status", "set", "Employed")),
+        ("employment_status = 'self-employed'", Edit("employment_status", "set", "Self-Employed")),
+        ("employment_status=employment_status_Contract", Edit("employment_status", "set", "Contract")),
+        ("employment_status:Other->Employed", Edit("employment_status", "map", mapping=(("Other", "Employed"),))),
+        ("clip(average_monthly_income)", Edit("average_monthly_income", "clip")),
+        ("order_amount clip", Edit("order_amount", "clip")),
+        ("Average_Monthly_Income*=2", Edit("average_monthly_income", "mul", 2.0)),
+    ],
+)
 def test_each_edit_kind_of_credit_is_read(credit_schema: FeatureSchema, text: str, expected: Edit) -> None:
     assert parse_edit(credit_schema, text) == expected
 
 
-@pytest.mark.parametrize(("text", "expected", "written"), [
-    ("sex=male", Edit("sex", "set", 1), "sex=male"),
-    ("sex=1", Edit("sex", "set", 1), "sex=male"),
-    ("pclass=1ST", Edit("pclass", "set", 0), "pclass=1st"),
-    ("sex:male->female", Edit("sex", "map", mapping=((1, 0),)), "sex:male->female"),
-    ("sex:male->female,female->male", Edit("sex", "map", mapping=((1, 0), (0, 1))), "sex:male->female,female->male"),
-    ("embarked:2->Cherbourg", Edit("embarked", "map", mapping=((2, 0),)), "embarked:Southampton->Cherbourg"),
-    ("sibsp*=1.5", Edit("sibsp", "mul", 1.5), "sibsp*=1.5"),
-    ("age-=5", Edit("age", "add", -5.0), "age-=5"),
-    ("fare*=0.25", Edit("fare", "mul", 0.25), "fare*=0.25"),
-    ("clip(age)", Edit("age", "clip"), "clip(age)"),
-])
-def test_titanic_labels_and_codes_are_read_and_written_back(titanic_schema: FeatureSchema, text: str,
-                                                            expected: Edit, written: str) -> None:
+@pytest.mark.parametrize(
+    ("text", "expected", "written"),
+    [
+        ("sex=male", Edit("sex", "set", 1), "sex=male"),
+        ("sex=1", Edit("sex", "set", 1), "sex=male"),
+        ("pclass=1ST", Edit("pclass", "set", 0), "pclass=1st"),
+        ("sex:male->female", Edit("sex", "map", mapping=((1, 0),)), "sex:male->female"),
+        (
+            "sex:male->female,female->male",
+            Edit("sex", "map", mapping=((1, 0), (0, 1))),
+            "sex:male->female,female->male",
+        ),
+        ("embarked:2->Cherbourg", Edit("embarked", "map", mapping=((2, 0),)), "embarked:Southampton->Cherbourg"),
+        ("sibsp*=1.5", Edit("sibsp", "mul", 1.5), "sibsp*=1.5"),
+        ("age-=5", Edit("age", "add", -5.0), "age-=5"),
+        ("fare*=0.25", Edit("fare", "mul", 0.25), "fare*=0.25"),
+        ("clip(age)", Edit("age", "clip"), "clip(age)"),
+    ],
+)
+def test_titanic_labels_and_codes_are_read_and_written_back(
+    titanic_schema: FeatureSchema, text: str, expected: Edit, written: str
+) -> None:
     edit = parse_edit(titanic_schema, text)
     assert edit == expected
     assert edit_text(edit, titanic_schema) == written, "labels for categories, with the schema"
@@ -118,23 +129,27 @@ def test_titanic_labels_and_codes_are_read_and_written_back(titanic_schema: Feat
     assert parse_edit(titanic_schema, edit_text(edit)) == edit, "codes without the schema read back the same"
 
 
-@pytest.mark.parametrize(("text", "says"), [
-    ("", "empty"),
-    ("income*=1.1", "'income', which is not a feature"),
-    ("sex+=1", "sex is a category"),
-    ("sex*=2", "set it (sex=male) or map it (sex:female->male)"),
-    ("clip(sex)", "no range to clip to"),
-    ("age*=abc", "is not a number"),
-    ("age*=inf", "is not a number"),
-    ("sex=robot", "sex"),
-    ("sibsp=2.5", "whole number"),
-    ("sex:male->female,male->female", "twice"),
-    ("sex:male", "FROM->TO"),
-    ("what is this", "cannot be read"),
-    ("age=", "nothing"),
-])
-def test_an_edit_that_cannot_apply_is_one_sentence_naming_it(titanic_schema: FeatureSchema, text: str,
-                                                             says: str) -> None:
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("", "empty"),
+        ("income*=1.1", "'income', which is not a feature"),
+        ("sex+=1", "sex is a category"),
+        ("sex*=2", "set it (sex=male) or map it (sex:female->male)"),
+        ("clip(sex)", "no range to clip to"),
+        ("age*=abc", "is not a number"),
+        ("age*=inf", "is not a number"),
+        ("sex=robot", "sex"),
+        ("sibsp=2.5", "whole number"),
+        ("sex:male->female,male->female", "twice"),
+        ("sex:male", "FROM->TO"),
+        ("what is this", "cannot be read"),
+        ("age=", "nothing"),
+    ],
+)
+def test_an_edit_that_cannot_apply_is_one_sentence_naming_it(
+    titanic_schema: FeatureSchema, text: str, says: str
+) -> None:
     with pytest.raises(AnalysisError) as refused:
         parse_edit(titanic_schema, text)
     message = str(refused.value)
@@ -152,10 +167,12 @@ def test_one_hot_groups_take_set_and_map_only(credit_schema: FeatureSchema) -> N
 
 
 # ---- applying edits ---------------------------------------------------------------------------------------
-def test_set_add_multiply_and_map_change_the_rows_they_should(titanic_schema: FeatureSchema,
-                                                             titanic_rows: pd.DataFrame) -> None:
-    done = apply_edits(titanic_schema, titanic_rows, ["fare*=2", "age+=1", "embarked=Cherbourg",
-                                                      "sex:male->female,female->male"])
+def test_set_add_multiply_and_map_change_the_rows_they_should(
+    titanic_schema: FeatureSchema, titanic_rows: pd.DataFrame
+) -> None:
+    done = apply_edits(
+        titanic_schema, titanic_rows, ["fare*=2", "age+=1", "embarked=Cherbourg", "sex:male->female,female->male"]
+    )
     before, after = done.original, done.edited
     assert np.allclose(after["fare"], before["fare"] * 2)
     assert np.allclose(after["age"], before["age"] + 1)
@@ -166,8 +183,9 @@ def test_set_add_multiply_and_map_change_the_rows_they_should(titanic_schema: Fe
     assert done.changed.all()
 
 
-def test_integers_stay_whole_and_the_rounding_is_said(titanic_schema: FeatureSchema,
-                                                      titanic_rows: pd.DataFrame) -> None:
+def test_integers_stay_whole_and_the_rounding_is_said(
+    titanic_schema: FeatureSchema, titanic_rows: pd.DataFrame
+) -> None:
     done = apply_edits(titanic_schema, titanic_rows, ["sibsp*=1.5"])
     sibsp = done.edited["sibsp"]
     assert str(sibsp.dtype) == "int64"
@@ -190,7 +208,8 @@ def test_one_hot_groups_stay_valid(credit_schema: FeatureSchema, credit_rows: pd
 
 
 def test_rows_pushed_outside_the_range_are_counted_and_clipping_brings_them_back(
-        titanic_schema: FeatureSchema, titanic_rows: pd.DataFrame) -> None:
+    titanic_schema: FeatureSchema, titanic_rows: pd.DataFrame
+) -> None:
     age = titanic_schema.feature("age")
     pushed = apply_edits(titanic_schema, titanic_rows, ["age+=20"])
     expected = (titanic_rows["age"] + 20 > age.max).to_numpy()
@@ -204,14 +223,16 @@ def test_rows_pushed_outside_the_range_are_counted_and_clipping_brings_them_back
 def test_a_row_already_outside_is_not_counted_as_pushed(titanic_schema: FeatureSchema) -> None:
     fare = titanic_schema.feature("fare")
     assert fare.max is not None
-    rows = pd.DataFrame([{**titanic_schema.defaults(), "fare": fare.max + 100},
-                         {**titanic_schema.defaults(), "fare": fare.max - 1}])
+    rows = pd.DataFrame(
+        [{**titanic_schema.defaults(), "fare": fare.max + 100}, {**titanic_schema.defaults(), "fare": fare.max - 1}]
+    )
     done = apply_edits(titanic_schema, rows, ["fare+=10"])
     assert done.outside.tolist() == [False, True]
 
 
-def test_edits_apply_only_to_the_rows_the_filter_picks(titanic_schema: FeatureSchema,
-                                                       titanic_rows: pd.DataFrame) -> None:
+def test_edits_apply_only_to_the_rows_the_filter_picks(
+    titanic_schema: FeatureSchema, titanic_rows: pd.DataFrame
+) -> None:
     done = apply_edits(titanic_schema, titanic_rows, ["sex=female"], where="age < 30 and sex == male")
     picked = ((titanic_rows["age"] < 30) & (titanic_rows["sex"] == 1)).to_numpy()
     assert (done.matched == picked).all() and (done.changed == picked).all()
@@ -222,8 +243,9 @@ def test_edits_apply_only_to_the_rows_the_filter_picks(titanic_schema: FeatureSc
     assert one_sentence(str(none.value)) and "matches none of the 1,309 rows" in str(none.value)
 
 
-def test_rows_that_do_not_fit_are_refused_naming_the_row(titanic_schema: FeatureSchema,
-                                                         titanic_rows: pd.DataFrame) -> None:
+def test_rows_that_do_not_fit_are_refused_naming_the_row(
+    titanic_schema: FeatureSchema, titanic_rows: pd.DataFrame
+) -> None:
     bad = titanic_rows.head(3).copy()
     bad["sex"] = bad["sex"].astype(object)
     bad.loc[2, "sex"] = "robot"
@@ -248,20 +270,24 @@ def test_numbers_made_too_large_are_refused(titanic_schema: FeatureSchema, titan
 @pytest.fixture(scope="module")
 def credit_result(server: EmbeddedServer, credit_schema: FeatureSchema, credit_rows: pd.DataFrame):
     """The issue's example on 1,000 applications through the API, with the tasks the server saw."""
-    with ModelClient(server.predict_url, secret=server.secret, user_id="1", email="demo@example.com",
-                     poll_deadline_s=30) as client:
+    with ModelClient(
+        server.predict_url, secret=server.secret, user_id="1", email="demo@example.com", poll_deadline_s=30
+    ) as client:
         predict = BatchPredictor(client, CREDIT, DEMO_BUCKET, connection_key="test_edits")
         before = tasks_on(server)
-        result = bulk_whatif(credit_schema, credit_rows, ["average_monthly_income*=1.1",
-                                                          "employment_status=Employed"], predict)
+        result = bulk_whatif(
+            credit_schema, credit_rows, ["average_monthly_income*=1.1", "employment_status=Employed"], predict
+        )
         return result, tasks_on(server) - before, predict.tasks_sent
 
 
 def test_the_transitions_and_share_changed_equal_plain_predictions(
-        credit_result, client: ModelClient, credit_schema: FeatureSchema, credit_rows: pd.DataFrame) -> None:
+    credit_result, client: ModelClient, credit_schema: FeatureSchema, credit_rows: pd.DataFrame
+) -> None:
     result, _, _ = credit_result
-    edited = credit_rows.assign(average_monthly_income=credit_rows["average_monthly_income"] * 1.1,
-                                employment_status="Employed")
+    edited = credit_rows.assign(
+        average_monthly_income=credit_rows["average_monthly_income"] * 1.1, employment_status="Employed"
+    )
     before = plain_answers(client, CREDIT, credit_schema, credit_rows)
     after = plain_answers(client, CREDIT, credit_schema, edited)
     labels = {0: "rejected", 1: "approved"}
@@ -290,9 +316,11 @@ def test_the_reading_numbers_and_interval(credit_result) -> None:
     result, _, _ = credit_result
     facts = result.facts
     up, down = facts["to_score_class"], facts["from_score_class"]
-    assert result.reading.startswith(f"If average_monthly_income rose 10 % and employment_status were Employed, "
-                                     f"{up:,} of 1,000 rows ({share_text(up / 1000)}) would go from rejected to "
-                                     f"approved and {down:,} the other way; P(approved) rises")
+    assert result.reading.startswith(
+        f"If average_monthly_income rose 10 % and employment_status were Employed, "
+        f"{up:,} of 1,000 rows ({share_text(up / 1000)}) would go from rejected to "
+        f"approved and {down:,} the other way; P(approved) rises"
+    )
     assert "points on average (95 % interval" in result.reading
     assert facts["change_low"] < facts["mean_change"] < facts["change_high"]
     assert facts["change_low"] > 0, "more income and a job raise the approval of a logistic regression"
@@ -307,7 +335,8 @@ def test_the_reading_numbers_and_interval(credit_result) -> None:
     numbers = facts_table(result).set_index("measure")["value"]
     assert numbers["from rejected to approved"] == up and numbers["rows analysed"] == 1000
     assert {"employment_status_before", "employment_status_after", "average_monthly_income_before"} <= set(
-        result.summary.columns)
+        result.summary.columns
+    )
 
 
 def test_json_holds_every_row_before_and_after(credit_result) -> None:
@@ -319,11 +348,13 @@ def test_json_holds_every_row_before_and_after(credit_result) -> None:
     assert {"row", "score_before", "score_after", "class_before", "class_after"} <= set(first)
 
 
-def test_a_filter_with_labels_through_the_api(server: EmbeddedServer, client: ModelClient,
-                                              titanic_schema: FeatureSchema, titanic_rows: pd.DataFrame) -> None:
+def test_a_filter_with_labels_through_the_api(
+    server: EmbeddedServer, client: ModelClient, titanic_schema: FeatureSchema, titanic_rows: pd.DataFrame
+) -> None:
     predict = BatchPredictor(client, TITANIC_PATH, DEMO_BUCKET, connection_key="test_edits_filter")
-    result = bulk_whatif(titanic_schema, titanic_rows, ["sex:male->female"], predict,
-                         where="pclass == 3rd and age < 30")
+    result = bulk_whatif(
+        titanic_schema, titanic_rows, ["sex:male->female"], predict, where="pclass == 3rd and age < 30"
+    )
     picked = ((titanic_rows["pclass"] == 2) & (titanic_rows["age"] < 30)).to_numpy()
     edited = titanic_rows.copy()
     edited.loc[picked, "sex"] = 0
@@ -340,21 +371,23 @@ def test_a_filter_with_labels_through_the_api(server: EmbeddedServer, client: Mo
     assert result.facts["transitions"]["died"]["survived"] == result.facts["to_score_class"]
 
 
-def test_a_large_bulk_is_split_and_rejoined_in_order(server: EmbeddedServer, client: ModelClient,
-                                                     credit_schema: FeatureSchema, credit_rows: pd.DataFrame,
-                                                     credit_result) -> None:
+def test_a_large_bulk_is_split_and_rejoined_in_order(
+    server: EmbeddedServer, client: ModelClient, credit_schema: FeatureSchema, credit_rows: pd.DataFrame, credit_result
+) -> None:
     predict = BatchPredictor(client, CREDIT, DEMO_BUCKET, connection_key="test_edits_split", max_rows=600)
     before = tasks_on(server)
-    result = bulk_whatif(credit_schema, credit_rows, ["average_monthly_income*=1.1", "employment_status=Employed"],
-                         predict)
+    result = bulk_whatif(
+        credit_schema, credit_rows, ["average_monthly_income*=1.1", "employment_status=Employed"], predict
+    )
     assert tasks_on(server) - before == 4 and predict.tasks_sent == 4, "2,000 rows at 600 a task"
     one_task = credit_result[0]
     assert result.facts["transitions"] == one_task.facts["transitions"]
     assert np.allclose(result.summary["score_after"], one_task.summary["score_after"])
 
 
-def test_5000_rows_and_their_5000_edits_are_one_task(server: EmbeddedServer, client: ModelClient,
-                                                   credit_schema: FeatureSchema) -> None:
+def test_5000_rows_and_their_5000_edits_are_one_task(
+    server: EmbeddedServer, client: ModelClient, credit_schema: FeatureSchema
+) -> None:
     rows = form_rows(credit_schema, credit_frame(5000).drop(columns="approved"))
     predict = BatchPredictor(client, CREDIT, DEMO_BUCKET, connection_key="test_edits_5000")
     before = tasks_on(server)
@@ -362,8 +395,9 @@ def test_5000_rows_and_their_5000_edits_are_one_task(server: EmbeddedServer, cli
     assert result.rows == 10_000 and predict.tasks_sent == 1 and tasks_on(server) - before == 1
 
 
-def test_rows_pushed_outside_can_be_left_out(titanic_schema: FeatureSchema, titanic_rows: pd.DataFrame,
-                                             server: EmbeddedServer) -> None:
+def test_rows_pushed_outside_can_be_left_out(
+    titanic_schema: FeatureSchema, titanic_rows: pd.DataFrame, server: EmbeddedServer
+) -> None:
     predict = in_process_predict(ModelRegistry(server.store).load(DEMO_BUCKET, TITANIC_PATH))
     kept = bulk_whatif(titanic_schema, titanic_rows, ["age+=20"], predict)
     left = bulk_whatif(titanic_schema, titanic_rows, ["age+=20"], predict, drop_outside=True)
@@ -401,8 +435,9 @@ def test_the_bootstrap_is_seeded_and_paired() -> None:
     assert all(math.isnan(v) for v in paired_bootstrap(np.array([]), np.array([])))
 
 
-def test_nothing_changes_when_the_edits_change_nothing(titanic_schema: FeatureSchema, titanic_rows: pd.DataFrame,
-                                                       server: EmbeddedServer) -> None:
+def test_nothing_changes_when_the_edits_change_nothing(
+    titanic_schema: FeatureSchema, titanic_rows: pd.DataFrame, server: EmbeddedServer
+) -> None:
     predict = in_process_predict(ModelRegistry(server.store).load(DEMO_BUCKET, TITANIC_PATH))
     result = bulk_whatif(titanic_schema, titanic_rows, ["age*=1"], predict)
     assert result.rows == 1309 and result.facts["class_changed"] == 0 and result.facts["top_movers"] == []
@@ -410,14 +445,13 @@ def test_nothing_changes_when_the_edits_change_nothing(titanic_schema: FeatureSc
 
 
 # ---- the filter parser ------------------------------------------------------------------------------------
-def test_filters_read_numbers_labels_and_brackets(titanic_schema: FeatureSchema,
-                                                  titanic_rows: pd.DataFrame) -> None:
+def test_filters_read_numbers_labels_and_brackets(titanic_schema: FeatureSchema, titanic_rows: pd.DataFrame) -> None:
     where = parse_where(titanic_schema, "(age < 30 or age >= 60) and sex == female and embarked != 'Queenstown'")
     assert isinstance(where.clause, AllOf)
     assert isinstance(where.clause.parts[0], AnyOf)
     assert where.clause.parts[1] == Condition("sex", "==", 0)
     rows = titanic_rows
-    expected = (((rows["age"] < 30) | (rows["age"] >= 60)) & (rows["sex"] == 0) & (rows["embarked"] != 1))
+    expected = ((rows["age"] < 30) | (rows["age"] >= 60)) & (rows["sex"] == 0) & (rows["embarked"] != 1)
     assert (where.mask(rows) == expected.to_numpy()).all()
     assert parse_where(titanic_schema, where.canonical(titanic_schema)).clause == where.clause
     assert parse_where(titanic_schema, where.canonical()).clause == where.clause, "codes read back the same"
@@ -434,22 +468,25 @@ def test_one_hot_filters_and_labels_with_spaces(credit_schema: FeatureSchema, cr
         parse_where(credit_schema, "employment_status < Employed")
 
 
-@pytest.mark.parametrize("text", [
-    "__import__('os').system('touch /tmp/whatif-pwned')",
-    "age < 30; import os",
-    "age < (lambda: 1)()",
-    "exec('1')",
-    "age <",
-    "age < 30 and",
-    "(age < 30",
-    "age < 30)",
-    "age ! 30",
-    "age < 'thirty'",
-    "sex == robot",
-    "height > 3",
-    "age < 30 sex == male",
-    "((((((((((((((((((age < 30))))))))))))))))))",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "__import__('os').system('touch /tmp/whatif-pwned')",
+        "age < 30; import os",
+        "age < (lambda: 1)()",
+        "exec('1')",
+        "age <",
+        "age < 30 and",
+        "(age < 30",
+        "age < 30)",
+        "age ! 30",
+        "age < 'thirty'",
+        "sex == robot",
+        "height > 3",
+        "age < 30 sex == male",
+        "((((((((((((((((((age < 30))))))))))))))))))",
+    ],
+)
 def test_garbage_filters_are_refused_in_one_sentence(titanic_schema: FeatureSchema, text: str) -> None:
     with pytest.raises(AnalysisError) as refused:
         parse_where(titanic_schema, text)
@@ -457,8 +494,10 @@ def test_garbage_filters_are_refused_in_one_sentence(titanic_schema: FeatureSche
     assert not os.path.exists("/tmp/whatif-pwned")
 
 
-FILTER_ALPHABET = st.sampled_from(list("ageszfr0123456789.<>=!() '\"_-;:[]{}") + [
-    " and ", " or ", "age", "sex", "fare", "pclass", "male", "female", "1st", "__import__", "os", "eval", "\n"])
+FILTER_ALPHABET = st.sampled_from(
+    list("ageszfr0123456789.<>=!() '\"_-;:[]{}")
+    + [" and ", " or ", "age", "sex", "fare", "pclass", "male", "female", "1st", "__import__", "os", "eval", "\n"]
+)
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -477,12 +516,14 @@ def test_any_text_is_read_or_refused_in_one_sentence_never_run(titanic_schema: F
 
 
 CONDITIONS = st.one_of(
-    st.tuples(st.just("age"), st.sampled_from(["<", "<=", ">", ">=", "==", "!="]),
-              st.integers(0, 80).map(str)),
+    st.tuples(st.just("age"), st.sampled_from(["<", "<=", ">", ">=", "==", "!="]), st.integers(0, 80).map(str)),
     st.tuples(st.just("fare"), st.sampled_from(["<", ">="]), st.floats(0, 300).map(lambda v: f"{v:.2f}")),
     st.tuples(st.just("sex"), st.sampled_from(["==", "!="]), st.sampled_from(["male", "female", "0", "1"])),
-    st.tuples(st.just("embarked"), st.sampled_from(["==", "!="]),
-              st.sampled_from(["Cherbourg", "queenstown", "'Southampton'", "2"])),
+    st.tuples(
+        st.just("embarked"),
+        st.sampled_from(["==", "!="]),
+        st.sampled_from(["Cherbourg", "queenstown", "'Southampton'", "2"]),
+    ),
 )
 
 
@@ -491,16 +532,21 @@ def _reference(rows: pd.DataFrame, feature: str, op: str, value: str) -> np.ndar
     raw = value.strip("'").lower()
     number = float(codes[raw]) if raw in codes else float(raw)
     column = rows[feature].to_numpy(dtype=float)
-    return {"<": column < number, "<=": column <= number, ">": column > number, ">=": column >= number,
-            "==": column == number, "!=": column != number}[op]
+    return {
+        "<": column < number,
+        "<=": column <= number,
+        ">": column > number,
+        ">=": column >= number,
+        "==": column == number,
+        "!=": column != number,
+    }[op]
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.lists(CONDITIONS, min_size=1, max_size=4), st.lists(st.sampled_from(["and", "or"]), min_size=3,
-                                                              max_size=3))
-def test_generated_filters_pick_the_rows_pandas_would(titanic_schema: FeatureSchema, titanic_rows: pd.DataFrame,
-                                                      conditions: list[tuple[str, str, str]],
-                                                      joins: list[str]) -> None:
+@given(st.lists(CONDITIONS, min_size=1, max_size=4), st.lists(st.sampled_from(["and", "or"]), min_size=3, max_size=3))
+def test_generated_filters_pick_the_rows_pandas_would(
+    titanic_schema: FeatureSchema, titanic_rows: pd.DataFrame, conditions: list[tuple[str, str, str]], joins: list[str]
+) -> None:
     text = f"{conditions[0][0]} {conditions[0][1]} {conditions[0][2]}"
     masks = [_reference(titanic_rows, *conditions[0])]
     ops = []

@@ -34,8 +34,15 @@ def schemas(draw: st.DrawFn) -> FeatureSchema:
         else:
             labels = [f"A{k}" for k in range(draw(st.integers(1, 4)))]
             columns = {label: f"{name}_{label}" for label in labels}
-            features.append(Feature(name, "one_hot", default=labels[0], columns=columns,
-                                    none_label="none" if kind == "one_hot_none" else None))
+            features.append(
+                Feature(
+                    name,
+                    "one_hot",
+                    default=labels[0],
+                    columns=columns,
+                    none_label="none" if kind == "one_hot_none" else None,
+                )
+            )
     return FeatureSchema(tuple(features))
 
 

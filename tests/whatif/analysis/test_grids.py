@@ -50,8 +50,22 @@ def sorted_quantiles(draw: st.DrawFn, low: float, high: float, whole: bool = Fal
 
 @st.composite
 def features(draw: st.DrawFn, name: str) -> Feature:
-    kind = draw(st.sampled_from(["number", "number_stats", "number_unranged", "integer", "integer_stats",
-                                 "integer_unranged", "categorical", "boolean", "one_hot", "one_hot_none"]))
+    kind = draw(
+        st.sampled_from(
+            [
+                "number",
+                "number_stats",
+                "number_unranged",
+                "integer",
+                "integer_stats",
+                "integer_unranged",
+                "categorical",
+                "boolean",
+                "one_hot",
+                "one_hot_none",
+            ]
+        )
+    )
     if kind.startswith("number"):
         if kind == "number_unranged":
             return Feature(name, "number")
@@ -59,20 +73,27 @@ def features(draw: st.DrawFn, name: str) -> Feature:
         high = low + draw(SPANS)
         if kind == "number":
             return Feature(name, "number", low, high)
-        return Feature(name, "number", low, high, quantiles=sorted_quantiles(draw, low, high),
-                       spread=draw(st.none() | st.floats(0, 1e6)))
+        return Feature(
+            name,
+            "number",
+            low,
+            high,
+            quantiles=sorted_quantiles(draw, low, high),
+            spread=draw(st.none() | st.floats(0, 1e6)),
+        )
     if kind.startswith("integer"):
         if kind == "integer_unranged":
             return Feature(name, "integer")
-        low = draw(st.integers(-10**6, 10**6))
+        low = draw(st.integers(-(10**6), 10**6))
         high = low + draw(st.sampled_from([0, 1, 5, 9, 10, 11, 100, 10**4]))
         stats = sorted_quantiles(draw, low, high, whole=draw(st.booleans())) if kind == "integer_stats" else {}
         return Feature(name, "integer", low, high, quantiles=stats)
     if kind == "categorical":
         codes = draw(st.sampled_from([1, 2, 3, 7, 50, 51, 60]))
         first = draw(st.integers(-3, 3))
-        return Feature(name, "integer", first, first + codes - 1,
-                       labels={str(first + i): f"L{i}" for i in range(codes)})
+        return Feature(
+            name, "integer", first, first + codes - 1, labels={str(first + i): f"L{i}" for i in range(codes)}
+        )
     if kind == "boolean":
         return Feature(name, "boolean")
     labels = draw(st.lists(LABELS, min_size=1, max_size=5, unique=True))
@@ -96,9 +117,10 @@ def a_value(draw: st.DrawFn, feature: Feature) -> Any:
         if feature.is_categorical:
             return draw(st.sampled_from([int(code) for code in feature.labels]))
         if feature.min is None or feature.max is None:
-            return draw(st.integers(-10**6, 10**6))
-        return draw(st.integers(int(feature.min), int(feature.max)) | st.integers(int(feature.min) - 5,
-                                                                                  int(feature.max) + 5))
+            return draw(st.integers(-(10**6), 10**6))
+        return draw(
+            st.integers(int(feature.min), int(feature.max)) | st.integers(int(feature.min) - 5, int(feature.max) + 5)
+        )
     if feature.type == "boolean":
         return draw(st.booleans())
     return draw(st.sampled_from(feature.choices))
@@ -118,7 +140,8 @@ def within_range(feature: Feature, value: float) -> bool:
 @PROPERTY_SETTINGS
 @given(scenarios(), POINTS)
 def test_every_grid_value_makes_a_valid_row_and_the_grid_holds_the_scenario_value(
-        case: tuple[FeatureSchema, dict[str, Any]], points: int) -> None:
+    case: tuple[FeatureSchema, dict[str, Any]], points: int
+) -> None:
     schema, scenario = case
     for feature in schema.features:
         grid = feature_grid(feature, scenario[feature.name], points)
@@ -156,7 +179,8 @@ def test_every_grid_value_makes_a_valid_row_and_the_grid_holds_the_scenario_valu
 @PROPERTY_SETTINGS
 @given(scenarios(), POINTS)
 def test_a_number_grid_spans_the_middle_of_the_data_and_keeps_the_range_ends(
-        case: tuple[FeatureSchema, dict[str, Any]], points: int) -> None:
+    case: tuple[FeatureSchema, dict[str, Any]], points: int
+) -> None:
     schema, scenario = case
     for feature in schema.features:
         if feature.type != "number" or feature.min is None or feature.max is None:
@@ -173,8 +197,18 @@ def test_grids_of_the_simple_kinds() -> None:
     age = Feature("age", "number", 0.17, 80, quantiles={"p05": 7.4, "p25": 22, "p50": 28, "p75": 35, "p95": 55})
     grid = feature_grid(age, 29, points=10)
     assert grid[0] == 0.17 and grid[-1] == 80 and 29 in grid
-    assert [round(v, 2) for v in grid[1:-1] if v != 29] == [7.4, 12.69, 17.98, 23.27, 28.56, 33.84, 39.13, 44.42,
-                                                             49.71, 55.0]
+    assert [round(v, 2) for v in grid[1:-1] if v != 29] == [
+        7.4,
+        12.69,
+        17.98,
+        23.27,
+        28.56,
+        33.84,
+        39.13,
+        44.42,
+        49.71,
+        55.0,
+    ]
     assert feature_grid(Feature("n", "integer", 0, 8), 3) == list(range(9)), "a small range: every whole number"
     wide = feature_grid(Feature("n", "integer", 0, 1000), 333, points=5)
     assert wide == [0, 250, 333, 500, 750, 1000]
@@ -216,8 +250,7 @@ def test_a_row_that_does_not_fit_is_refused_before_anything_is_sent() -> None:
 # ---- spread ---------------------------------------------------------------------------------------------
 def test_the_spread_falls_back_from_the_schema_to_quartiles_to_the_range() -> None:
     assert feature_spread(Feature("x", "number", 0, 100, spread=7.5, quantiles={"p25": 1, "p75": 2})) == 7.5
-    assert feature_spread(Feature("x", "number", 0, 100, quantiles={"p25": 10, "p75": 23.49})) == \
-        pytest.approx(10.0)
+    assert feature_spread(Feature("x", "number", 0, 100, quantiles={"p25": 10, "p75": 23.49})) == pytest.approx(10.0)
     assert feature_spread(Feature("x", "number", 0, 100)) == 25
     assert feature_spread(Feature("x", "number", 0, 100, spread=0.0)) == 25, "a zero spread gives way"
     assert feature_spread(Feature("x", "number")) is None
@@ -229,12 +262,19 @@ def test_the_spread_falls_back_from_the_schema_to_quartiles_to_the_range() -> No
 @PROPERTY_SETTINGS
 @given(scenarios(), st.integers(0, 30), st.floats(0, 2), st.floats(0, 1), st.data())
 def test_jitter_stays_in_the_domain_and_leaves_held_features_alone(
-        case: tuple[FeatureSchema, dict[str, Any]], n: int, epsilon: float, flip_p: float,
-        data: st.DataObject) -> None:
+    case: tuple[FeatureSchema, dict[str, Any]], n: int, epsilon: float, flip_p: float, data: st.DataObject
+) -> None:
     schema, scenario = case
     hold = set(data.draw(st.lists(st.sampled_from([f.name for f in schema.features]), unique=True)))
-    rows = jitter(schema, scenario, n, epsilon, np.random.default_rng(data.draw(st.integers(0, 2**32))),
-                  hold=hold, categorical_flip_p=flip_p)
+    rows = jitter(
+        schema,
+        scenario,
+        n,
+        epsilon,
+        np.random.default_rng(data.draw(st.integers(0, 2**32))),
+        hold=hold,
+        categorical_flip_p=flip_p,
+    )
 
     assert len(rows) == n
     frame = to_request_frame(schema, rows)  # every copy is a valid row
@@ -256,10 +296,14 @@ def test_jitter_stays_in_the_domain_and_leaves_held_features_alone(
 
 
 def test_jitter_scales_the_noise_by_the_spread_and_flips_categories_as_told() -> None:
-    schema = FeatureSchema((Feature("income", "number", 0, 10_000, spread=1000.0),
-                            Feature("kids", "integer", 0, 9, spread=1.0),
-                            Feature("job", "one_hot", columns={"A": "job_A", "B": "job_B"}, none_label="None"),
-                            Feature("vip", "boolean")))
+    schema = FeatureSchema(
+        (
+            Feature("income", "number", 0, 10_000, spread=1000.0),
+            Feature("kids", "integer", 0, 9, spread=1.0),
+            Feature("job", "one_hot", columns={"A": "job_A", "B": "job_B"}, none_label="None"),
+            Feature("vip", "boolean"),
+        )
+    )
     scenario = {"income": 5000.0, "kids": 4, "job": "A", "vip": False}
     rows = jitter(schema, scenario, 4000, 0.1, np.random.default_rng(1))
     incomes = np.array([r["income"] for r in rows])
@@ -270,8 +314,9 @@ def test_jitter_scales_the_noise_by_the_spread_and_flips_categories_as_told() ->
     share = np.mean([r["job"] != "A" for r in flipped])
     assert share == pytest.approx(0.25, abs=0.03)
     assert {r["job"] for r in flipped} == {"A", "B", "None"}, "the all-zero label is a level too"
-    assert jitter(schema, scenario, 3, 0.1, np.random.default_rng(7)) == \
-        jitter(schema, scenario, 3, 0.1, np.random.default_rng(7)), "the same generator state, the same rows"
+    assert jitter(schema, scenario, 3, 0.1, np.random.default_rng(7)) == jitter(
+        schema, scenario, 3, 0.1, np.random.default_rng(7)
+    ), "the same generator state, the same rows"
     with pytest.raises(ValueError, match="'salary' is held"):
         jitter(schema, scenario, 3, 0.1, np.random.default_rng(0), hold={"salary"})
 
@@ -280,7 +325,8 @@ def test_jitter_scales_the_noise_by_the_spread_and_flips_categories_as_told() ->
 @PROPERTY_SETTINGS
 @given(scenarios(), st.data())
 def test_gower_distance_is_zero_for_a_row_itself_and_symmetric(
-        case: tuple[FeatureSchema, dict[str, Any]], data: st.DataObject) -> None:
+    case: tuple[FeatureSchema, dict[str, Any]], data: st.DataObject
+) -> None:
     schema, a = case
     b = {f.name: a_value(data.draw, f) for f in schema.features}
     assert gower_distance(schema, a, a) == 0.0
@@ -295,8 +341,9 @@ def test_gower_distance_is_zero_for_a_row_itself_and_symmetric(
 
 @PROPERTY_SETTINGS
 @given(scenarios(), st.data())
-def test_a_one_hot_group_counts_once_in_a_distance(case: tuple[FeatureSchema, dict[str, Any]],
-                                                   data: st.DataObject) -> None:
+def test_a_one_hot_group_counts_once_in_a_distance(
+    case: tuple[FeatureSchema, dict[str, Any]], data: st.DataObject
+) -> None:
     schema, a = case
     groups = [f for f in schema.features if f.type == "one_hot" and len(f.choices) > 1]
     if not groups:
@@ -360,12 +407,23 @@ def test_the_sample_models_record_statistics_of_their_numeric_features_only(clie
 
 
 SCHEMA_WITHOUT_STATS = FeatureSchema(
-    (Feature("pclass", "integer", 0, 2, 2, {"0": "1st", "1": "2nd", "2": "3rd"}),
-     Feature("age", "number", 0.1667, 80, 28),
-     Feature("employment_status", "one_hot", columns={"Employed": "employment_status_Employed",
-                                                       "Contract": "employment_status_Contract"}, none_label="Other"),
-     Feature("vip", "boolean")),
-    name="t", task="classification", target="survived", classes=(0, 1), class_labels={"0": "died", "1": "survived"})
+    (
+        Feature("pclass", "integer", 0, 2, 2, {"0": "1st", "1": "2nd", "2": "3rd"}),
+        Feature("age", "number", 0.1667, 80, 28),
+        Feature(
+            "employment_status",
+            "one_hot",
+            columns={"Employed": "employment_status_Employed", "Contract": "employment_status_Contract"},
+            none_label="Other",
+        ),
+        Feature("vip", "boolean"),
+    ),
+    name="t",
+    task="classification",
+    target="survived",
+    classes=(0, 1),
+    class_labels={"0": "died", "1": "survived"},
+)
 
 
 def test_statistics_round_trip_and_leave_old_schemas_and_fingerprints_alone() -> None:
@@ -382,13 +440,16 @@ def test_statistics_round_trip_and_leave_old_schemas_and_fingerprints_alone() ->
     assert with_stats.fingerprint() == SCHEMA_WITHOUT_STATS.fingerprint()
 
 
-@pytest.mark.parametrize(("statistics", "problem"), [
-    ({"quantiles": {"p05": 9, "p95": 1}}, "do not increase"),
-    ({"quantiles": {"p05": "many"}}, "does not describe features"),
-    ({"quantiles": [1, 2]}, "not an object of percentiles"),
-    ({"spread": -1}, "spread"),
-    ({"spread": "NaN"}, "spread"),
-])
+@pytest.mark.parametrize(
+    ("statistics", "problem"),
+    [
+        ({"quantiles": {"p05": 9, "p95": 1}}, "do not increase"),
+        ({"quantiles": {"p05": "many"}}, "does not describe features"),
+        ({"quantiles": [1, 2]}, "not an object of percentiles"),
+        ({"spread": -1}, "spread"),
+        ({"spread": "NaN"}, "spread"),
+    ],
+)
 def test_statistics_that_make_no_sense_are_refused(statistics: dict[str, Any], problem: str) -> None:
     data = SCHEMA_WITHOUT_STATS.to_dict()
     data["features"][1].update(statistics)

@@ -45,7 +45,7 @@ def h_squared_by_least_squares(m: np.ndarray) -> float:
     target = m.reshape(-1)
     coefficients, *_ = np.linalg.lstsq(design, target, rcond=None)
     residual = target - design @ coefficients
-    return float((residual ** 2).sum() / ((target - target.mean()) ** 2).sum())
+    return float((residual**2).sum() / ((target - target.mean()) ** 2).sum())
 
 
 def test_titanic_map_is_one_task_and_its_h2_is_the_grid_s(server: EmbeddedServer, client: ModelClient) -> None:
@@ -130,23 +130,35 @@ def test_categories_and_one_hot_groups_are_axes_of_levels(client: ModelClient) -
 
 def test_the_boundary_marks_cells_next_to_a_change_of_class(server: EmbeddedServer) -> None:
     schema = loaded(server, CREDIT_PATHS[1]).schema
-    result = interaction(schema, schema.defaults(), local_predict(server, CREDIT_PATHS[1]),
-                         ("order_amount", "average_monthly_income"), points=15)
+    result = interaction(
+        schema,
+        schema.defaults(),
+        local_predict(server, CREDIT_PATHS[1]),
+        ("order_amount", "average_monthly_income"),
+        points=15,
+    )
 
     labels = result.summary.pivot(index="x_point", columns="y_point", values="predicted").to_numpy()
     boundary = score_map(result.summary, "boundary").astype(bool)
     nx, ny = labels.shape
     for i in range(nx):
         for j in range(ny):
-            neighbours = [labels[a, b] for a, b in ((i - 1, j), (i + 1, j), (i, j - 1), (i, j + 1))
-                          if 0 <= a < nx and 0 <= b < ny]
+            neighbours = [
+                labels[a, b] for a, b in ((i - 1, j), (i + 1, j), (i, j - 1), (i, j + 1)) if 0 <= a < nx and 0 <= b < ny
+            ]
             assert boundary[i, j] == any(n != labels[i, j] for n in neighbours)
     assert boundary.any() and not boundary.all()
 
 
 def test_a_wide_category_axis_keeps_20_levels_with_the_current_one() -> None:
-    schema = FeatureSchema((Feature("code", "integer", 0, 29, 0, labels={str(k): f"C{k}" for k in range(30)}),
-                            Feature("x", "number", 0, 1, 0.5)), task="regression", target="y")
+    schema = FeatureSchema(
+        (
+            Feature("code", "integer", 0, 29, 0, labels={str(k): f"C{k}" for k in range(30)}),
+            Feature("x", "number", 0, 1, 0.5),
+        ),
+        task="regression",
+        target="y",
+    )
     predict = formula_predict(lambda rows: rows["code"] * rows["x"])
 
     result = interaction(schema, {"code": 25, "x": 0.5}, predict, ("code", "x"), points=5)
@@ -168,9 +180,11 @@ def test_a_regression_map_reads_values(client: ModelClient) -> None:
 def test_wrong_pairs_are_sentences_and_cost_no_task(server: EmbeddedServer) -> None:
     schema = loaded(server, TITANIC_PATH).schema
     predict = local_predict(server, TITANIC_PATH)
-    for pair, expected in ((("age", "agee"), "'agee' is not a feature of this model"),
-                           (("age", "age"), "two different features; 'age' was given twice"),
-                           (("age",), "exactly two features")):
+    for pair, expected in (
+        (("age", "agee"), "'agee' is not a feature of this model"),
+        (("age", "age"), "two different features; 'age' was given twice"),
+        (("age",), "exactly two features"),
+    ):
         with pytest.raises(AnalysisError, match=expected) as refused:
             interaction(schema, SEED_PASSENGER, predict, pair)  # type: ignore[arg-type]
         assert one_sentence(str(refused.value))

@@ -63,8 +63,8 @@ def on_the_boundary(schema: FeatureSchema, predict: Predict) -> dict[str, float]
 # ---- Wilson interval ---------------------------------------------------------------------------------
 def test_wilson_interval_matches_hand_computed_values() -> None:
     # 0 of 10: upper end z^2 / (n + z^2) = 3.8415 / 13.8415; 10 of 10: lower end n / (n + z^2)
-    assert wilson_interval(0, 10) == (0.0, pytest.approx(Z95 ** 2 / (10 + Z95 ** 2), abs=1e-12))
-    assert wilson_interval(10, 10) == (pytest.approx(10 / (10 + Z95 ** 2), abs=1e-12), 1.0)
+    assert wilson_interval(0, 10) == (0.0, pytest.approx(Z95**2 / (10 + Z95**2), abs=1e-12))
+    assert wilson_interval(10, 10) == (pytest.approx(10 / (10 + Z95**2), abs=1e-12), 1.0)
     # 5 of 10: centre 0.5, half-width z / 1.384146 x sqrt(0.025 + 0.0096036) = 0.263406
     low, high = wilson_interval(5, 10)
     assert (low, high) == (pytest.approx(0.236594, abs=1e-6), pytest.approx(0.763406, abs=1e-6))
@@ -75,27 +75,43 @@ def test_wilson_interval_matches_hand_computed_values() -> None:
 @pytest.mark.parametrize(("successes", "trials"), [(0, 10), (1, 10), (5, 10), (4, 1000), (81, 263), (999, 1000)])
 def test_wilson_interval_agrees_with_scipy(successes: int, trials: int) -> None:
     expected = binomtest(successes, trials).proportion_ci(confidence_level=0.95, method="wilson")
-    assert wilson_interval(successes, trials) == (pytest.approx(expected.low, abs=1e-9),
-                                                  pytest.approx(expected.high, abs=1e-9))
+    assert wilson_interval(successes, trials) == (
+        pytest.approx(expected.low, abs=1e-9),
+        pytest.approx(expected.high, abs=1e-9),
+    )
 
 
 # ---- against the real server ---------------------------------------------------------------------
-def test_titanic_one_task_rows_in_the_domain_and_held_features_fixed(server: EmbeddedServer,
-                                                                      client: ModelClient) -> None:
+def test_titanic_one_task_rows_in_the_domain_and_held_features_fixed(
+    server: EmbeddedServer, client: ModelClient
+) -> None:
     schema = client.schema(TITANIC_PATH, DEMO_BUCKET)
     api = BatchPredictor(client, TITANIC_PATH, DEMO_BUCKET, connection_key="test-robustness")
     predict = Counting(api)
 
-    result = robustness(schema, THIRD_CLASS_MAN, predict, copies=600, epsilon=0.3, hold=("fare", "parch"),
-                        categorical_flip_p=0.2, per_feature_copies=40, seed=3)
+    result = robustness(
+        schema,
+        THIRD_CLASS_MAN,
+        predict,
+        copies=600,
+        epsilon=0.3,
+        hold=("fare", "parch"),
+        categorical_flip_p=0.2,
+        per_feature_copies=40,
+        seed=3,
+    )
 
     assert (predict.calls, api.tasks_sent, result.tasks) == (1, 1, 1)
     jittered_alone = ["pclass", "sex", "age", "sibsp", "embarked"]  # all but the two held
     assert result.facts["jittered_alone"] == jittered_alone
     assert result.rows == 1 + 5 + 600 + len(jittered_alone) * 40
     sent = result.sent
-    assert sent["group"].value_counts().to_dict() == {"all": 600, **dict.fromkeys(jittered_alone, 40),
-                                                      "identical": 5, "scenario": 1}
+    assert sent["group"].value_counts().to_dict() == {
+        "all": 600,
+        **dict.fromkeys(jittered_alone, 40),
+        "identical": 5,
+        "scenario": 1,
+    }
     assert (sent["fare"] == 8.05).all() and (sent["parch"] == 0).all()  # held
     for f in schema.features:
         column = sent[f.name]
@@ -114,15 +130,17 @@ def test_titanic_one_task_rows_in_the_domain_and_held_features_fixed(server: Emb
     assert result.facts["flips"] == int(flipped.sum()) > 0
     assert result.facts["flip_rate"] == pytest.approx(flipped.mean())
     assert (result.facts["flip_low"], result.facts["flip_high"]) == pytest.approx(
-        wilson_interval(int(flipped.sum()), 600))
+        wilson_interval(int(flipped.sum()), 600)
+    )
     assert result.facts["deterministic"] is True
     scores = sent.loc[everywhere, "score"]
     assert result.facts["score_p05"] == pytest.approx(float(np.percentile(scores, 5)))
     assert result.facts["threshold_distance"] == pytest.approx(result.scenario_score - 0.5)
 
 
-def test_a_scenario_on_the_boundary_flips_often_and_a_clear_one_never(server: EmbeddedServer,
-                                                                       client: ModelClient) -> None:
+def test_a_scenario_on_the_boundary_flips_often_and_a_clear_one_never(
+    server: EmbeddedServer, client: ModelClient
+) -> None:
     schema = client.schema(TITANIC_PATH, DEMO_BUCKET)
     edge = on_the_boundary(schema, in_process_predict(loaded(server)))
     api = BatchPredictor(client, TITANIC_PATH, DEMO_BUCKET, connection_key="test-robustness")
@@ -135,13 +153,24 @@ def test_a_scenario_on_the_boundary_flips_often_and_a_clear_one_never(server: Em
     assert shaky.summary.iloc[0]["feature"] == "fare" and shaky.summary.iloc[0]["flip_rate"] > 0.2
     assert shaky.reading.startswith("The answer is ") and "nudging fare alone moves P(survived) most" in shaky.reading
     assert clear.facts["flips"] == 0 and clear.facts["flip_high"] < 0.005
-    assert clear.reading.startswith("The answer is stable: none of 1,000 nearby rows (95 % interval 0 % to 0.4 %) "
-                                    "flip to died; nudging ")
+    assert clear.reading.startswith(
+        "The answer is stable: none of 1,000 nearby rows (95 % interval 0 % to 0.4 %) flip to died; nudging "
+    )
     alone = len(clear.facts["jittered_alone"]) * clear.facts["per_feature_copies"]
     assert clear.rows == 1 + 5 + 1000 + alone and alone == 200  # the reading accounts for the rows sent
     assert "(200 more rows nudged one input at a time, 50 per input)." in clear.reading
-    assert list(clear.summary.columns) == ["feature", "rows", "flips", "flip_rate", "flip_low", "flip_high",
-                                           "score_p05", "score_p50", "score_p95", "score_std"]
+    assert list(clear.summary.columns) == [
+        "feature",
+        "rows",
+        "flips",
+        "flip_rate",
+        "flip_low",
+        "flip_high",
+        "score_p05",
+        "score_p50",
+        "score_p95",
+        "score_std",
+    ]
 
 
 # ---- in-process ----------------------------------------------------------------------------------
@@ -177,8 +206,10 @@ def test_a_regression_reports_the_spread_of_its_value(server: EmbeddedServer) ->
     assert (spreads[:-1] >= spreads[1:]).all()  # ranked by how far each feature alone moves the value
     assert "sex" not in set(result.summary["feature"])  # a code cannot move without category switches
     assert result.reading.startswith("Nearby rows keep Predicted progression between ")
-    assert (f"nudging {result.summary.iloc[0]['feature']} alone moves Predicted progression most "
-            f"({20 * len(result.summary)} more rows nudged one input at a time, 20 per input)") in result.reading
+    assert (
+        f"nudging {result.summary.iloc[0]['feature']} alone moves Predicted progression most "
+        f"({20 * len(result.summary)} more rows nudged one input at a time, 20 per input)"
+    ) in result.reading
 
 
 def test_bad_parameters_are_sentences_before_anything_is_sent(server: EmbeddedServer) -> None:

@@ -36,8 +36,7 @@ CONNECTION = "loopback test server, user 1"
 
 def one_sentence(text: str) -> bool:
     """What the app shows as it is: one line, one sentence, no traceback."""
-    return "\n" not in text and "Traceback" not in text and text.endswith(".") and not re.search(r"\.\s+[A-Z]",
-                                                                                                 text)
+    return "\n" not in text and "Traceback" not in text and text.endswith(".") and not re.search(r"\.\s+[A-Z]", text)
 
 
 def titanic_rows(schema: FeatureSchema, n: int = 50, seed: int = 3) -> pd.DataFrame:
@@ -62,7 +61,8 @@ def predictor(client: ModelClient, **options: Any) -> BatchPredictor:
 
 
 def test_one_call_of_50_rows_is_one_task_whose_answers_are_the_model_s(
-        server: EmbeddedServer, client: ModelClient, rows: pd.DataFrame) -> None:
+    server: EmbeddedServer, client: ModelClient, rows: pd.DataFrame
+) -> None:
     predict = predictor(client)
     before = tasks_on(server)
 
@@ -75,13 +75,18 @@ def test_one_call_of_50_rows_is_one_task_whose_answers_are_the_model_s(
     model = ModelRegistry(server.store).load(DEMO_BUCKET, TITANIC_PATH)
     expected = in_process_predict(model)(rows)
     assert answers["prediction"].tolist() == expected["prediction"].tolist()
-    assert np.allclose(answers[["probability_0", "probability_1"]].to_numpy(dtype=float),
-                       expected[["probability_0", "probability_1"]].to_numpy(dtype=float), atol=1e-6, rtol=0)
+    assert np.allclose(
+        answers[["probability_0", "probability_1"]].to_numpy(dtype=float),
+        expected[["probability_0", "probability_1"]].to_numpy(dtype=float),
+        atol=1e-6,
+        rtol=0,
+    )
     assert answers["prediction"].nunique() == 2, "the rows are varied enough to get both answers"
 
 
 def test_rows_beyond_max_rows_are_split_into_tasks_sent_one_after_another_and_joined_in_order(
-        client: ModelClient, rows: pd.DataFrame) -> None:
+    client: ModelClient, rows: pd.DataFrame
+) -> None:
     whole = predictor(client)(rows)
     progress: list[Progress] = []
     split = predictor(client, max_rows=20, on_progress=progress.append)
@@ -101,7 +106,8 @@ def test_rows_beyond_max_rows_are_split_into_tasks_sent_one_after_another_and_jo
 
 
 def test_the_same_rows_are_answered_from_the_cache_without_a_task(
-        server: EmbeddedServer, client: ModelClient, rows: pd.DataFrame) -> None:
+    server: EmbeddedServer, client: ModelClient, rows: pd.DataFrame
+) -> None:
     cache = AnswerCache()
     progress: list[Progress] = []
     first = predictor(client, cache=cache)
@@ -112,8 +118,9 @@ def test_the_same_rows_are_answered_from_the_cache_without_a_task(
     again = second(rows)
 
     assert second.tasks_sent == 0 and tasks_on(server) == before
-    assert progress == [Progress(rows=50, task_id=None, state="CACHED", elapsed_s=progress[0].elapsed_s,
-                                 task_number=0, tasks_total=0)]
+    assert progress == [
+        Progress(rows=50, task_id=None, state="CACHED", elapsed_s=progress[0].elapsed_s, task_number=0, tasks_total=0)
+    ]
     pd.testing.assert_frame_equal(again, answers)
     again.loc[0, "probability_1"] = -1.0  # a caller's change does not reach the cache
     assert first(rows).loc[0, "probability_1"] == answers.loc[0, "probability_1"]
@@ -178,13 +185,18 @@ def slow_server(model_store: Path, server: EmbeddedServer) -> Iterator[EmbeddedS
 @pytest.fixture()
 def slow_client(slow_server: EmbeddedServer) -> Iterator[ModelClient]:
     # long polls of 0.1 s: the client reports the state ten times a second (a 10 s long poll reports at the end)
-    with ModelClient(slow_server.predict_url, secret=slow_server.secret, user_id=DEMO_USER, email=DEMO_EMAIL,
-                     poll_deadline_s=30, long_poll_s=0.1) as c:
+    with ModelClient(
+        slow_server.predict_url,
+        secret=slow_server.secret,
+        user_id=DEMO_USER,
+        email=DEMO_EMAIL,
+        poll_deadline_s=30,
+        long_poll_s=0.1,
+    ) as c:
         yield c
 
 
-def test_max_rows_matches_the_server_s_limit(slow_client: ModelClient, client: ModelClient,
-                                             rows: pd.DataFrame) -> None:
+def test_max_rows_matches_the_server_s_limit(slow_client: ModelClient, client: ModelClient, rows: pd.DataFrame) -> None:
     with pytest.raises(PayloadTooLargeError) as info:
         predictor(slow_client)(rows)
     assert one_sentence(str(info.value))
@@ -198,7 +210,8 @@ def test_max_rows_matches_the_server_s_limit(slow_client: ModelClient, client: M
 
 
 def test_a_task_that_takes_too_long_is_the_client_s_timeout_or_names_its_task(
-        slow_client: ModelClient, rows: pd.DataFrame) -> None:
+    slow_client: ModelClient, rows: pd.DataFrame
+) -> None:
     with pytest.raises(TaskTimeout) as alone:
         predictor(slow_client, timeout_s=0.05)(rows.head(10))
     assert one_sentence(str(alone.value))
@@ -228,10 +241,18 @@ def test_the_cache_drops_the_least_recently_used_answers_beyond_its_rows() -> No
 def test_cache_keys_tell_connections_models_and_rows_apart(rows: pd.DataFrame) -> None:
     key = AnswerCache.key(CONNECTION, TITANIC_PATH, DEMO_BUCKET, rows)
     assert key == AnswerCache.key(CONNECTION, TITANIC_PATH, DEMO_BUCKET, rows.copy())
-    assert len({key, AnswerCache.key("another server", TITANIC_PATH, DEMO_BUCKET, rows),
+    assert (
+        len(
+            {
+                key,
+                AnswerCache.key("another server", TITANIC_PATH, DEMO_BUCKET, rows),
                 AnswerCache.key(CONNECTION, CREDIT_PATHS[0], DEMO_BUCKET, rows),
                 AnswerCache.key(CONNECTION, TITANIC_PATH, "other-bucket", rows),
-                AnswerCache.key(CONNECTION, TITANIC_PATH, DEMO_BUCKET, rows.iloc[::-1])}) == 5
+                AnswerCache.key(CONNECTION, TITANIC_PATH, DEMO_BUCKET, rows.iloc[::-1]),
+            }
+        )
+        == 5
+    )
 
 
 def test_the_cache_is_safe_to_share_between_threads() -> None:
@@ -259,15 +280,15 @@ def test_the_cache_is_safe_to_share_between_threads() -> None:
 
 
 def test_rows_too_wide_for_one_request_body_are_split_to_fit_the_server_s_limit(
-        model_store: Path, server: EmbeddedServer, client: ModelClient, rows: pd.DataFrame) -> None:
+    model_store: Path, server: EmbeddedServer, client: ModelClient, rows: pd.DataFrame
+) -> None:
     """A server with a small body limit refuses one task of all the rows; the predictor splits them to fit."""
     small = start_server(model_store, max_body_bytes=4096)
     try:
         with ModelClient(small.predict_url, secret=small.secret, user_id=DEMO_USER, email=DEMO_EMAIL) as narrow:
             with pytest.raises(PayloadTooLargeError):
                 narrow.submit(rows, TITANIC_PATH, DEMO_BUCKET)  # the 50 rows are over 4 KiB
-            predict = BatchPredictor(narrow, TITANIC_PATH, DEMO_BUCKET, connection_key=CONNECTION,
-                                     max_body_bytes=3500)
+            predict = BatchPredictor(narrow, TITANIC_PATH, DEMO_BUCKET, connection_key=CONNECTION, max_body_bytes=3500)
             answers = predict(rows)
     finally:
         small.stop()

@@ -21,8 +21,9 @@ def titanic_answers(client: ModelClient) -> tuple[FeatureSchema, pd.DataFrame]:
     schema = client.schema(TITANIC_PATH, DEMO_BUCKET)
     scenario = dict(SEED_TITANIC_ROW)
     rows = [scenario] + [with_changes(scenario, {"pclass": p, "sex": s}) for p in (0, 1, 2) for s in (0, 1)]
-    answers = client.predict(to_request_frame(schema, rows), TITANIC_PATH, DEMO_BUCKET,
-                             return_only_prediction=True).predictions
+    answers = client.predict(
+        to_request_frame(schema, rows), TITANIC_PATH, DEMO_BUCKET, return_only_prediction=True
+    ).predictions
     return schema, answers
 
 
@@ -60,8 +61,9 @@ def test_a_regression_is_scored_by_its_predicted_value(client: ModelClient) -> N
     schema = client.schema(DIABETES_PATH, DEMO_BUCKET)
     scenario = schema.defaults()
     rows = [with_changes(scenario, {"bmi": v}) for v in feature_grid(schema.feature("bmi"), scenario["bmi"])]
-    answers = client.predict(to_request_frame(schema, rows), DIABETES_PATH, DEMO_BUCKET,
-                             return_only_prediction=True).predictions
+    answers = client.predict(
+        to_request_frame(schema, rows), DIABETES_PATH, DEMO_BUCKET, return_only_prediction=True
+    ).predictions
     scorer = scorer_for(schema, answers)
 
     assert (scorer.task, scorer.score_class, scorer.classes, scorer.threshold) == ("regression", None, (), None)
@@ -76,9 +78,13 @@ def test_a_regression_is_scored_by_its_predicted_value(client: ModelClient) -> N
     assert format_score(scorer, math.nan) == "n/a"
 
 
-MULTICLASS = FeatureSchema((Feature("x", "number", 0, 1),), task="classification", target="species",
-                           classes=("setosa", "versicolor", "virginica"),
-                           class_labels={"setosa": "Setosa", "versicolor": "Versicolor", "virginica": "Virginica"})
+MULTICLASS = FeatureSchema(
+    (Feature("x", "number", 0, 1),),
+    task="classification",
+    target="species",
+    classes=("setosa", "versicolor", "virginica"),
+    class_labels={"setosa": "Setosa", "versicolor": "Versicolor", "virginica": "Virginica"},
+)
 
 
 def multiclass_answers() -> pd.DataFrame:
@@ -106,8 +112,14 @@ def test_a_multiclass_model_is_scored_by_the_scenario_class_unless_told_otherwis
 
 def test_numeric_class_values_in_any_spelling_name_the_same_class() -> None:
     schema = FeatureSchema((Feature("x", "number", 0, 1),), classes=(0, 1, 2))
-    answers = pd.DataFrame({"prediction": [2.0, "1", 0, "elephant"], "probability_0": [0.1, 0.2, 0.5, 0.2],
-                            "probability_1": [0.2, 0.6, 0.3, 0.7], "probability_2": [0.7, 0.2, 0.2, 0.1]})
+    answers = pd.DataFrame(
+        {
+            "prediction": [2.0, "1", 0, "elephant"],
+            "probability_0": [0.1, 0.2, 0.5, 0.2],
+            "probability_1": [0.2, 0.6, 0.3, 0.7],
+            "probability_2": [0.7, 0.2, 0.2, 0.1],
+        }
+    )
     scorer = scorer_for(schema, answers)
     assert scorer.score_class == "2"
     assert scorer.predicted_class(answers).tolist() == ["2", "1", "0", "1"], "an unknown answer: highest probability"

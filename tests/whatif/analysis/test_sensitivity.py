@@ -29,7 +29,8 @@ from whatif.server.samples import CREDIT_PATHS, DEMO_BUCKET, DIABETES_PATH, TITA
 
 
 def test_titanic_tornado_is_one_task_and_matches_the_model_row_for_row(
-        server: EmbeddedServer, client: ModelClient) -> None:
+    server: EmbeddedServer, client: ModelClient
+) -> None:
     schema = client.schema(TITANIC_PATH, DEMO_BUCKET)
     predict, batch = api_predict(client, TITANIC_PATH)
 
@@ -145,8 +146,10 @@ def wide_schema(features: int = 100) -> FeatureSchema:
     """A 100-feature model's schema: numbers with statistics, codes and one-hot groups."""
     parts = [Feature(f"x{i}", "number", 0, 10, 5, quantiles={"p05": 1, "p95": 9}) for i in range(features - 10)]
     parts += [Feature(f"c{i}", "integer", 0, 4, 0, labels={str(k): f"L{k}" for k in range(5)}) for i in range(5)]
-    parts += [Feature(f"g{i}", "one_hot", columns={f"a{k}": f"g{i}_a{k}" for k in range(3)}, none_label="none",
-                      default="a0") for i in range(5)]
+    parts += [
+        Feature(f"g{i}", "one_hot", columns={f"a{k}": f"g{i}_a{k}" for k in range(3)}, none_label="none", default="a0")
+        for i in range(5)
+    ]
     return FeatureSchema(tuple(parts), classes=(0, 1))
 
 

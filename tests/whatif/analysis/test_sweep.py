@@ -29,7 +29,7 @@ from whatif.server.samples import CREDIT_PATHS, DEMO_BUCKET, DIABETES_PATH, TITA
 
 def passengers(n: int, start: int = 100) -> pd.DataFrame:
     """Real titanic3 passengers as form values (the Titanic model's form values are its request columns)."""
-    return titanic_frame().drop(columns="survived").iloc[start:start + n].reset_index(drop=True)
+    return titanic_frame().drop(columns="survived").iloc[start : start + n].reset_index(drop=True)
 
 
 def curves_of(summary: pd.DataFrame) -> pd.DataFrame:
@@ -38,7 +38,8 @@ def curves_of(summary: pd.DataFrame) -> pd.DataFrame:
 
 
 def test_ice_over_50_rows_is_one_task_and_the_average_is_the_mean_of_the_curves(
-        server: EmbeddedServer, client: ModelClient) -> None:
+    server: EmbeddedServer, client: ModelClient
+) -> None:
     schema = client.schema(TITANIC_PATH, DEMO_BUCKET)
     predict, batch = api_predict(client, TITANIC_PATH)
     background = passengers(50)
@@ -64,8 +65,10 @@ def test_ice_over_50_rows_is_one_task_and_the_average_is_the_mean_of_the_curves(
 
     facts = result.facts
     scenario_curve = curves["scenario"]
-    assert (facts["min_score"], facts["max_score"]) == (pytest.approx(scenario_curve.min()),
-                                                        pytest.approx(scenario_curve.max()))
+    assert (facts["min_score"], facts["max_score"]) == (
+        pytest.approx(scenario_curve.min()),
+        pytest.approx(scenario_curve.max()),
+    )
     assert facts["value_at_max"] == grid[int(np.argmax(scenario_curve.to_numpy()))]
     age = schema.feature("age")
     assert facts["training_range"] == [age.min, age.max] and facts["threshold"] == 0.5
@@ -73,8 +76,10 @@ def test_ice_over_50_rows_is_one_task_and_the_average_is_the_mean_of_the_curves(
     assert "Averaged over 50 rows" in result.reading and result.reading.startswith("P(survived) is highest")
     average = curves["average"]
     peak = grid[int(np.argmax(average.to_numpy()))]
-    assert (f"it ranges between {average.min() * 100:.0f} % and {average.max() * 100:.0f} % "
-            f"(highest at age {float(peak):.3g})." in result.reading), result.reading
+    assert (
+        f"it ranges between {average.min() * 100:.0f} % and {average.max() * 100:.0f} % "
+        f"(highest at age {float(peak):.3g})." in result.reading
+    ), result.reading
     assert "0.1667" in map(str, grid) and not re.search(r"\d\.\d{4}", result.reading), "values to 3 figures"
     json.dumps(result.to_json())
 
@@ -90,8 +95,9 @@ def test_centred_curves_start_at_zero_and_their_average_is_the_centred_average(s
     rows = [c for c in flat.columns if c.startswith("row ")]
     assert np.allclose(moved[rows], flat[rows] - flat[rows].iloc[0], atol=1e-12)
     assert np.allclose(moved["average"], moved[rows].mean(axis=1), atol=1e-12)
-    assert centred.facts["centred"] and centred.facts["max_score"] == plain.facts["max_score"], \
+    assert centred.facts["centred"] and centred.facts["max_score"] == plain.facts["max_score"], (
         "facts stay in score units"
+    )
 
 
 def test_curves_are_drawn_with_the_seed_and_fit_the_limit(server: EmbeddedServer) -> None:
@@ -105,6 +111,7 @@ def test_curves_are_drawn_with_the_seed_and_fit_the_limit(server: EmbeddedServer
 
     def names(result: object) -> set[str]:
         return {c for c in result.summary["curve"] if c.startswith("row ")}  # type: ignore[attr-defined]
+
     assert len(names(first)) == 20 and names(first) == names(again) and names(first) != names(other)
 
     predict.calls.clear()
@@ -143,7 +150,11 @@ def test_the_one_hot_group_is_swept_with_request_rows_as_background(client: Mode
 
     assert batch.tasks_sent == 1 and predict.calls == [1 + 4 * 13]
     assert result.summary.loc[result.summary["curve"] == "scenario", "value"].tolist() == [
-        "Employed", "Self-Employed", "Contract", "Other"]
+        "Employed",
+        "Self-Employed",
+        "Contract",
+        "Other",
+    ]
     other = result.sent[result.sent["value"] == "Other"]
     assert (other[list(schema.feature("employment_status").columns.values())] == 0).all().all()
     assert (result.sent.loc[1:, "average_monthly_income"].iloc[4:8] == sample.loc[0, "average_monthly_income"]).all()
@@ -167,8 +178,9 @@ def test_unknown_features_and_bad_background_rows_are_sentences(server: Embedded
 
     with pytest.raises(AnalysisError) as unknown:
         sweep(schema, SEED_PASSENGER, predict, "agee")
-    assert str(unknown.value) == ("'agee' is not a feature of this model; choose one of pclass, sex, age, sibsp, "
-                                  "parch, fare, embarked.")
+    assert str(unknown.value) == (
+        "'agee' is not a feature of this model; choose one of pclass, sex, age, sibsp, parch, fare, embarked."
+    )
     broken = passengers(5).astype({"age": object})
     broken.loc[3, "age"] = "old"
     with pytest.raises(AnalysisError, match=r"^Background row 4 does not fit the model: 'age' expected a number"):

@@ -30,8 +30,13 @@ from whatif.server.samples import CREDIT_PATHS, DEMO_BUCKET, DEMO_EMAIL, DEMO_US
 
 TIMEOUT_S = 10
 SEED_COLUMNS = list(SEED_TITANIC_ROW)
-CREDIT_ROW = {"order_amount": 700, "average_monthly_income": 0, "employment_status_Employed": 0,
-              "employment_status_Self-Employed": 0, "employment_status_Contract": 0}
+CREDIT_ROW = {
+    "order_amount": 700,
+    "average_monthly_income": 0,
+    "employment_status_Employed": 0,
+    "employment_status_Self-Employed": 0,
+    "employment_status_Contract": 0,
+}
 STRICT_MAX_ROWS = 5
 STRICT_MAX_BODY_BYTES = 2048
 ESCAPING_GROUP_PATH = f"{DEMO_USER}/4/model-groups/9/1.json"
@@ -40,8 +45,9 @@ ESCAPING_MODEL_FILE_PATH = f"{DEMO_USER}/4/model-groups/8/1.json"
 
 
 # ---- helpers -------------------------------------------------------------------------------------
-def mint(secret: str, user_id: str = DEMO_USER, email: str = DEMO_EMAIL, algorithm: str = "HS256",
-         **claims: Any) -> str:
+def mint(
+    secret: str, user_id: str = DEMO_USER, email: str = DEMO_EMAIL, algorithm: str = "HS256", **claims: Any
+) -> str:
     """A token as the seed page makes it (no exp unless asked)."""
     payload: dict[str, Any] = {"userId": user_id, "email": email, **claims}
     return jwt.encode(payload, secret, algorithm=algorithm)
@@ -57,30 +63,44 @@ def b64url(data: bytes) -> str:
 
 def unsigned_token(header: dict[str, str], payload: dict[str, Any], signature: bytes = b"") -> str:
     """A JWT assembled by hand: what an attacker sends to dodge the HS256 signature."""
-    return ".".join([b64url(json.dumps(header).encode()), b64url(json.dumps(payload).encode()),
-                     b64url(signature)])
+    return ".".join([b64url(json.dumps(header).encode()), b64url(json.dumps(payload).encode()), b64url(signature)])
 
 
-def submit(server: EmbeddedServer, body: str | bytes | Iterator[bytes], *, path: str | None = TITANIC_PATH,
-           bucket: str | None = DEMO_BUCKET, flag: str | None = "False",
-           headers: dict[str, str] | None = None) -> requests.Response:
+def submit(
+    server: EmbeddedServer,
+    body: str | bytes | Iterator[bytes],
+    *,
+    path: str | None = TITANIC_PATH,
+    bucket: str | None = DEMO_BUCKET,
+    flag: str | None = "False",
+    headers: dict[str, str] | None = None,
+) -> requests.Response:
     """POST to the predict route as the demo user (unless ``headers`` say otherwise)."""
-    params = {k: v for k, v in (("path", path), ("bucket", bucket), ("return_only_prediction", flag))
-              if v is not None}
+    params = {k: v for k, v in (("path", path), ("bucket", bucket), ("return_only_prediction", flag)) if v is not None}
     sent_headers = {"content-type": "application/json;charset=UTF-8"}
     sent_headers.update(bearer(mint(server.secret)) if headers is None else headers)
     return requests.post(server.predict_url, params=params, data=body, headers=sent_headers, timeout=TIMEOUT_S)
 
 
-def info(server: EmbeddedServer, task_id: str, *, user_id: str = DEMO_USER, wait_s: float | None = None,
-         ) -> requests.Response:
+def info(
+    server: EmbeddedServer,
+    task_id: str,
+    *,
+    user_id: str = DEMO_USER,
+    wait_s: float | None = None,
+) -> requests.Response:
     params = {"wait": wait_s} if wait_s is not None else None
-    return requests.get(f"{server.predict_url}/info/{task_id}", params=params,
-                        headers=bearer(mint(server.secret, user_id)), timeout=TIMEOUT_S + (wait_s or 0))
+    return requests.get(
+        f"{server.predict_url}/info/{task_id}",
+        params=params,
+        headers=bearer(mint(server.secret, user_id)),
+        timeout=TIMEOUT_S + (wait_s or 0),
+    )
 
 
-def predict(server: EmbeddedServer, rows: list[dict[str, Any]], *, path: str = TITANIC_PATH,
-            flag: str | None = "False") -> list[dict[str, Any]]:
+def predict(
+    server: EmbeddedServer, rows: list[dict[str, Any]], *, path: str = TITANIC_PATH, flag: str | None = "False"
+) -> list[dict[str, Any]]:
     """Submit, long-poll until done, return the result records (the answer must be SUCCESS)."""
     response = submit(server, json.dumps(rows), path=path, flag=flag)
     assert response.status_code == 200, response.text
@@ -114,8 +134,9 @@ def assert_still_serves(server: EmbeddedServer) -> None:
 
 # ---- servers -------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def strict_server(server: EmbeddedServer, model_store: Path,
-                  tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedServer]:
+def strict_server(
+    server: EmbeddedServer, model_store: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[EmbeddedServer]:
     """A server with small limits, on a store with symlinks that lead out of it."""
     root = tmp_path_factory.mktemp("strict")
     store, outside = root / "store", root / "outside"
@@ -130,8 +151,7 @@ def strict_server(server: EmbeddedServer, model_store: Path,
     group_8.mkdir()
     shutil.copy(titanic_group / "1.json", group_8 / "1.json")
     (group_8 / "1.skops").symlink_to(titanic_group / "1.skops")
-    running = start_server(store, build_samples=False, max_rows=STRICT_MAX_ROWS,
-                                max_body_bytes=STRICT_MAX_BODY_BYTES)
+    running = start_server(store, build_samples=False, max_rows=STRICT_MAX_ROWS, max_body_bytes=STRICT_MAX_BODY_BYTES)
     yield running
     running.stop()
 
@@ -200,42 +220,98 @@ ROW_ONE_AGE = ("Row 1", "'age'")
 BAD_REQUESTS = [
     # ---- tokens
     Bad("wrong-secret", 401, "bad_signature", with_token(lambda secret: mint("not-the-" + secret))),
-    Bad("expired-token", 401, "token_expired",
-        with_token(lambda secret: mint(secret, exp=int(time.time()) - 3600)), mentions=("expired",)),
-    Bad("alg-none-token", 401, "bad_algorithm",
-        with_token(lambda _: unsigned_token({"alg": "none", "typ": "JWT"},
-                                            {"userId": DEMO_USER, "email": DEMO_EMAIL})), mentions=("HS256",)),
-    Bad("token-without-user-claims", 401, "token_missing_claim",
-        with_token(lambda secret: jwt.encode({"sub": "someone"}, secret, algorithm="HS256")), mentions=("userId",)),
-    Bad("token-without-email", 401, "token_missing_claim",
+    Bad(
+        "expired-token",
+        401,
+        "token_expired",
+        with_token(lambda secret: mint(secret, exp=int(time.time()) - 3600)),
+        mentions=("expired",),
+    ),
+    Bad(
+        "alg-none-token",
+        401,
+        "bad_algorithm",
+        with_token(lambda _: unsigned_token({"alg": "none", "typ": "JWT"}, {"userId": DEMO_USER, "email": DEMO_EMAIL})),
+        mentions=("HS256",),
+    ),
+    Bad(
+        "token-without-user-claims",
+        401,
+        "token_missing_claim",
+        with_token(lambda secret: jwt.encode({"sub": "someone"}, secret, algorithm="HS256")),
+        mentions=("userId",),
+    ),
+    Bad(
+        "token-without-email",
+        401,
+        "token_missing_claim",
         with_token(lambda secret: jwt.encode({"userId": DEMO_USER}, secret, algorithm="HS256")),
-        mentions=("email",)),
+        mentions=("email",),
+    ),
     Bad("hs512-token", 401, "bad_algorithm", with_token(lambda secret: mint(secret + secret, algorithm="HS512"))),
-    Bad("rs256-style-token", 401, "bad_algorithm",
-        with_token(lambda _: unsigned_token({"alg": "RS256", "typ": "JWT"},
-                                            {"userId": DEMO_USER, "email": DEMO_EMAIL}, b"\x01" * 256))),
-    Bad("token-not-yet-valid", 401, "token_not_yet_valid",
-        with_token(lambda secret: mint(secret, nbf=int(time.time()) + 3600))),
+    Bad(
+        "rs256-style-token",
+        401,
+        "bad_algorithm",
+        with_token(
+            lambda _: unsigned_token(
+                {"alg": "RS256", "typ": "JWT"}, {"userId": DEMO_USER, "email": DEMO_EMAIL}, b"\x01" * 256
+            )
+        ),
+    ),
+    Bad(
+        "token-not-yet-valid",
+        401,
+        "token_not_yet_valid",
+        with_token(lambda secret: mint(secret, nbf=int(time.time()) + 3600)),
+    ),
     Bad("no-authorization-header", 401, "missing_token", with_headers({}), mentions=("Bearer",)),
-    Bad("basic-scheme", 401, "bad_authorization", with_headers({"authorization": "Basic ZGVtbzpkZW1v"}),
-        mentions=("Bearer",)),
+    Bad(
+        "basic-scheme",
+        401,
+        "bad_authorization",
+        with_headers({"authorization": "Basic ZGVtbzpkZW1v"}),
+        mentions=("Bearer",),
+    ),
     # ---- where the model is
     Bad("path-dotdot", 400, "invalid_path", at("../x.json"), mentions=("../x.json",)),
     Bad("path-dotdot-inside", 400, "invalid_path", at("1/4/../../x.json")),
     Bad("absolute-path", 400, "invalid_path", at("/etc/passwd"), mentions=("/etc/passwd",)),
     Bad("bucket-dotdot", 400, "invalid_path", at(bucket=".."), mentions=("bucket",)),
     Bad("bucket-etc", 400, "invalid_path", at(bucket="/etc"), mentions=("bucket",)),
-    Bad("symlinked-group-escapes-store", 400, "invalid_path", at(ESCAPING_GROUP_PATH), on="strict",
-        mentions=("outside",)),
-    Bad("symlinked-bucket-escapes-store", 400, "invalid_path", at(bucket=ESCAPING_BUCKET), on="strict",
-        mentions=("outside",)),
-    Bad("unknown-model", 404, "model_not_found", at("1/4/model-groups/99/1.json"),
-        mentions=("1/4/model-groups/99/1.json",)),
+    Bad(
+        "symlinked-group-escapes-store",
+        400,
+        "invalid_path",
+        at(ESCAPING_GROUP_PATH),
+        on="strict",
+        mentions=("outside",),
+    ),
+    Bad(
+        "symlinked-bucket-escapes-store",
+        400,
+        "invalid_path",
+        at(bucket=ESCAPING_BUCKET),
+        on="strict",
+        mentions=("outside",),
+    ),
+    Bad(
+        "unknown-model",
+        404,
+        "model_not_found",
+        at("1/4/model-groups/99/1.json"),
+        mentions=("1/4/model-groups/99/1.json",),
+    ),
     Bad("unknown-bucket", 404, "model_not_found", at(bucket="no-such-bucket")),
     Bad("another-users-model", 403, "not_your_model", at("2/4/model-groups/1/1.json"), mentions=("user 2",)),
     Bad("missing-path-parameter", 400, "missing_parameter", at(path=None), mentions=("'path'",)),
-    Bad("bad-return-only-prediction", 400, "invalid_parameter",
-        lambda s: submit(s, json.dumps([SEED_TITANIC_ROW]), flag="maybe"), mentions=("maybe",)),
+    Bad(
+        "bad-return-only-prediction",
+        400,
+        "invalid_parameter",
+        lambda s: submit(s, json.dumps([SEED_TITANIC_ROW]), flag="maybe"),
+        mentions=("maybe",),
+    ),
     # ---- tasks
     Bad("another-users-task", 404, "task_not_found", someone_elses_task),
     Bad("unknown-task", 404, "task_not_found", lambda s: info(s, "no-such-task-0000")),
@@ -244,49 +320,132 @@ BAD_REQUESTS = [
     Bad("body-not-json", 400, "invalid_json", body("pclass=0&sex=0"), mentions=("JSON",)),
     Bad("body-an-object", 422, "body_not_a_list", body(json.dumps({"rows": [SEED_TITANIC_ROW]}))),
     Bad("body-empty-list", 422, "no_rows", body("[]")),
-    Bad("too-many-rows", 413, "too_many_rows", body(json.dumps([SEED_TITANIC_ROW] * (STRICT_MAX_ROWS + 1))),
-        on="strict", mentions=(str(STRICT_MAX_ROWS),)),
-    Bad("body-too-large", 413, "body_too_large",
-        body(json.dumps([SEED_TITANIC_ROW] * 3 + [seed_with(note="x" * STRICT_MAX_BODY_BYTES)])), on="strict",
-        mentions=("2,048",)),
-    Bad("body-too-large-chunked", 413, "body_too_large",
-        lambda s: submit(s, iter([b"[", json.dumps(SEED_TITANIC_ROW).encode()] + [b", {}"] * STRICT_MAX_BODY_BYTES
-                                 + [b"]"])), on="strict", mentions=("2,048",)),
+    Bad(
+        "too-many-rows",
+        413,
+        "too_many_rows",
+        body(json.dumps([SEED_TITANIC_ROW] * (STRICT_MAX_ROWS + 1))),
+        on="strict",
+        mentions=(str(STRICT_MAX_ROWS),),
+    ),
+    Bad(
+        "body-too-large",
+        413,
+        "body_too_large",
+        body(json.dumps([SEED_TITANIC_ROW] * 3 + [seed_with(note="x" * STRICT_MAX_BODY_BYTES)])),
+        on="strict",
+        mentions=("2,048",),
+    ),
+    Bad(
+        "body-too-large-chunked",
+        413,
+        "body_too_large",
+        lambda s: submit(
+            s, iter([b"[", json.dumps(SEED_TITANIC_ROW).encode()] + [b", {}"] * STRICT_MAX_BODY_BYTES + [b"]"])
+        ),
+        on="strict",
+        mentions=("2,048",),
+    ),
     # ---- rows
-    Bad("row-not-an-object", 422, "row_not_an_object", body(json.dumps([SEED_TITANIC_ROW, [0, 0, 29]])),
-        mentions=("Row 1",)),
-    Bad("missing-feature", 422, "missing_feature", body(json.dumps([SEED_TITANIC_ROW, seed_without("fare")])),
-        mentions=("Row 1", "'fare'")),
-    Bad("unknown-feature", 422, "unknown_feature", body(json.dumps([SEED_TITANIC_ROW, seed_with(cabin=3)])),
-        mentions=("Row 1", "'cabin'")),
-    Bad("string-for-number", 422, "wrong_type", body(json.dumps([SEED_TITANIC_ROW, seed_with(age="29")])),
-        mentions=ROW_ONE_AGE),
+    Bad(
+        "row-not-an-object",
+        422,
+        "row_not_an_object",
+        body(json.dumps([SEED_TITANIC_ROW, [0, 0, 29]])),
+        mentions=("Row 1",),
+    ),
+    Bad(
+        "missing-feature",
+        422,
+        "missing_feature",
+        body(json.dumps([SEED_TITANIC_ROW, seed_without("fare")])),
+        mentions=("Row 1", "'fare'"),
+    ),
+    Bad(
+        "unknown-feature",
+        422,
+        "unknown_feature",
+        body(json.dumps([SEED_TITANIC_ROW, seed_with(cabin=3)])),
+        mentions=("Row 1", "'cabin'"),
+    ),
+    Bad(
+        "string-for-number",
+        422,
+        "wrong_type",
+        body(json.dumps([SEED_TITANIC_ROW, seed_with(age="29")])),
+        mentions=ROW_ONE_AGE,
+    ),
     # every row text: pandas 3 keeps such a column as its "str" dtype, not object
-    Bad("string-for-number-every-row", 422, "wrong_type", body(json.dumps([seed_with(age="29")])),
-        mentions=("Row 0", "'age'", "'29'")),
-    Bad("text-for-number-every-row", 422, "wrong_type", body(json.dumps([seed_with(age="old")])),
-        mentions=("Row 0", "'age'", "'old'")),
-    Bad("boolean-for-number", 422, "wrong_type", body(json.dumps([SEED_TITANIC_ROW, seed_with(age=True)])),
-        mentions=ROW_ONE_AGE),
-    Bad("boolean-for-number-single-row", 422, "wrong_type", body(json.dumps([seed_with(fare=False)])),
-        mentions=("Row 0", "'fare'")),
-    Bad("nan", 422, "not_finite", body(rows_text(SEED_TITANIC_ROW, seed_with(age="@"), raw={"@": "NaN"})),
-        mentions=ROW_ONE_AGE),
-    Bad("infinity", 422, "not_finite",
-        body(rows_text(SEED_TITANIC_ROW, seed_with(age="@"), raw={"@": "Infinity"})), mentions=ROW_ONE_AGE),
-    Bad("null", 422, "not_finite", body(json.dumps([SEED_TITANIC_ROW, seed_with(age=None)])),
-        mentions=ROW_ONE_AGE),
-    Bad("null-single-row", 422, "not_finite", body(json.dumps([seed_with(age=None)])),
-        mentions=("Row 0", "'age'")),
-    Bad("out-of-domain-category", 422, "out_of_domain", body(json.dumps([SEED_TITANIC_ROW, seed_with(pclass=7)])),
-        mentions=("Row 1", "'pclass'", "7")),
-    Bad("fraction-for-integer", 422, "not_an_integer",
-        body(json.dumps([SEED_TITANIC_ROW, seed_with(sibsp=1.5)])), mentions=("Row 1", "'sibsp'", "1.5")),
-    Bad("two-one-hot-columns-set", 422, "one_hot_conflict",
-        body(json.dumps([CREDIT_ROW, {**CREDIT_ROW, "employment_status_Employed": 1,
-                                      "employment_status_Contract": 1}]), path=CREDIT_PATHS[0]),
-        mentions=("Row 1", "employment_status_Employed")),
+    Bad(
+        "string-for-number-every-row",
+        422,
+        "wrong_type",
+        body(json.dumps([seed_with(age="29")])),
+        mentions=("Row 0", "'age'", "'29'"),
+    ),
+    Bad(
+        "text-for-number-every-row",
+        422,
+        "wrong_type",
+        body(json.dumps([seed_with(age="old")])),
+        mentions=("Row 0", "'age'", "'old'"),
+    ),
+    Bad(
+        "boolean-for-number",
+        422,
+        "wrong_type",
+        body(json.dumps([SEED_TITANIC_ROW, seed_with(age=True)])),
+        mentions=ROW_ONE_AGE,
+    ),
+    Bad(
+        "boolean-for-number-single-row",
+        422,
+        "wrong_type",
+        body(json.dumps([seed_with(fare=False)])),
+        mentions=("Row 0", "'fare'"),
+    ),
+    Bad(
+        "nan",
+        422,
+        "not_finite",
+        body(rows_text(SEED_TITANIC_ROW, seed_with(age="@"), raw={"@": "NaN"})),
+        mentions=ROW_ONE_AGE,
+    ),
+    Bad(
+        "infinity",
+        422,
+        "not_finite",
+        body(rows_text(SEED_TITANIC_ROW, seed_with(age="@"), raw={"@": "Infinity"})),
+        mentions=ROW_ONE_AGE,
+    ),
+    Bad("null", 422, "not_finite", body(json.dumps([SEED_TITANIC_ROW, seed_with(age=None)])), mentions=ROW_ONE_AGE),
+    Bad("null-single-row", 422, "not_finite", body(json.dumps([seed_with(age=None)])), mentions=("Row 0", "'age'")),
+    Bad(
+        "out-of-domain-category",
+        422,
+        "out_of_domain",
+        body(json.dumps([SEED_TITANIC_ROW, seed_with(pclass=7)])),
+        mentions=("Row 1", "'pclass'", "7"),
+    ),
+    Bad(
+        "fraction-for-integer",
+        422,
+        "not_an_integer",
+        body(json.dumps([SEED_TITANIC_ROW, seed_with(sibsp=1.5)])),
+        mentions=("Row 1", "'sibsp'", "1.5"),
+    ),
+    Bad(
+        "two-one-hot-columns-set",
+        422,
+        "one_hot_conflict",
+        body(
+            json.dumps([CREDIT_ROW, {**CREDIT_ROW, "employment_status_Employed": 1, "employment_status_Contract": 1}]),
+            path=CREDIT_PATHS[0],
+        ),
+        mentions=("Row 1", "employment_status_Employed"),
+    ),
 ]
+
 
 def is_sentence(text: Any) -> bool:
     """Several words ending in a full stop (it may start with a parameter name in lower case)."""
@@ -294,8 +453,9 @@ def is_sentence(text: Any) -> bool:
 
 
 @pytest.mark.parametrize("bad", BAD_REQUESTS, ids=lambda b: b.id)
-def test_bad_request_answers_status_code_and_sentence(bad: Bad, server: EmbeddedServer,
-                                                      strict_server: EmbeddedServer) -> None:
+def test_bad_request_answers_status_code_and_sentence(
+    bad: Bad, server: EmbeddedServer, strict_server: EmbeddedServer
+) -> None:
     target = strict_server if bad.on == "strict" else server
     response = bad.send(target)
     assert response.status_code == bad.status, response.text
@@ -343,8 +503,7 @@ def test_return_only_prediction_true_gives_only_prediction_columns(server: Embed
 
 
 @pytest.mark.parametrize("flag", ["False", "false", "0", None])
-def test_return_only_prediction_false_gives_inputs_and_predictions(server: EmbeddedServer,
-                                                                   flag: str | None) -> None:
+def test_return_only_prediction_false_gives_inputs_and_predictions(server: EmbeddedServer, flag: str | None) -> None:
     (record,) = predict(server, [dict(SEED_TITANIC_ROW)], flag=flag)
     assert list(record)[: len(SEED_COLUMNS)] == SEED_COLUMNS
     assert {k: record[k] for k in SEED_COLUMNS} == SEED_TITANIC_ROW
@@ -353,10 +512,18 @@ def test_return_only_prediction_false_gives_inputs_and_predictions(server: Embed
 
 def varied_titanic_rows(count: int) -> list[dict[str, Any]]:
     rng = np.random.default_rng(7)
-    return [{"pclass": int(rng.integers(0, 3)), "sex": int(rng.integers(0, 2)),
-             "age": round(float(rng.uniform(0.5, 80)), 1), "sibsp": int(rng.integers(0, 5)),
-             "parch": int(rng.integers(0, 4)), "fare": round(float(rng.uniform(0, 300)), 2),
-             "embarked": int(rng.integers(0, 3))} for _ in range(count)]
+    return [
+        {
+            "pclass": int(rng.integers(0, 3)),
+            "sex": int(rng.integers(0, 2)),
+            "age": round(float(rng.uniform(0.5, 80)), 1),
+            "sibsp": int(rng.integers(0, 5)),
+            "parch": int(rng.integers(0, 4)),
+            "fare": round(float(rng.uniform(0, 300)), 2),
+            "embarked": int(rng.integers(0, 3)),
+        }
+        for _ in range(count)
+    ]
 
 
 def test_multi_row_result_is_in_row_order(server: EmbeddedServer, titanic: LoadedModel) -> None:
@@ -371,8 +538,9 @@ def test_multi_row_result_is_in_row_order(server: EmbeddedServer, titanic: Loade
         assert record["probability_1"] == pytest.approx(want["probability_1"], abs=1e-9), f"row {i}"
 
 
-def test_regression_model_gives_a_float_prediction_without_probabilities(server: EmbeddedServer,
-                                                                         model_store: Path) -> None:
+def test_regression_model_gives_a_float_prediction_without_probabilities(
+    server: EmbeddedServer, model_store: Path
+) -> None:
     diabetes = ModelRegistry(model_store).load(DEMO_BUCKET, DIABETES_PATH)
     row = diabetes.schema.to_row(diabetes.schema.defaults())
     (record,) = predict(server, [row], path=DIABETES_PATH, flag="True")
@@ -388,8 +556,9 @@ def test_credit_model_takes_the_seed_one_hot_row(server: EmbeddedServer) -> None
 
 
 def models_of(server: EmbeddedServer, user_id: str) -> requests.Response:
-    return requests.get(f"{server.origin}/api/v1/models", headers=bearer(mint(server.secret, user_id)),
-                        timeout=TIMEOUT_S)
+    return requests.get(
+        f"{server.origin}/api/v1/models", headers=bearer(mint(server.secret, user_id)), timeout=TIMEOUT_S
+    )
 
 
 def test_models_route_lists_the_callers_models(server: EmbeddedServer) -> None:
@@ -397,7 +566,10 @@ def test_models_route_lists_the_callers_models(server: EmbeddedServer) -> None:
     assert response.status_code == 200
     models = response.json()["models"]
     assert [(m["group"], m["name"]) for m in models] == [
-        ("1", "Titanic survival"), ("2", "Credit approval"), ("3", "Diabetes progression")]
+        ("1", "Titanic survival"),
+        ("2", "Credit approval"),
+        ("3", "Diabetes progression"),
+    ]
     credit = models[1]
     assert [v["version"] for v in credit["versions"]] == [1, 2]
     assert [v["path"] for v in credit["versions"]] == list(CREDIT_PATHS)
@@ -419,9 +591,12 @@ def test_models_route_shows_nothing_of_user_1_to_user_2(server: EmbeddedServer) 
 
 
 def schema_of(server: EmbeddedServer, path: str) -> dict[str, Any]:
-    response = requests.get(f"{server.origin}/api/v1/proxy/pipeline/model/schema",
-                            params={"path": path, "bucket": DEMO_BUCKET},
-                            headers=bearer(mint(server.secret)), timeout=TIMEOUT_S)
+    response = requests.get(
+        f"{server.origin}/api/v1/proxy/pipeline/model/schema",
+        params={"path": path, "bucket": DEMO_BUCKET},
+        headers=bearer(mint(server.secret)),
+        timeout=TIMEOUT_S,
+    )
     assert response.status_code == 200, response.text
     answer: dict[str, Any] = response.json()
     return answer
@@ -450,9 +625,11 @@ def test_schema_route_gives_the_credit_one_hot_group(server: EmbeddedServer) -> 
     assert list(features) == ["order_amount", "average_monthly_income", "employment_status"]
     group = features["employment_status"]
     assert group["type"] == "one_hot"
-    assert group["columns"] == {"Employed": "employment_status_Employed",
-                                "Self-Employed": "employment_status_Self-Employed",
-                                "Contract": "employment_status_Contract"}
+    assert group["columns"] == {
+        "Employed": "employment_status_Employed",
+        "Self-Employed": "employment_status_Self-Employed",
+        "Contract": "employment_status_Contract",
+    }
     assert group["none_label"] == "Other"
     assert FeatureSchema.from_dict(schema).input_columns == list(CREDIT_ROW)
 

@@ -21,15 +21,23 @@ PER_THREAD = 25
 def distinct_row(thread: int, i: int) -> dict[str, Any]:
     """A row no other (thread, i) sends: age and fare both encode the pair, inside the training range."""
     k = thread * PER_THREAD + i
-    return {"pclass": k % 3, "sex": k % 2, "age": round(1 + k * 0.19, 2), "sibsp": k % 4, "parch": k % 3,
-            "fare": round(5 + k * 1.25, 2), "embarked": (k // 3) % 3}
+    return {
+        "pclass": k % 3,
+        "sex": k % 2,
+        "age": round(1 + k * 0.19, 2),
+        "sibsp": k % 4,
+        "parch": k % 3,
+        "fare": round(5 + k * 1.25, 2),
+        "embarked": (k // 3) % 3,
+    }
 
 
 def predict_in_thread(server: EmbeddedServer, thread: int) -> list[tuple[dict[str, Any], str, dict[str, Any]]]:
     """The thread's rows, each predicted on its own: (sent row, task id, answer record)."""
     answers = []
-    with ModelClient(server.predict_url, secret=server.secret, user_id=DEMO_USER, email=DEMO_EMAIL,
-                     poll_deadline_s=60) as client:
+    with ModelClient(
+        server.predict_url, secret=server.secret, user_id=DEMO_USER, email=DEMO_EMAIL, poll_deadline_s=60
+    ) as client:
         for i in range(PER_THREAD):
             row = distinct_row(thread, i)
             result = client.predict([row], TITANIC_PATH, DEMO_BUCKET, return_only_prediction=False)
@@ -42,8 +50,10 @@ def test_parallel_predictions_each_get_their_own_answer(server: EmbeddedServer, 
     rows = [distinct_row(t, i) for t in range(THREADS) for i in range(PER_THREAD)]
     assert len({(r["age"], r["fare"]) for r in rows}) == THREADS * PER_THREAD
     model = ModelRegistry(model_store).load(DEMO_BUCKET, TITANIC_PATH)
-    expected = {(r["age"], r["fare"]): p
-                for r, p in zip(rows, predict_frame(model, pd.DataFrame(rows)).to_dict("records"), strict=True)}
+    expected = {
+        (r["age"], r["fare"]): p
+        for r, p in zip(rows, predict_frame(model, pd.DataFrame(rows)).to_dict("records"), strict=True)
+    }
 
     with ThreadPoolExecutor(max_workers=THREADS) as pool:
         per_thread = list(pool.map(lambda t: predict_in_thread(server, t), range(THREADS)))

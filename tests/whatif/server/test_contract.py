@@ -49,14 +49,17 @@ EXCLUDED_CHECKS: dict[str, list[CheckFunction]] = {f"POST {PREDICT_PATH}": [posi
 # a new app per operation (`app` below): schemathesis ends an ASGI app's lifespan after each test, which
 # stops the app's task runner for good.
 _empty_store = tempfile.TemporaryDirectory(prefix="whatif-contract-")
-_DOCUMENT_APP = create_app(ServerSettings(api_secret=SECRET, store=Path(_empty_store.name), build_samples=False),
-                           warm_up_now=False)
+_DOCUMENT_APP = create_app(
+    ServerSettings(api_secret=SECRET, store=Path(_empty_store.name), build_samples=False), warm_up_now=False
+)
 _TOKEN = jwt.encode({"userId": DEMO_USER, "email": DEMO_EMAIL}, SECRET, algorithm="HS256")
-CONFIG = SchemathesisConfig.from_dict({
-    "seed": SEED,
-    "auth": {"openapi": {"HTTPBearer": {"bearer": _TOKEN}}},  # not a fixed header: ignored_auth also sends none
-    "generation": {"mode": "all", "max-examples": MAX_EXAMPLES, "deterministic": True},
-})
+CONFIG = SchemathesisConfig.from_dict(
+    {
+        "seed": SEED,
+        "auth": {"openapi": {"HTTPBearer": {"bearer": _TOKEN}}},  # not a fixed header: ignored_auth also sends none
+        "generation": {"mode": "all", "max-examples": MAX_EXAMPLES, "deterministic": True},
+    }
+)
 contract = schemathesis.openapi.from_asgi("/openapi.json", _DOCUMENT_APP, config=CONFIG)
 
 
@@ -69,8 +72,9 @@ def _remove_empty_store() -> Iterator[None]:
 @pytest.fixture()
 def app(model_store: Path) -> FastAPI:
     """The server with the sample models of the demo user."""
-    settings = ServerSettings(api_secret=SECRET, store=model_store, workers=1,
-                              max_wait_s=0.05)  # a generated long poll must not sleep
+    settings = ServerSettings(
+        api_secret=SECRET, store=model_store, workers=1, max_wait_s=0.05
+    )  # a generated long poll must not sleep
     return create_app(settings, warm_up_now=False)
 
 
@@ -78,18 +82,27 @@ def app(model_store: Path) -> FastAPI:
 @settings(suppress_health_check=[HealthCheck.function_scoped_fixture])  # one app serves all of an operation's cases
 def test_every_operation_keeps_the_contract(case: schemathesis.Case, app: FastAPI) -> None:
     """Every generated request, valid or not, gets an answer the OpenAPI document allows."""
-    case.call_and_validate(app=app, checks=ALL_CHECKS,
-                           excluded_checks=EXCLUDED_CHECKS.get(case.operation.label, []))
+    case.call_and_validate(app=app, checks=ALL_CHECKS, excluded_checks=EXCLUDED_CHECKS.get(case.operation.label, []))
 
 
 def test_the_document_states_the_query_constraints_the_server_enforces() -> None:
     """A caller reading /openapi.json sees what the server refuses with 400, not only the parameter names."""
-    parameters = {(path, p["name"]): p["schema"] for path, operations in _DOCUMENT_APP.openapi()["paths"].items()
-                  for operation in operations.values() for p in operation.get("parameters", [])}
+    parameters = {
+        (path, p["name"]): p["schema"]
+        for path, operations in _DOCUMENT_APP.openapi()["paths"].items()
+        for operation in operations.values()
+        for p in operation.get("parameters", [])
+    }
     assert parameters[(PREDICT_PATH, "path")]["minLength"] == 1
     assert parameters[(PREDICT_PATH, "path")]["pattern"] == MODEL_PATH_PATTERN
     assert parameters[(PREDICT_PATH, "bucket")]["pattern"] == NAME_PATTERN
-    assert set(parameters[(PREDICT_PATH, "return_only_prediction")]["enum"]) == {"true", "false", "True", "False",
-                                                                                 "1", "0"}
+    assert set(parameters[(PREDICT_PATH, "return_only_prediction")]["enum"]) == {
+        "true",
+        "false",
+        "True",
+        "False",
+        "1",
+        "0",
+    }
     assert parameters[(TASK_INFO_PATH, "wait")]["minimum"] == 0
     assert (parameters[(SAMPLE_PATH, "n")]["minimum"], parameters[(SAMPLE_PATH, "n")]["maximum"]) == (1, 50)

@@ -40,9 +40,14 @@ REPO_ROOT = Path(__file__).resolve().parents[3]
 BUCKET = "models.example"
 SAMPLE_BUILD_LIMIT_S = 10.0
 SCHEMA = FeatureSchema(
-    (Feature("income", "number", 0, 10_000, 2_500, description="Monthly income"),
-     Feature("tenure", "integer", 0, 40, 5, description="Years as a customer")),
-    name="Churn", task="classification", target="churned", classes=(0, 1),
+    (
+        Feature("income", "number", 0, 10_000, 2_500, description="Monthly income"),
+        Feature("tenure", "integer", 0, 40, 5, description="Years as a customer"),
+    ),
+    name="Churn",
+    task="classification",
+    target="churned",
+    classes=(0, 1),
 )
 
 
@@ -59,21 +64,20 @@ ROWS = pd.DataFrame({"income": [500.0, 4_000.0, 9_000.0], "tenure": [1, 12, 35]}
 # ---- saving and listing -------------------------------------------------------------------------
 def test_save_as_new_model_then_as_new_version(tmp_path: Path) -> None:
     registry = ModelRegistry(tmp_path)
-    first = registry.save(fitted(1), SCHEMA, bucket=BUCKET, user="1", project="4", name="Churn",
-                          metrics={"accuracy": 0.81})
-    assert first == {"bucket": BUCKET, "path": "1/4/model-groups/1/1.json", "group": "1", "version": 1,
-                     "name": "Churn"}
+    first = registry.save(
+        fitted(1), SCHEMA, bucket=BUCKET, user="1", project="4", name="Churn", metrics={"accuracy": 0.81}
+    )
+    assert first == {"bucket": BUCKET, "path": "1/4/model-groups/1/1.json", "group": "1", "version": 1, "name": "Churn"}
     other = registry.save(fitted(2), SCHEMA, bucket=BUCKET, user="1", project="4", name="Upsell")
     assert (other["group"], other["version"]) == ("2", 1), "a new model gets the next group"
-    second = registry.save(fitted(3), SCHEMA, bucket=BUCKET, user="1", project="4", group="1",
-                           metrics={"accuracy": 0.84})
+    second = registry.save(
+        fitted(3), SCHEMA, bucket=BUCKET, user="1", project="4", group="1", metrics={"accuracy": 0.84}
+    )
     assert (second["path"], second["version"], second["name"]) == ("1/4/model-groups/1/2.json", 2, "Churn")
 
     v1, v2 = registry.load(BUCKET, first["path"]), registry.load(BUCKET, second["path"])
-    np.testing.assert_allclose(predict_frame(v1, ROWS)["probability_1"],
-                               fitted(1).predict_proba(ROWS)[:, 1].round(6))
-    np.testing.assert_allclose(predict_frame(v2, ROWS)["probability_1"],
-                               fitted(3).predict_proba(ROWS)[:, 1].round(6))
+    np.testing.assert_allclose(predict_frame(v1, ROWS)["probability_1"], fitted(1).predict_proba(ROWS)[:, 1].round(6))
+    np.testing.assert_allclose(predict_frame(v2, ROWS)["probability_1"], fitted(3).predict_proba(ROWS)[:, 1].round(6))
     assert v2.schema.input_columns == ["income", "tenure"] and v2.schema.version == 2
 
 
@@ -86,8 +90,16 @@ def test_list_models_shows_versions_in_order_with_metrics(tmp_path: Path) -> Non
     registry = ModelRegistry(tmp_path)
     registry.save(fitted(1), SCHEMA, bucket=BUCKET, user="1", project="4", name="Churn", metrics={"auc": 0.7})
     for version, auc in ((2, 0.75), (10, 0.8)):  # 10 after 2: versions sort as numbers
-        registry.save(fitted(version), SCHEMA, bucket=BUCKET, user="1", project="4", group="1", version=version,
-                      metrics={"auc": auc})
+        registry.save(
+            fitted(version),
+            SCHEMA,
+            bucket=BUCKET,
+            user="1",
+            project="4",
+            group="1",
+            version=version,
+            metrics={"auc": auc},
+        )
     registry.save(fitted(4), SCHEMA, bucket=BUCKET, user="2", project="9", name="Someone else's")
 
     (churn,) = registry.list_models("1")
@@ -111,8 +123,15 @@ def test_saving_keeps_no_temporary_files(tmp_path: Path) -> None:
 # ---- the command line ---------------------------------------------------------------------------
 def registry_cli(*args: str | Path) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("WHATIF_")}
-    return subprocess.run([sys.executable, "-m", "whatif.server.registry", *map(str, args)], cwd=REPO_ROOT,
-                          env=env, capture_output=True, text=True, timeout=60, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "whatif.server.registry", *map(str, args)],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -124,8 +143,21 @@ def cli_store(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     sio.dump(fitted(1), model_file)
     schema_file.write_text(json.dumps(SCHEMA.to_dict()))
     metrics_file.write_text(json.dumps({"accuracy": 0.9}))
-    common = ("--store", store, "save", "--model", model_file, "--schema", schema_file, "--bucket", BUCKET,
-              "--user", "1", "--project", "4")
+    common = (
+        "--store",
+        store,
+        "save",
+        "--model",
+        model_file,
+        "--schema",
+        schema_file,
+        "--bucket",
+        BUCKET,
+        "--user",
+        "1",
+        "--project",
+        "4",
+    )
     return {
         "store": store,
         "new": registry_cli(*common, "--name", "Churn from CLI", "--metrics", metrics_file),
@@ -172,9 +204,23 @@ def test_models_saved_by_the_cli_predict(cli_store: dict[str, Any]) -> None:
 def test_cli_save_refuses_a_missing_model_file(tmp_path: Path) -> None:
     schema_file = tmp_path / "schema.json"
     schema_file.write_text(json.dumps(SCHEMA.to_dict()))
-    done = registry_cli("--store", tmp_path / "store", "save", "--model", tmp_path / "nope.skops",
-                        "--schema", schema_file, "--bucket", BUCKET, "--user", "1", "--project", "4",
-                        "--name", "Nope")
+    done = registry_cli(
+        "--store",
+        tmp_path / "store",
+        "save",
+        "--model",
+        tmp_path / "nope.skops",
+        "--schema",
+        schema_file,
+        "--bucket",
+        BUCKET,
+        "--user",
+        "1",
+        "--project",
+        "4",
+        "--name",
+        "Nope",
+    )
     assert done.returncode != 0
     assert done.stderr.startswith("error:") and "Traceback" not in done.stderr
 
@@ -182,13 +228,26 @@ def test_cli_save_refuses_a_missing_model_file(tmp_path: Path) -> None:
 # ---- the sample models --------------------------------------------------------------------------
 def sample_rows() -> dict[str, pd.DataFrame]:
     """Rows for each sample model: its defaults and a few variations."""
-    titanic = pd.DataFrame({"pclass": [0, 1, 2, 2], "sex": [0, 1, 0, 1], "age": [29, 4, 40, 61.5],
-                            "sibsp": [0, 1, 0, 3], "parch": [0, 2, 0, 1], "fare": [211.3375, 30, 7.25, 80],
-                            "embarked": [2, 0, 1, 2]})
-    credit = pd.DataFrame({"order_amount": [700, 150, 4000, 900], "average_monthly_income": [0, 3000, 2500, 800],
-                           "employment_status_Employed": [0, 1, 0, 0],
-                           "employment_status_Self-Employed": [0, 0, 1, 0],
-                           "employment_status_Contract": [0, 0, 0, 1]})
+    titanic = pd.DataFrame(
+        {
+            "pclass": [0, 1, 2, 2],
+            "sex": [0, 1, 0, 1],
+            "age": [29, 4, 40, 61.5],
+            "sibsp": [0, 1, 0, 3],
+            "parch": [0, 2, 0, 1],
+            "fare": [211.3375, 30, 7.25, 80],
+            "embarked": [2, 0, 1, 2],
+        }
+    )
+    credit = pd.DataFrame(
+        {
+            "order_amount": [700, 150, 4000, 900],
+            "average_monthly_income": [0, 3000, 2500, 800],
+            "employment_status_Employed": [0, 1, 0, 0],
+            "employment_status_Self-Employed": [0, 0, 1, 0],
+            "employment_status_Contract": [0, 0, 0, 1],
+        }
+    )
     return {TITANIC_PATH: titanic, CREDIT_PATHS[0]: credit, CREDIT_PATHS[1]: credit}
 
 
@@ -205,12 +264,14 @@ def fresh_sample_stores(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[
 
 
 def test_sample_models_are_built_fast_and_deterministically(
-        fresh_sample_stores: list[tuple[ModelRegistry, list[str], float]]) -> None:
+    fresh_sample_stores: list[tuple[ModelRegistry, list[str], float]],
+) -> None:
     (first, built_first, seconds_first), (second, built_second, seconds_second) = fresh_sample_stores
     assert sorted(built_first) == sorted(built_second) == sorted(SAMPLE_PATHS)
     assert max(seconds_first, seconds_second) < SAMPLE_BUILD_LIMIT_S, (
         f"building the sample models took {seconds_first:.1f} s and {seconds_second:.1f} s "
-        f"(limit {SAMPLE_BUILD_LIMIT_S:.0f} s)")
+        f"(limit {SAMPLE_BUILD_LIMIT_S:.0f} s)"
+    )
     rows = sample_rows()
     for path in SAMPLE_PATHS:
         a, b = first.load(DEMO_BUCKET, path), second.load(DEMO_BUCKET, path)
@@ -234,15 +295,18 @@ def test_sample_models_cover_both_tasks(fresh_sample_stores: list[tuple[ModelReg
     assert titanic.schema.task == "classification" and titanic.descriptor["metrics"]["accuracy"] > 0.7
 
 
-@pytest.mark.parametrize(("bucket", "path", "said"), [
-    ("storage", "1/4/model groups/1/1.json", "has the part 'model groups'; parts may use only letters"),
-    ("storage", "1/4/-x/1/1.json", "has the part '-x'"),
-    ("storage", "1/4/../1/1.json", "may not contain empty, '.' or '..' parts"),
-    ("storage", "1//1.json", "may not contain empty"),
-    ("storage", "/etc/passwd.json", "must be a relative path"),
-    ("storage", "1/4/model-groups/1/1.txt", "must name a model descriptor ending in .json"),
-    ("my bucket", "1/1.json", "bucket 'my bucket' is not a valid bucket name"),
-])
+@pytest.mark.parametrize(
+    ("bucket", "path", "said"),
+    [
+        ("storage", "1/4/model groups/1/1.json", "has the part 'model groups'; parts may use only letters"),
+        ("storage", "1/4/-x/1/1.json", "has the part '-x'"),
+        ("storage", "1/4/../1/1.json", "may not contain empty, '.' or '..' parts"),
+        ("storage", "1//1.json", "may not contain empty"),
+        ("storage", "/etc/passwd.json", "must be a relative path"),
+        ("storage", "1/4/model-groups/1/1.txt", "must name a model descriptor ending in .json"),
+        ("my bucket", "1/1.json", "bucket 'my bucket' is not a valid bucket name"),
+    ],
+)
 def test_a_location_that_is_not_plain_names_gets_its_reason(bucket: str, path: str, said: str) -> None:
     with pytest.raises(InvalidLocation, match=re.escape(said)):
         check_location(bucket, path)

@@ -47,8 +47,13 @@ from whatif.server.samples import (
 TIMEOUT_S = 10
 SAMPLE_URL_PATH = "/api/v1/proxy/pipeline/model/sample"
 REPO_ROOT = Path(__file__).resolve().parents[3]
-TINY = FeatureSchema((Feature("x1", "number", 0, 1, 0.5), Feature("x2", "number", 0, 1, 0.5)),
-                     name="Tiny", task="classification", target="y", classes=(0, 1))
+TINY = FeatureSchema(
+    (Feature("x1", "number", 0, 1, 0.5), Feature("x2", "number", 0, 1, 0.5)),
+    name="Tiny",
+    task="classification",
+    target="y",
+    classes=(0, 1),
+)
 TINY_ROWS = pd.DataFrame({"x1": [0.9, 0.1, 0.7], "x2": [0.2, 0.4, 0.8], "y": [1, 0, 1]})
 # user 1's own models in another project of the upgraded store
 SAVED_WITHOUT_ROWS = "1/5/model-groups/1/1.json"
@@ -57,16 +62,27 @@ ROWS_LINKED_OUTSIDE = "1/5/model-groups/3/1.json"
 
 
 def mint(secret: str, user_id: str = DEMO_USER) -> dict[str, str]:
-    return {"authorization": "Bearer " + jwt.encode({"userId": user_id, "email": DEMO_EMAIL}, secret,
-                                                    algorithm="HS256")}
+    return {
+        "authorization": "Bearer " + jwt.encode({"userId": user_id, "email": DEMO_EMAIL}, secret, algorithm="HS256")
+    }
 
 
-def sample(server: EmbeddedServer, path: str | None = TITANIC_PATH, *, n: Any = None, bucket: str = DEMO_BUCKET,
-           headers: dict[str, str] | None = None) -> requests.Response:
+def sample(
+    server: EmbeddedServer,
+    path: str | None = TITANIC_PATH,
+    *,
+    n: Any = None,
+    bucket: str = DEMO_BUCKET,
+    headers: dict[str, str] | None = None,
+) -> requests.Response:
     """GET the sample-rows route as the demo user (unless ``headers`` say otherwise)."""
     params = {k: v for k, v in (("path", path), ("bucket", bucket), ("n", n)) if v is not None}
-    return requests.get(server.origin + SAMPLE_URL_PATH, params=params,
-                        headers=mint(server.secret) if headers is None else headers, timeout=TIMEOUT_S)
+    return requests.get(
+        server.origin + SAMPLE_URL_PATH,
+        params=params,
+        headers=mint(server.secret) if headers is None else headers,
+        timeout=TIMEOUT_S,
+    )
 
 
 def rows_of(server: EmbeddedServer, path: str = TITANIC_PATH, n: Any = None) -> dict[str, Any]:
@@ -77,9 +93,12 @@ def rows_of(server: EmbeddedServer, path: str = TITANIC_PATH, n: Any = None) -> 
 
 
 def schema_of(server: EmbeddedServer, path: str) -> FeatureSchema:
-    response = requests.get(server.origin + "/api/v1/proxy/pipeline/model/schema",
-                            params={"path": path, "bucket": DEMO_BUCKET}, headers=mint(server.secret),
-                            timeout=TIMEOUT_S)
+    response = requests.get(
+        server.origin + "/api/v1/proxy/pipeline/model/schema",
+        params={"path": path, "bucket": DEMO_BUCKET},
+        headers=mint(server.secret),
+        timeout=TIMEOUT_S,
+    )
     assert response.status_code == 200, response.text
     return FeatureSchema.from_dict(response.json())
 
@@ -105,7 +124,8 @@ def stored_rows(store: Path) -> dict[str, bytes]:
 # ---- what comes back ----------------------------------------------------------------------------
 @pytest.mark.parametrize("path", SAMPLE_PATHS)
 def test_each_sample_model_gives_real_rows_of_its_schema_with_their_true_target(
-        server: EmbeddedServer, path: str) -> None:
+    server: EmbeddedServer, path: str
+) -> None:
     answer = rows_of(server, path, n=SAMPLE_ROW_COUNT)
     schema = schema_of(server, path)
 
@@ -124,15 +144,20 @@ def test_each_sample_model_gives_real_rows_of_its_schema_with_their_true_target(
 
 @pytest.mark.parametrize("path", SAMPLE_PATHS)
 def test_sample_rows_predict_as_they_are_and_mostly_give_their_true_target(
-        server: EmbeddedServer, client: ModelClient, path: str) -> None:
+    server: EmbeddedServer, client: ModelClient, path: str
+) -> None:
     answer = rows_of(server, path, n=SAMPLE_ROW_COUNT)
 
     predicted = client.predict(answer["rows"], path, DEMO_BUCKET).predictions["prediction"].to_numpy()
 
     truth = np.asarray(answer["targets"])
     if path == DIABETES_PATH:
-        metrics = requests.get(server.origin + "/api/v1/proxy/pipeline/model/schema", headers=mint(server.secret),
-                               params={"path": path, "bucket": DEMO_BUCKET}, timeout=TIMEOUT_S).json()["metrics"]
+        metrics = requests.get(
+            server.origin + "/api/v1/proxy/pipeline/model/schema",
+            headers=mint(server.secret),
+            params={"path": path, "bucket": DEMO_BUCKET},
+            timeout=TIMEOUT_S,
+        ).json()["metrics"]
         error = float(np.abs(predicted - truth).mean())
         assert error < 1.5 * metrics["mae"], f"mean error {error:.1f} on the sample rows, {metrics['mae']} on test"
     else:
@@ -171,16 +196,21 @@ def test_n_outside_1_to_50_is_refused_with_a_sentence(server: EmbeddedServer, n:
 
 
 # ---- the same refusals as the other routes -------------------------------------------------------
-@pytest.mark.parametrize(("path", "bucket", "user_id", "status", "code", "mention"), [
-    (TITANIC_PATH, DEMO_BUCKET, "2", 403, "not_your_model", "user 2"),
-    ("2/4/model-groups/1/1.json", DEMO_BUCKET, DEMO_USER, 403, "not_your_model", "belongs to user 2"),
-    ("1/4/model-groups/99/1.json", DEMO_BUCKET, DEMO_USER, 404, "model_not_found", "1/4/model-groups/99/1.json"),
-    (TITANIC_PATH, "no-such-bucket", DEMO_USER, 404, "model_not_found", "no-such-bucket"),
-    ("1/4/../../x.json", DEMO_BUCKET, DEMO_USER, 400, "invalid_path", "'..'"),
-    (None, DEMO_BUCKET, DEMO_USER, 400, "missing_parameter", "'path'"),
-], ids=["another-users-token", "another-users-model", "unknown-model", "unknown-bucket", "dotdot", "no-path"])
-def test_refusals_match_the_schema_route(server: EmbeddedServer, path: str | None, bucket: str, user_id: str,
-                                         status: int, code: str, mention: str) -> None:
+@pytest.mark.parametrize(
+    ("path", "bucket", "user_id", "status", "code", "mention"),
+    [
+        (TITANIC_PATH, DEMO_BUCKET, "2", 403, "not_your_model", "user 2"),
+        ("2/4/model-groups/1/1.json", DEMO_BUCKET, DEMO_USER, 403, "not_your_model", "belongs to user 2"),
+        ("1/4/model-groups/99/1.json", DEMO_BUCKET, DEMO_USER, 404, "model_not_found", "1/4/model-groups/99/1.json"),
+        (TITANIC_PATH, "no-such-bucket", DEMO_USER, 404, "model_not_found", "no-such-bucket"),
+        ("1/4/../../x.json", DEMO_BUCKET, DEMO_USER, 400, "invalid_path", "'..'"),
+        (None, DEMO_BUCKET, DEMO_USER, 400, "missing_parameter", "'path'"),
+    ],
+    ids=["another-users-token", "another-users-model", "unknown-model", "unknown-bucket", "dotdot", "no-path"],
+)
+def test_refusals_match_the_schema_route(
+    server: EmbeddedServer, path: str | None, bucket: str, user_id: str, status: int, code: str, mention: str
+) -> None:
     response = sample(server, path, bucket=bucket, headers=mint(server.secret, user_id))
     assert response.status_code == status, response.text
     assert response.json()["code"] == code
@@ -232,8 +262,9 @@ def upgraded_server(old_store: Path) -> Iterator[EmbeddedServer]:
     running.stop()
 
 
-def test_a_store_built_without_sample_rows_gets_them_without_a_rebuild(model_store: Path, server: EmbeddedServer,
-                                                                      tmp_path: Path) -> None:
+def test_a_store_built_without_sample_rows_gets_them_without_a_rebuild(
+    model_store: Path, server: EmbeddedServer, tmp_path: Path
+) -> None:
     store = tmp_path / "store"
     shutil.copytree(model_store / DEMO_BUCKET, store / DEMO_BUCKET)
     for file in store.rglob("*.samples.jsonl"):
@@ -247,12 +278,15 @@ def test_a_store_built_without_sample_rows_gets_them_without_a_rebuild(model_sto
 
 
 def test_a_complete_store_is_checked_without_loading_scikit_learn(model_store: Path, server: EmbeddedServer) -> None:
-    script = ("import sys; from whatif.server.registry import ModelRegistry; "
-              "from whatif.server.samples import ensure_sample_models; "
-              f"print(ensure_sample_models(ModelRegistry({str(model_store)!r})), 'sklearn' in sys.modules)")
+    script = (
+        "import sys; from whatif.server.registry import ModelRegistry; "
+        "from whatif.server.samples import ensure_sample_models; "
+        f"print(ensure_sample_models(ModelRegistry({str(model_store)!r})), 'sklearn' in sys.modules)"
+    )
     env = {k: v for k, v in os.environ.items() if not k.startswith("WHATIF_")}
-    done = subprocess.run([sys.executable, "-c", script], cwd=REPO_ROOT, env=env, capture_output=True, text=True,
-                          timeout=60, check=False)
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=60, check=False
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["[]", "False"], "a store with every sample and its rows must start fast"
 
@@ -266,8 +300,10 @@ def test_a_model_saved_without_rows_says_so_in_a_sentence(upgraded_server: Embed
     response = sample(upgraded_server, SAVED_WITHOUT_ROWS)
     assert response.status_code == 404, response.text
     assert response.json()["code"] == "no_sample_rows"
-    assert response.json()["detail"] == (f"Model '{SAVED_WITHOUT_ROWS}' has no sample rows saved (it was saved "
-                                         "without them); start from its defaults instead.")
+    assert response.json()["detail"] == (
+        f"Model '{SAVED_WITHOUT_ROWS}' has no sample rows saved (it was saved "
+        "without them); start from its defaults instead."
+    )
 
 
 def test_a_model_saved_with_rows_gives_them_and_their_targets(upgraded_server: EmbeddedServer) -> None:
@@ -292,15 +328,19 @@ def test_a_version_saved_again_without_rows_does_not_keep_the_old_rows(tmp_path:
     assert not registry.has_sample_rows(DEMO_BUCKET, saved["path"]), "the rows of the model it replaced"
 
 
-@pytest.mark.parametrize(("rows", "said"), [
-    (TINY_ROWS.drop(columns="x2"), "Sample row 0 does not fit the model's schema (x2: is missing)"),
-    (TINY_ROWS.assign(note="a"), "Sample row 0 has the column 'note', which is neither an input"),
-    (TINY_ROWS.assign(x1=[0.5, float("nan"), 0.1]), "Sample row 1 does not fit the model's schema (x1: must be a "
-                                                   "finite number"),
-    (TINY_ROWS.head(0), "The sample rows are empty"),
-])
-def test_rows_that_do_not_fit_the_schema_are_refused_when_saving(tmp_path: Path, rows: pd.DataFrame,
-                                                                 said: str) -> None:
+@pytest.mark.parametrize(
+    ("rows", "said"),
+    [
+        (TINY_ROWS.drop(columns="x2"), "Sample row 0 does not fit the model's schema (x2: is missing)"),
+        (TINY_ROWS.assign(note="a"), "Sample row 0 has the column 'note', which is neither an input"),
+        (
+            TINY_ROWS.assign(x1=[0.5, float("nan"), 0.1]),
+            "Sample row 1 does not fit the model's schema (x1: must be a finite number",
+        ),
+        (TINY_ROWS.head(0), "The sample rows are empty"),
+    ],
+)
+def test_rows_that_do_not_fit_the_schema_are_refused_when_saving(tmp_path: Path, rows: pd.DataFrame, said: str) -> None:
     registry = ModelRegistry(tmp_path)
     fitted = LogisticRegression().fit(TINY_ROWS[["x1", "x2"]], TINY_ROWS["y"])
     with pytest.raises(ValueError, match=re.escape(said)):
@@ -314,9 +354,30 @@ def test_the_command_line_saves_sample_rows_from_a_csv(tmp_path: Path, capsys: p
     schema_file.write_text(json.dumps(TINY.to_dict()))
     TINY_ROWS.to_csv(rows_file, index=False)
 
-    assert main(["--store", str(tmp_path / "store"), "save", "--model", str(model_file), "--schema", str(schema_file),
-                 "--bucket", DEMO_BUCKET, "--user", "1", "--project", "4", "--name", "Tiny",
-                 "--sample-rows", str(rows_file)]) == 0, capsys.readouterr().err
+    assert (
+        main(
+            [
+                "--store",
+                str(tmp_path / "store"),
+                "save",
+                "--model",
+                str(model_file),
+                "--schema",
+                str(schema_file),
+                "--bucket",
+                DEMO_BUCKET,
+                "--user",
+                "1",
+                "--project",
+                "4",
+                "--name",
+                "Tiny",
+                "--sample-rows",
+                str(rows_file),
+            ]
+        )
+        == 0
+    ), capsys.readouterr().err
 
     saved = ModelRegistry(tmp_path / "store").sample_rows(DEMO_BUCKET, "1/4/model-groups/1/1.json")
     assert (saved.rows[1], saved.targets) == ({"x1": 0.1, "x2": 0.4}, [1, 0, 1])

@@ -134,15 +134,14 @@ def seed_example() -> str:
 def example_on_the_seed_page() -> str:
     """The page's full code example: from its first import after the heading to the end."""
     text = SEED_PAGE.read_text(encoding="utf-8")
-    after_heading = text[text.index("Full code example"):]
-    return after_heading[after_heading.index("import jwt"):]
+    after_heading = text[text.index("Full code example") :]
+    return after_heading[after_heading.index("import jwt") :]
 
 
 def filled_in(code: str, *, url: str, secret: str, user_id: str = DEMO_USER) -> str:
     """The example with its empty constants filled in, and nothing else changed."""
     constants = {
-        "API_BASE_URL = 'https://api.app.datrics.ai/api/v1/proxy/pipeline/model/predict'\n":
-            f"API_BASE_URL = '{url}'\n",
+        "API_BASE_URL = 'https://api.app.datrics.ai/api/v1/proxy/pipeline/model/predict'\n": f"API_BASE_URL = '{url}'\n",  # noqa: E501
         'API_SECRET = ""\n': f"API_SECRET = {json.dumps(secret)}\n",
         '    "userId": "",\n': f'    "userId": {json.dumps(user_id)},\n',
         '    "email": ""\n': f'    "email": {json.dumps(DEMO_EMAIL)}\n',
@@ -172,7 +171,7 @@ def printed_result(stdout: str) -> dict[str, Any]:
     """The dict the example printed after ``Prediction result:``."""
     lines = [line for line in stdout.splitlines() if line.startswith(RESULT_PREFIX)]
     assert len(lines) == 1, f"expected one 'Prediction result:' line in:\n{stdout}"
-    result: dict[str, Any] = ast.literal_eval(lines[0][len(RESULT_PREFIX):])
+    result: dict[str, Any] = ast.literal_eval(lines[0][len(RESULT_PREFIX) :])
     return result
 
 
@@ -209,11 +208,18 @@ def test_only_the_constants_are_filled_in() -> None:
     filled = filled_in(code, url="http://127.0.0.1:1/x", secret="s")
     changed = [(a, b) for a, b in zip(code.splitlines(), filled.splitlines(), strict=True) if a != b]
     assert [a.split("=")[0].split(":")[0].strip() for a, _ in changed] == [
-        "API_BASE_URL", "API_SECRET", '"userId"', '"email"', "MODEL_PATH", "MODEL_BUCKET"]
+        "API_BASE_URL",
+        "API_SECRET",
+        '"userId"',
+        '"email"',
+        "MODEL_PATH",
+        "MODEL_BUCKET",
+    ]
 
 
-def test_seed_example_prints_a_successful_prediction(server: EmbeddedServer, tmp_path: Path,
-                                                     expected_titanic: dict[str, Any]) -> None:
+def test_seed_example_prints_a_successful_prediction(
+    server: EmbeddedServer, tmp_path: Path, expected_titanic: dict[str, Any]
+) -> None:
     done = run_example(filled_in(seed_example(), url=server.predict_url, secret=server.secret), tmp_path)
     assert done.returncode == 0, done.stderr
     assert "Prediction result:" in done.stdout and "'state': 'SUCCESS'" in done.stdout, done.stdout
@@ -238,8 +244,7 @@ def test_seed_example_waits_through_started_then_succeeds(slow_server: EmbeddedS
     assert answer["result"][0]["prediction"] in (0, 1)
 
 
-def test_seed_example_with_a_wrong_secret_says_it_cannot_authenticate(server: EmbeddedServer,
-                                                                      tmp_path: Path) -> None:
+def test_seed_example_with_a_wrong_secret_says_it_cannot_authenticate(server: EmbeddedServer, tmp_path: Path) -> None:
     """The documented client reads ``r.json().get('id')`` even on errors: they must be JSON."""
     code = filled_in(seed_example(), url=server.predict_url, secret="not-the-" + server.secret)
     done = run_example(code, tmp_path)

@@ -42,9 +42,15 @@ def clean_env() -> dict[str, str]:
 
 
 def test_server_refuses_to_start_without_a_secret(tmp_path: Path) -> None:
-    done = subprocess.run([sys.executable, "-m", "whatif.server", "--port", str(free_port()),
-                           "--store", str(tmp_path / "store")], cwd=REPO_ROOT, env=clean_env(),
-                          capture_output=True, text=True, timeout=60, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "whatif.server", "--port", str(free_port()), "--store", str(tmp_path / "store")],
+        cwd=REPO_ROOT,
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert done.returncode != 0
     assert "secret" in done.stderr.lower() and "WHATIF_API_SECRET" in done.stderr, done.stderr
     assert not (tmp_path / "store").exists(), "nothing is built before the secret is checked"
@@ -80,10 +86,25 @@ class Output:
 def demo_server(server: EmbeddedServer, model_store: Path) -> Iterator[tuple[subprocess.Popen[str], Output, int]]:
     """``python -m whatif.server --demo`` on the session's store (its samples are built already)."""
     port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "whatif.server", "--demo", "--port", str(port),
-                                "--store", str(model_store), "--log-level", "warning"],
-                               cwd=REPO_ROOT, env=clean_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                               text=True)
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "whatif.server",
+            "--demo",
+            "--port",
+            str(port),
+            "--store",
+            str(model_store),
+            "--log-level",
+            "warning",
+        ],
+        cwd=REPO_ROOT,
+        env=clean_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         yield process, Output(process), port
     finally:
@@ -108,7 +129,8 @@ def wait_until_listening(port: int, process: subprocess.Popen[str], timeout_s: f
 
 
 def test_demo_server_prints_how_to_call_it_and_answers_the_seed_row(
-        demo_server: tuple[subprocess.Popen[str], Output, int]) -> None:
+    demo_server: tuple[subprocess.Popen[str], Output, int],
+) -> None:
     process, output, port = demo_server
     url = f"http://127.0.0.1:{port}{PREDICT_PATH}"
     secret = output.wait_for(r"export WHATIF_API_SECRET=(\S+)", process, START_TIMEOUT_S).group(1)
@@ -119,12 +141,15 @@ def test_demo_server_prints_how_to_call_it_and_answers_the_seed_row(
     wait_until_listening(port, process, START_TIMEOUT_S)
     token = jwt.encode({"userId": DEMO_USER, "email": DEMO_EMAIL}, secret, algorithm="HS256")
     headers = {"authorization": f"Bearer {token}", "content-type": "application/json;charset=UTF-8"}
-    created = requests.post(url, params={"path": TITANIC_PATH, "bucket": DEMO_BUCKET,
-                                         "return_only_prediction": "False"},
-                            data=json.dumps([SEED_TITANIC_ROW]), headers=headers, timeout=10)
+    created = requests.post(
+        url,
+        params={"path": TITANIC_PATH, "bucket": DEMO_BUCKET, "return_only_prediction": "False"},
+        data=json.dumps([SEED_TITANIC_ROW]),
+        headers=headers,
+        timeout=10,
+    )
     assert created.status_code == 200, created.text
-    answer = requests.get(f"{url}/info/{created.json()['id']}", params={"wait": 10}, headers=headers,
-                          timeout=20).json()
+    answer = requests.get(f"{url}/info/{created.json()['id']}", params={"wait": 10}, headers=headers, timeout=20).json()
     assert answer["state"] == "SUCCESS", answer
     (record,) = answer["result"]
     assert record["prediction"] in (0, 1) and {k: record[k] for k in SEED_TITANIC_ROW} == SEED_TITANIC_ROW

@@ -152,13 +152,22 @@ def headers_for(server: EmbeddedServer, user_id: str = DEMO_USER) -> dict[str, s
 
 
 def submit(server: EmbeddedServer, rows: list[dict[str, Any]], path: str = TITANIC_PATH) -> requests.Response:
-    return requests.post(server.predict_url, params={"path": path, "bucket": DEMO_BUCKET},
-                         data=json.dumps(rows), headers=headers_for(server), timeout=TIMEOUT_S)
+    return requests.post(
+        server.predict_url,
+        params={"path": path, "bucket": DEMO_BUCKET},
+        data=json.dumps(rows),
+        headers=headers_for(server),
+        timeout=TIMEOUT_S,
+    )
 
 
 def info(server: EmbeddedServer, task_id: str, wait_s: float = 0) -> requests.Response:
-    return requests.get(f"{server.predict_url}/info/{task_id}", params={"wait": wait_s},
-                        headers=headers_for(server), timeout=TIMEOUT_S + wait_s)
+    return requests.get(
+        f"{server.predict_url}/info/{task_id}",
+        params={"wait": wait_s},
+        headers=headers_for(server),
+        timeout=TIMEOUT_S + wait_s,
+    )
 
 
 @pytest.fixture()
@@ -193,8 +202,13 @@ def test_full_queue_answers_503_with_retry_after(one_slot_server: EmbeddedServer
 def test_client_waits_out_a_full_queue(one_slot_server: EmbeddedServer) -> None:
     """Retry-After is honoured by our client: a second predict succeeds instead of failing."""
     assert submit(one_slot_server, [SEED_TITANIC_ROW]).status_code == 200
-    with ModelClient(one_slot_server.predict_url, secret=one_slot_server.secret, user_id=DEMO_USER,
-                     email=DEMO_EMAIL, poll_deadline_s=20) as client:
+    with ModelClient(
+        one_slot_server.predict_url,
+        secret=one_slot_server.secret,
+        user_id=DEMO_USER,
+        email=DEMO_EMAIL,
+        poll_deadline_s=20,
+    ) as client:
         result = client.predict([SEED_TITANIC_ROW], TITANIC_PATH, DEMO_BUCKET)
     assert len(result.predictions) == 1
 
@@ -214,8 +228,13 @@ class HandRolledClassifier(LogisticRegression):
     """A model class off the store's allow-list: loading it would run this module's code."""
 
 
-TWO_FEATURES = FeatureSchema((Feature("x1", "number", 0, 1, 0.5), Feature("x2", "number", 0, 1, 0.5)),
-                             name="Tiny", task="classification", target="y", classes=(0, 1))
+TWO_FEATURES = FeatureSchema(
+    (Feature("x1", "number", 0, 1, 0.5), Feature("x2", "number", 0, 1, 0.5)),
+    name="Tiny",
+    task="classification",
+    target="y",
+    classes=(0, 1),
+)
 
 
 def training_data(columns: int = 2) -> tuple[pd.DataFrame, np.ndarray]:
@@ -229,14 +248,27 @@ def odd_store(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """A store with a safe model, a model of a non-allow-listed class, and a model that cannot predict."""
     registry = ModelRegistry(tmp_path_factory.mktemp("odd-store"))
     x, y = training_data()
-    safe = registry.save(LogisticRegression().fit(x, y), TWO_FEATURES, bucket=DEMO_BUCKET, user=DEMO_USER,
-                         project="4", name="Safe")
-    unsafe = registry.save(HandRolledClassifier().fit(x, y), TWO_FEATURES, bucket=DEMO_BUCKET, user=DEMO_USER,
-                           project="4", name="Hand rolled")
+    safe = registry.save(
+        LogisticRegression().fit(x, y), TWO_FEATURES, bucket=DEMO_BUCKET, user=DEMO_USER, project="4", name="Safe"
+    )
+    unsafe = registry.save(
+        HandRolledClassifier().fit(x, y),
+        TWO_FEATURES,
+        bucket=DEMO_BUCKET,
+        user=DEMO_USER,
+        project="4",
+        name="Hand rolled",
+    )
     x3, y3 = training_data(columns=3)
     # trained on three columns, described with two: it fails when it predicts, not when it loads
-    mismatched = registry.save(LogisticRegression().fit(x3, y3), TWO_FEATURES, bucket=DEMO_BUCKET,
-                               user=DEMO_USER, project="4", name="Mismatched")
+    mismatched = registry.save(
+        LogisticRegression().fit(x3, y3),
+        TWO_FEATURES,
+        bucket=DEMO_BUCKET,
+        user=DEMO_USER,
+        project="4",
+        name="Mismatched",
+    )
     return {"registry": registry, "safe": safe["path"], "unsafe": unsafe["path"], "mismatched": mismatched["path"]}
 
 
@@ -255,8 +287,7 @@ def test_registry_refuses_a_model_file_with_a_type_off_the_allow_list(odd_store:
         registry.load(DEMO_BUCKET, odd_store["unsafe"])
 
 
-def test_submit_to_an_unsafe_model_answers_a_clear_error(odd_server: EmbeddedServer,
-                                                         odd_store: dict[str, Any]) -> None:
+def test_submit_to_an_unsafe_model_answers_a_clear_error(odd_server: EmbeddedServer, odd_store: dict[str, Any]) -> None:
     response = submit(odd_server, [{"x1": 0.2, "x2": 0.4}], path=odd_store["unsafe"])
     assert response.status_code == 500, response.text
     assert response.headers["content-type"].startswith("application/json")
@@ -269,16 +300,18 @@ def test_submit_to_an_unsafe_model_answers_a_clear_error(odd_server: EmbeddedSer
     assert info(odd_server, ok.json()["id"], wait_s=5).json()["state"] == "SUCCESS"
 
 
-def test_a_model_that_fails_to_predict_gives_failure_with_type_and_message(odd_server: EmbeddedServer,
-                                                                          odd_store: dict[str, Any]) -> None:
+def test_a_model_that_fails_to_predict_gives_failure_with_type_and_message(
+    odd_server: EmbeddedServer, odd_store: dict[str, Any]
+) -> None:
     created = submit(odd_server, [{"x1": 0.2, "x2": 0.4}], path=odd_store["mismatched"])
     assert created.status_code == 200, "the rows match the schema, so the submit is accepted"
     answer = info(odd_server, created.json()["id"], wait_s=5).json()
     assert answer["state"] == "FAILURE"
     assert answer["error"]["type"] == "ValueError"
     assert "feature" in answer["error"]["message"]
-    with ModelClient(odd_server.predict_url, secret=odd_server.secret, user_id=DEMO_USER, email=DEMO_EMAIL,
-                     poll_deadline_s=10) as client:
+    with ModelClient(
+        odd_server.predict_url, secret=odd_server.secret, user_id=DEMO_USER, email=DEMO_EMAIL, poll_deadline_s=10
+    ) as client:
         with pytest.raises(TaskFailed, match="ValueError"):
             client.predict([{"x1": 0.2, "x2": 0.4}], odd_store["mismatched"], DEMO_BUCKET)
         assert len(client.predict([{"x1": 0.9, "x2": 0.4}], odd_store["safe"], DEMO_BUCKET).predictions) == 1
@@ -289,8 +322,13 @@ def test_long_polls_hold_no_threads_so_other_requests_still_answer(model_store: 
     try:
         token = jwt.encode({"userId": "1", "email": "demo@example.com"}, slow.secret, algorithm="HS256")
         headers = {"authorization": f"Bearer {token}"}
-        task_id = requests.post(slow.predict_url, params={"path": TITANIC_PATH, "bucket": DEMO_BUCKET},
-                                json=[SEED_TITANIC_ROW], headers=headers, timeout=10).json()["id"]
+        task_id = requests.post(
+            slow.predict_url,
+            params={"path": TITANIC_PATH, "bucket": DEMO_BUCKET},
+            json=[SEED_TITANIC_ROW],
+            headers=headers,
+            timeout=10,
+        ).json()["id"]
 
         def long_poll() -> None:
             requests.get(f"{slow.predict_url}/info/{task_id}", params={"wait": 6}, headers=headers, timeout=30)
