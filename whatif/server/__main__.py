@@ -31,6 +31,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--demo", action="store_true", help="use a random secret and print how to call the API")
     parser.add_argument("--task-delay", type=float, help="artificial delay per task, in seconds")
     parser.add_argument("--workers", type=int, help="prediction worker threads")
+    parser.add_argument(
+        "--backend",
+        choices=("threads", "celery"),
+        help="where tasks run: this process's threads (default) or Celery workers "
+        "(start them with: celery -A whatif.server.worker worker)",
+    )
+    parser.add_argument("--broker", help="Redis URL of the Celery broker and results (WHATIF_BROKER_URL)")
     parser.add_argument("--require-exp", action="store_true", help="refuse tokens without an exp claim")
     parser.add_argument("--log-level", default="info")
     return parser.parse_args(argv)
@@ -51,7 +58,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return 2
     overrides["api_secret"] = secret
-    for key, value in (("store", args.store), ("task_delay_s", args.task_delay), ("workers", args.workers)):
+    flags = (
+        ("store", args.store),
+        ("task_delay_s", args.task_delay),
+        ("workers", args.workers),
+        ("backend", args.backend),
+        ("broker_url", args.broker),
+    )
+    for key, value in flags:
         if value is not None:
             overrides[key] = value
     if args.require_exp:

@@ -69,6 +69,7 @@ def start_server(
     warm_up: bool = True,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
+    task_clock: Callable[[], float] = time.time,
     **settings: Any,
 ) -> EmbeddedServer:
     """Start the server in a daemon thread and return once it answers.
@@ -76,11 +77,12 @@ def start_server(
     ``secret`` defaults to a fresh random one; other keyword arguments are ServerSettings
     fields (``task_delay_s``, ``workers``, ``max_rows``...). With ``warm_up=False`` the models
     are loaded when first asked for, or all at once by ``EmbeddedServer.warm_up()``: the app
-    does that after its first page, which the warm-up would otherwise slow down.
+    does that after its first page, which the warm-up would otherwise slow down. ``clock`` and
+    ``sleep`` time the start-up; ``task_clock`` (Unix time) stamps and expires tasks.
     """
     secret = secret or secrets.token_urlsafe(32)
     config = ServerSettings(api_secret=secret, store=Path(store), **settings)  # type: ignore[arg-type]
-    app = create_app(config, warm_up_now=warm_up)
+    app = create_app(config, warm_up_now=warm_up, task_clock=task_clock)
     # proto=IPPROTO_TCP matters: asyncio sets TCP_NODELAY on accepted sockets only then, and
     # without it every keep-alive answer waits ~40 ms for a delayed ACK (Nagle)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)

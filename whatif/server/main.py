@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -17,7 +18,7 @@ from whatif.server.registry import ModelRegistry, predict_frame
 from whatif.server.routes import router
 from whatif.server.samples import ensure_sample_models
 from whatif.server.settings import ServerSettings
-from whatif.server.tasks import TaskRunner
+from whatif.server.tasks import TaskQueue, TaskRunner
 
 logger = logging.getLogger(__name__)
 
@@ -71,7 +72,25 @@ class ModelWarmer:
             self._thread.join(timeout_s)
 
 
-def create_app(settings: ServerSettings, *, warm_up_now: bool = True) -> FastAPI:
+def task_queue(settings: ServerSettings, clock: Callable[[], float] = time.time) -> TaskQueue:
+    """The in-process thread pool, or, with ``backend="celery"``, Celery workers over Redis."""
+    if settings.backend == "celery":
+        from whatif.server.celery_tasks import CeleryTasks  # Celery and Redis only when asked for
+
+        return CeleryTasks(settings, clock=clock)
+    return TaskRunner(
+        settings.workers,
+        settings.queue_size,
+        settings.task_ttl_s,
+        settings.max_finished_tasks,
+        settings.task_delay_s,
+        clock=clock,
+    )
+
+
+def create_app(
+    settings: ServerSettings, *, warm_up_now: bool = True, task_clock: Callable[[], float] = time.time
+) -> FastAPI:
     """A ready server: the store opened, the sample models built when missing, workers started.
 
     Models are warmed up in the background (``app.state.warmer``): at once, or, with
@@ -85,14 +104,15 @@ def create_app(settings: ServerSettings, *, warm_up_now: bool = True) -> FastAPI
     warmer = ModelWarmer(registry)
     if warm_up_now:
         warmer.start()
-    runner = TaskRunner(
-        settings.workers, settings.queue_size, settings.task_ttl_s, settings.max_finished_tasks, settings.task_delay_s
-    )
+    runner = task_queue(settings, task_clock)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
         runner.shutdown()
+        close = getattr(runner, "close", None)
+        if close is not None:
+            await close()
 
     app = FastAPI(title="AutoModel prediction API (reference server)", version="1.0", lifespan=lifespan)
     app.state.settings = settings

@@ -30,6 +30,7 @@ import re
 import sys
 import tempfile
 import threading
+import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -79,6 +80,12 @@ class UnsafeModel(StoreError):
     """A saved model file holds types outside the allow-list."""
 
     code = "unsafe_model"
+
+
+class UnreadableModel(StoreError):
+    """A saved model file is damaged or not a skops file."""
+
+    code = "model_unreadable"
 
 
 class NoSampleRows(StoreError):
@@ -393,7 +400,13 @@ def load_safely(model_file: Path) -> Any:
     """Load a skops file whose types are all on the allow-list; raise UnsafeModel otherwise."""
     import skops.io as sio  # imported when used: it pulls in all of scikit-learn (~1.5 s)
 
-    untrusted = sio.get_untrusted_types(file=model_file)
+    try:
+        untrusted = sio.get_untrusted_types(file=model_file)
+    except (zipfile.BadZipFile, OSError, ValueError, KeyError) as exc:
+        raise UnreadableModel(
+            f"the model file {model_file.name} cannot be read ({type(exc).__name__}): it is damaged or not a "
+            "skops file; save the model again"
+        ) from None
     refused = [t for t in untrusted if not t.startswith(SAFE_TYPE_PREFIXES)]
     if refused:
         raise UnsafeModel(f"the model file holds types that are not allowed: {', '.join(refused[:5])}")

@@ -41,9 +41,8 @@ from whatif.server.registry import (
     check_location,
 )
 from whatif.server.settings import ServerSettings
-from whatif.server.tasks import QueueFull, TaskRunner
+from whatif.server.tasks import PredictionJob, QueueFull, QueueUnavailable, TaskQueue
 from whatif.server.validation import parse_body, parse_flag, rows_to_frame
-from whatif.server.work import prediction_work
 
 T = TypeVar("T")
 __all__ = ["MAX_SAMPLE_ROWS", "MODELS_PATH", "PREDICT_PATH", "SAMPLE_PATH", "SCHEMA_PATH", "router"]
@@ -61,15 +60,15 @@ async def get_registry(request: Request) -> ModelRegistry:
     return registry
 
 
-async def get_runner(request: Request) -> TaskRunner:
-    """The task runner."""
-    runner: TaskRunner = request.app.state.runner
+async def get_runner(request: Request) -> TaskQueue:
+    """Where tasks run: this process's threads or Celery workers."""
+    runner: TaskQueue = request.app.state.runner
     return runner
 
 
 Settings = Annotated[ServerSettings, Depends(get_settings)]
 Registry = Annotated[ModelRegistry, Depends(get_registry)]
-Runner = Annotated[TaskRunner, Depends(get_runner)]
+Runner = Annotated[TaskQueue, Depends(get_runner)]
 
 
 # Declares the bearer scheme in the OpenAPI document only: ``authenticate`` reads the header itself,
@@ -125,7 +124,7 @@ ERROR_DESCRIPTIONS = {
     422: "the rows do not fit the model's schema (the detail names the row and field)",
     429: "too many requests: wait for Retry-After (reserved for a rate limit in front of the server)",
     500: "the saved model cannot be used (a fault of the model store, not of the request)",
-    503: "too many tasks queued: try again after Retry-After seconds",
+    503: "too many tasks queued, or the task queue cannot be reached: try again after Retry-After seconds",
 }
 _HEADERS = {
     401: {"WWW-Authenticate": {"description": "Bearer", "schema": {"type": "string"}}},
@@ -251,8 +250,9 @@ async def submit_prediction(
     model = await run_in_threadpool(load_owned_model, registry, user, bucket, path)
     body = await read_body(request, settings.max_body_bytes)
     rows, frame = await run_in_threadpool(parse_and_check, body, model, settings.max_rows)
+    job = PredictionJob(bucket, path, rows, only_prediction, model=model, frame=frame)
     try:
-        task = runner.submit(user.id, len(rows), prediction_work(model, frame, rows, only_prediction))
+        return await runner.start(user.id, job)
     except QueueFull:
         raise Problem(
             503,
@@ -260,7 +260,8 @@ async def submit_prediction(
             "The server has too many prediction tasks queued; try again shortly.",
             {"Retry-After": "1"},
         ) from None
-    return {"id": task.id, "state": task.state}
+    except QueueUnavailable as exc:
+        raise Problem(503, "queue_unavailable", str(exc), {"Retry-After": "5"}) from None
 
 
 @router.get(
@@ -268,7 +269,7 @@ async def submit_prediction(
     summary="The state of a task (and its result)",
     response_model=TaskInfo,
     response_model_exclude_unset=True,
-    responses=errors(400, 401, 404),
+    responses=errors(400, 401, 404, 503),
 )
 async def task_info(
     task_id: str,
@@ -286,16 +287,17 @@ async def task_info(
     ] = 0,
 ) -> dict[str, Any]:
     """STARTED, then SUCCESS with ``result`` or FAILURE with ``error``; 404 for unknown or others' tasks."""
-    task = runner.get(task_id, user.id)
-    if task is None:
+    try:
+        answer = await runner.info(task_id, user.id, min(wait, settings.max_wait_s))
+    except QueueUnavailable as exc:
+        raise Problem(503, "queue_unavailable", str(exc), {"Retry-After": "5"}) from None
+    if answer is None:
         raise Problem(
             404,
             "task_not_found",
             f"Task {task_id[:64]} is not known: it never existed, has expired, or belongs to another user.",
         )
-    if wait > 0:
-        await runner.wait_ready(task, min(wait, settings.max_wait_s))
-    return task.answer()
+    return answer
 
 
 @router.get(

@@ -1,5 +1,9 @@
 """Prediction tasks: a bounded worker pool, states as the documented client expects, and a TTL.
 
+Two backends answer the routes through one interface (``TaskQueue``): ``TaskRunner`` runs tasks
+on this process's threads (the default, needs nothing), ``celery_tasks.CeleryTasks`` sends them
+to Celery workers over Redis (several API processes and workers).
+
 A task is STARTED from the moment it is accepted (queued or running: the documented client
 gives up on anything but STARTED and SUCCESS), then SUCCESS with its result or FAILURE with
 its error. Finished tasks are forgotten after ``ttl_s`` or when more than ``max_finished``
@@ -17,17 +21,65 @@ from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from whatif.protocol import FAILURE, STARTED, SUCCESS
+from whatif.server.work import prediction_work
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from whatif.server.registry import LoadedModel
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["FAILURE", "STARTED", "SUCCESS", "QueueFull", "Task", "TaskRunner"]
+__all__ = [
+    "FAILURE",
+    "STARTED",
+    "SUCCESS",
+    "PredictionJob",
+    "QueueFull",
+    "QueueUnavailable",
+    "Task",
+    "TaskQueue",
+    "TaskRunner",
+]
 
 
 class QueueFull(Exception):
     """More tasks are waiting or running than the server accepts."""
+
+
+class QueueUnavailable(Exception):
+    """The task queue cannot be reached (Redis down): ``str(error)`` is one sentence."""
+
+
+@dataclass(frozen=True)
+class PredictionJob:
+    """What to predict: the location of the model and the rows, already checked against its schema."""
+
+    bucket: str
+    path: str
+    rows: list[dict[str, Any]]
+    only_prediction: bool
+    model: LoadedModel = field(repr=False)
+    frame: pd.DataFrame = field(repr=False)
+
+
+class TaskQueue(Protocol):
+    """Where the routes send tasks and ask for them; each answer is a ``TaskInfo`` dict."""
+
+    async def start(self, owner: str, job: PredictionJob) -> dict[str, Any]:
+        """Queue ``job`` for ``owner``: the submit answer. Raises QueueFull or QueueUnavailable."""
+        ...
+
+    async def info(self, task_id: str, owner: str, wait_s: float) -> dict[str, Any] | None:
+        """The task's answer, after up to ``wait_s`` for it to finish; None if unknown or not the owner's."""
+        ...
+
+    def shutdown(self) -> None:
+        """Stop taking work."""
+        ...
 
 
 @dataclass
@@ -37,7 +89,7 @@ class Task:
     id: str
     owner: str
     rows: int
-    submitted_at: float = field(default_factory=time.time)
+    submitted_at: float
     state: str = STARTED
     finished_at: float | None = None
     result: list[dict[str, Any]] | None = None
@@ -58,11 +110,25 @@ class Task:
 
 
 class TaskRunner:
-    """Runs prediction functions on a fixed number of threads, with a bounded queue."""
+    """Runs prediction functions on a fixed number of threads, with a bounded queue.
+
+    ``clock`` (Unix time) stamps and expires tasks, ``sleep`` makes the artificial task delay:
+    tests pass fakes instead of waiting.
+    """
 
     def __init__(
-        self, workers: int, queue_size: int, ttl_s: float, max_finished: int, task_delay_s: float = 0.0
+        self,
+        workers: int,
+        queue_size: int,
+        ttl_s: float,
+        max_finished: int,
+        task_delay_s: float = 0.0,
+        *,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
+        self._clock = clock
+        self._sleep = sleep
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="predict")
         self.queue_size = queue_size
         self.ttl_s = ttl_s
@@ -79,11 +145,25 @@ class TaskRunner:
             self._forget_old()
             if self._active >= self.queue_size:
                 raise QueueFull
-            task = Task(id=str(uuid.uuid4()), owner=owner, rows=rows)
+            task = Task(id=str(uuid.uuid4()), owner=owner, rows=rows, submitted_at=self._clock())
             self._tasks[task.id] = task
             self._active += 1
         self._pool.submit(self._run, task, work)
         return task
+
+    async def start(self, owner: str, job: PredictionJob) -> dict[str, Any]:
+        """Queue a checked job on this process's threads."""
+        task = self.submit(owner, len(job.rows), prediction_work(job.model, job.frame, job.rows, job.only_prediction))
+        return {"id": task.id, "state": task.state}
+
+    async def info(self, task_id: str, owner: str, wait_s: float) -> dict[str, Any] | None:
+        """The task's answer, once finished or after ``wait_s``."""
+        task = self.get(task_id, owner)
+        if task is None:
+            return None
+        if wait_s > 0:
+            await self.wait_ready(task, wait_s)
+        return task.answer()
 
     async def wait_ready(self, task: Task, timeout_s: float) -> None:
         """Wait until ``task`` is ready or ``timeout_s`` passes, holding no thread (long polls are cheap)."""
@@ -125,14 +205,14 @@ class TaskRunner:
         state, result, error = task.state, None, None
         try:
             if self.task_delay_s:
-                time.sleep(self.task_delay_s)
+                self._sleep(self.task_delay_s)
             result, state = work(), SUCCESS
         except Exception as exc:  # a failing model must not kill the worker: report it
             logger.exception("task %s failed", task.id)
             error, state = {"type": type(exc).__name__, "message": str(exc)[:500]}, FAILURE
         finally:
             # the state last: a poll that sees SUCCESS or FAILURE also sees its result or error and end time
-            task.finished_at, task.result, task.error = time.time(), result, error
+            task.finished_at, task.result, task.error = self._clock(), result, error
             task.state = state
             with self._lock:
                 self._active -= 1
@@ -144,7 +224,7 @@ class TaskRunner:
 
     def _forget_old(self) -> None:
         """Drop finished tasks past their TTL, or beyond the count limit (caller holds the lock)."""
-        horizon = time.time() - self.ttl_s
+        horizon = self._clock() - self.ttl_s
         while self._finished and (self._finished[0][0] < horizon or len(self._finished) > self.max_finished):
             _, task_id = self._finished.popleft()
             self._tasks.pop(task_id, None)

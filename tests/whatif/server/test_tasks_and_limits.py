@@ -86,12 +86,24 @@ def test_tasks_of_one_owner_are_invisible_to_another(runner: TaskRunner) -> None
     assert runner.get("no-such-id", "1") is None
 
 
+class FakeClock:
+    """Unix time that moves only when a test moves it."""
+
+    def __init__(self) -> None:
+        self.now = 1_800_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 def test_finished_tasks_are_forgotten_after_the_ttl() -> None:
-    short_lived = TaskRunner(workers=1, queue_size=4, ttl_s=0.2, max_finished=100)
+    clock = FakeClock()
+    short_lived = TaskRunner(workers=1, queue_size=4, ttl_s=600, max_finished=100, clock=clock)
     try:
         task = finished(short_lived.submit("1", 1, returning(1)))
+        clock.now += 599
         assert short_lived.get(task.id, "1") is task
-        time.sleep(0.35)
+        clock.now += 2
         assert short_lived.get(task.id, "1") is None
         assert len(short_lived) == 0
     finally:
@@ -99,14 +111,16 @@ def test_finished_tasks_are_forgotten_after_the_ttl() -> None:
 
 
 def test_a_running_task_is_not_forgotten_however_long_it_takes() -> None:
-    short_lived = TaskRunner(workers=1, queue_size=4, ttl_s=0.1, max_finished=1)
+    clock = FakeClock()
+    short_lived = TaskRunner(workers=1, queue_size=4, ttl_s=60, max_finished=1, clock=clock)
     gate = threading.Event()
     try:
         task = short_lived.submit("1", 1, blocked_until(gate))
-        time.sleep(0.25)
+        clock.now += 3600
         assert short_lived.get(task.id, "1") is task, "the TTL counts from the end of a task"
         gate.set()
         assert finished(task).state == SUCCESS
+        assert task.finished_at == clock.now
         assert short_lived.get(task.id, "1") is task
     finally:
         gate.set()
@@ -179,9 +193,15 @@ def one_slot_server(server: EmbeddedServer, model_store: Path) -> Iterator[Embed
 
 
 @pytest.fixture()
-def forgetful_server(server: EmbeddedServer, model_store: Path) -> Iterator[EmbeddedServer]:
-    """Finished tasks are kept 0.5 s."""
-    running = start_server(model_store, build_samples=False, task_ttl_s=0.5)
+def task_clock() -> FakeClock:
+    """The Unix time the forgetful server's tasks are stamped and expired by."""
+    return FakeClock()
+
+
+@pytest.fixture()
+def forgetful_server(server: EmbeddedServer, model_store: Path, task_clock: FakeClock) -> Iterator[EmbeddedServer]:
+    """Finished tasks are kept 60 s of ``task_clock``."""
+    running = start_server(model_store, build_samples=False, task_ttl_s=60, task_clock=task_clock)
     yield running
     running.stop()
 
@@ -213,10 +233,12 @@ def test_client_waits_out_a_full_queue(one_slot_server: EmbeddedServer) -> None:
     assert len(result.predictions) == 1
 
 
-def test_expired_task_answers_404(forgetful_server: EmbeddedServer) -> None:
+def test_expired_task_answers_404(forgetful_server: EmbeddedServer, task_clock: FakeClock) -> None:
     task_id = submit(forgetful_server, [SEED_TITANIC_ROW]).json()["id"]
     assert info(forgetful_server, task_id, wait_s=5).json()["state"] == "SUCCESS"
-    time.sleep(0.8)
+    task_clock.now += 59
+    assert info(forgetful_server, task_id).status_code == 200
+    task_clock.now += 2
     gone = info(forgetful_server, task_id)
     assert gone.status_code == 404
     assert gone.json()["code"] == "task_not_found"
