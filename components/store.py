@@ -11,7 +11,7 @@ import streamlit as st
 
 from components.connection import app_secrets
 from whatif.config import home_dir
-from whatif.history import HistoryUnavailable, RunStore, database_name, first_line
+from whatif.history import HistoryUnavailable, RunStore, reporting_unavailable
 
 HISTORY_PROBLEM_KEY = "whatif_history_problem"
 WHERE_TO_FIX = (
@@ -34,20 +34,13 @@ def run_store() -> RunStore:
     """
     configured = app_secrets().get("connections", {}).get("whatif_db")
     if not isinstance(configured, Mapping) or not configured:
-        try:
-            configured = {"url": RunStore.default_url(home_dir())}
-        except OSError as exc:
-            raise HistoryUnavailable(f"in the data folder {home_dir()}", exc.strerror or str(exc)) from exc
-    try:
-        # handed over explicitly (the same settings st.connection reads from secrets), as a hashable cache key
-        return _store_for(json.dumps(dict(configured), sort_keys=True, default=str))
-    except (sa.exc.ArgumentError, ModuleNotFoundError) as exc:  # a malformed URL, an unknown or missing driver
-        raise HistoryUnavailable(database_name(str(configured.get("url", ""))), first_line(exc)) from exc
-    except ValueError as exc:  # its text may quote a piece of the URL (a port that is part of a password)
-        raise HistoryUnavailable(
-            "configured in [connections.whatif_db]",
-            "its URL cannot be read (check the port, and quote special characters in the password)",
-        ) from exc
+        configured = {"url": RunStore.default_url(home_dir())}
+    # handed over explicitly (the same settings st.connection reads from secrets), as a hashable cache key
+    settings_json = json.dumps(dict(configured), sort_keys=True, default=str)
+    with reporting_unavailable(
+        str(configured.get("url", "")), opening=True, shown_as="configured in [connections.whatif_db]"
+    ):
+        return _store_for(settings_json)
 
 
 def history_problem_sentence(problem: HistoryUnavailable) -> str:

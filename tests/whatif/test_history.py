@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import secrets
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -43,9 +45,43 @@ def run_values(n: int = 0, **changes: Any) -> dict[str, Any]:
     return values
 
 
-@pytest.fixture()
-def url(tmp_path: Path) -> str:
+@contextmanager
+def postgres_schema(postgres_url: str) -> Iterator[str]:
+    """A URL whose tables land in a new, empty schema of the test session's PostgreSQL database.
+
+    The schema is dropped at the end, so tests never see each other's runs (a schema costs far
+    less than a database). ``search_path`` is set by the URL, as a team might set it.
+    """
+    schema = f"history_{secrets.token_hex(6)}"
+    admin = sa.create_engine(postgres_url)
+    with admin.begin() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        url = sa.make_url(postgres_url).update_query_dict({"options": f"-csearch_path={schema}"})
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with admin.begin() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+# Fixtures named with name= so that other test modules can import them (tests/whatif/test_history_*.py).
+@pytest.fixture(name="postgres_schema_url")
+def postgres_schema_url_fixture(postgres_url: str) -> Iterator[str]:
+    """An empty history of this test's own on PostgreSQL (see ``postgres_schema``)."""
+    with postgres_schema(postgres_url) as url:
+        yield url
+
+
+@pytest.fixture(name="sqlite_url")
+def sqlite_url_fixture(tmp_path: Path) -> str:
     return RunStore.default_url(tmp_path / "home")
+
+
+@pytest.fixture(name="url", params=["sqlite", "postgresql"])
+def url_fixture(request: pytest.FixtureRequest) -> str:
+    """An empty history on each database the app supports: a SQLite file, and PostgreSQL for a team."""
+    return str(request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "postgres_schema_url"))
 
 
 @pytest.fixture()
@@ -501,13 +537,19 @@ def test_stores_opening_a_new_file_at_once_all_start(tmp_path: Path) -> None:
         assert errors == [], f"round {attempt}"
         store = RunStore.from_url(url)
         assert store.count(KEY) == sessions
+        with store.engine.connect() as conn:  # created once: one session recorded the version
+            assert conn.exec_driver_sql("SELECT version FROM whatif_schema_version").all() == [(1,)]
         store.close()
 
 
-def test_sqlite_history_uses_wal_and_waits_for_locks(store: RunStore) -> None:
-    with store.engine.connect() as conn:
-        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
-        busy_timeout_ms = conn.exec_driver_sql("PRAGMA busy_timeout").scalar()
+def test_sqlite_history_uses_wal_and_waits_for_locks(sqlite_url: str) -> None:
+    store = RunStore.from_url(sqlite_url)
+    try:
+        with store.engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+            busy_timeout_ms = conn.exec_driver_sql("PRAGMA busy_timeout").scalar()
+    finally:
+        store.close()
     assert busy_timeout_ms is not None and busy_timeout_ms >= 30_000
 
 
@@ -525,8 +567,13 @@ def test_the_history_has_nowhere_to_keep_a_secret(store: RunStore, url: str) -> 
     assert leaky.connection == "https://api.example.com/predict?region=eu"
     assert HistoryKey("local-demo-api", "1", "b", "p").connection == "local-demo-api"
     store.add(leaky, **run_values())
+    with store.engine.connect() as conn:  # every value of every column, as text
+        table = sa.table("whatif_runs", *(sa.column(c) for c in columns))
+        cells = [sa.cast(table.c[c], sa.Text) for c in sorted(columns)]
+        stored = " ".join(str(v) for row in conn.execute(sa.select(*cells)) for v in row).encode()
     store.close()
-    stored = Path(sa.make_url(url).database or "").read_bytes()
+    if sa.make_url(url).get_backend_name() == "sqlite":  # and the file's bytes, freed pages included
+        stored += Path(sa.make_url(url).database or "").read_bytes()
     assert b"hunter2pw" not in stored and b"tok-xyz-123" not in stored
     assert b"api.example.com/predict" in stored
 

@@ -8,15 +8,21 @@ from pathlib import Path
 
 import pytest
 
-from tests.whatif.test_history import KEY, run_values
+from tests.whatif.test_history import (  # noqa: F401 - fixtures: an empty history on SQLite and on PostgreSQL
+    KEY,
+    postgres_schema_url_fixture,
+    run_values,
+    sqlite_url_fixture,
+    url_fixture,
+)
 from whatif.history import HistoryKey, HistoryUnavailable, RunStore, parse_runs_csv
 
 FEATURES = ["pclass", "sex", "age", "fare"]
 
 
 @pytest.fixture()
-def store(tmp_path: Path) -> Iterator[RunStore]:
-    s = RunStore.from_url(RunStore.default_url(tmp_path / "home"))
+def store(url: str) -> Iterator[RunStore]:
+    s = RunStore.from_url(url)
     yield s
     s.close()
 
