@@ -104,11 +104,17 @@ def _spawn(name: str, command: list[str], env: Mapping[str, str], log_dir: Path)
 
 
 def start_api(
-    env: Mapping[str, str], log_dir: Path, *, name: str = "api", port: int | None = None, ready_s: float = 60
+    env: Mapping[str, str],
+    log_dir: Path,
+    *,
+    name: str = "api",
+    port: int | None = None,
+    backend: str = "celery",
+    ready_s: float = 60,
 ) -> Process:
-    """``python -m whatif.server --backend celery`` on a free port; returns once it answers."""
+    """``python -m whatif.server --backend celery`` (or ``threads``) on a free port; returns once it answers."""
     port = port or free_port()
-    command = [sys.executable, "-m", "whatif.server", "--backend", "celery", "--port", str(port), "--log-level", "info"]
+    command = [sys.executable, "-m", "whatif.server", "--backend", backend, "--port", str(port), "--log-level", "info"]
     process = _spawn(name, command, env, log_dir)
     process.port, process.origin = port, f"http://127.0.0.1:{port}"
 
@@ -183,3 +189,100 @@ def start_redis(log_dir: Path, *, port: int | None = None, ready_s: float = 10) 
 
     wait_until(answers, ready_s, "redis-server answering")
     return process
+
+
+@dataclass
+class LoadReport:
+    """What ``drive_load`` saw: every task's latency, and every answer that was wrong."""
+
+    tasks: int
+    seconds: float
+    latencies_s: list[float]
+    lost: int  # no SUCCESS within the deadline, or an error answer
+    crossed: int  # an answer whose rows are not the rows its client sent
+    foreign_visible: int  # another user's token could read the task
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def tasks_per_s(self) -> float:
+        """Finished tasks per second of wall time."""
+        return self.tasks / self.seconds if self.seconds else 0.0
+
+
+def drive_load(
+    predict_urls: list[str],
+    secret: str,
+    *,
+    clients: int,
+    per_client: int,
+    path: str,
+    bucket: str,
+    row: Mapping[str, float],
+    user_id: str = "1",
+    other_user_id: str = "2",
+    deadline_s: float = 120.0,
+) -> LoadReport:
+    """``clients`` threads, each making ``per_client`` one-row predictions through the API processes in turn.
+
+    Each prediction is submitted to one API process and read (long poll) from the next, its row
+    made unique by its ``fare`` (client and index), so a crossed answer shows; after each, a
+    token of ``other_user_id`` must get 404 for it.
+    """
+    import threading
+
+    import jwt
+
+    def headers(user: str) -> dict[str, str]:
+        token = jwt.encode({"userId": user, "email": "load@example.com"}, secret, algorithm="HS256")
+        return {"authorization": f"Bearer {token}"}
+
+    mine, foreign = headers(user_id), headers(other_user_id)
+    lock = threading.Lock()
+    report = LoadReport(tasks=0, seconds=0.0, latencies_s=[], lost=0, crossed=0, foreign_visible=0)
+
+    def one(session: requests.Session, client: int, index: int) -> None:
+        fare = round(1000 + client * 1000 + index + 0.25, 2)
+        submit_url = predict_urls[(client + index) % len(predict_urls)]
+        poll_url = predict_urls[(client + index + 1) % len(predict_urls)]
+        started = time.monotonic()
+        answer = session.post(
+            submit_url, params={"path": path, "bucket": bucket}, json=[{**row, "fare": fare}], headers=mine, timeout=30
+        )
+        if answer.status_code != 200:
+            with lock:
+                report.lost += 1
+                report.errors.append(f"submit {answer.status_code}: {answer.text[:200]}")
+            return
+        task_id = answer.json()["id"]
+        body: dict[str, object] = {}
+        while time.monotonic() - started < deadline_s:
+            body = session.get(f"{poll_url}/info/{task_id}", params={"wait": 10}, headers=mine, timeout=30).json()
+            if body.get("state") != "STARTED":
+                break
+        took = time.monotonic() - started
+        other = session.get(f"{poll_url}/info/{task_id}", headers=foreign, timeout=30).status_code
+        with lock:
+            report.foreign_visible += other != 404
+            result = body.get("result")
+            if body.get("state") != "SUCCESS" or not isinstance(result, list) or len(result) != 1:
+                report.lost += 1
+                report.errors.append(f"task {task_id}: {str(body)[:200]}")
+            elif result[0].get("fare") != fare:
+                report.crossed += 1
+            else:
+                report.tasks += 1
+                report.latencies_s.append(took)
+
+    def client_loop(client: int) -> None:
+        with requests.Session() as session:
+            for index in range(per_client):
+                one(session, client, index)
+
+    threads = [threading.Thread(target=client_loop, args=(c,)) for c in range(clients)]
+    began = time.monotonic()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    report.seconds = time.monotonic() - began
+    return report

@@ -7,8 +7,15 @@ it needs no API secret. Start as many as wanted, on as many machines as share th
 
 from __future__ import annotations
 
-import logging
-import time
+import os
+
+# One OpenMP thread per worker process, set before scikit-learn loads: a worker's parallelism is
+# its processes (--concurrency), and OpenMP threads of several processes spinning for the same
+# cores made each one-row prediction ~10x slower under load (bench/celery_load.py).
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import logging  # noqa: E402
+import time  # noqa: E402
 from typing import Any
 
 import redis

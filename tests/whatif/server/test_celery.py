@@ -23,7 +23,7 @@ import redis
 import requests
 
 from tests.conftest import IN_CI, SEED_TITANIC_ROW
-from whatif.server.local_cluster import Process, start_api, start_redis, start_worker, wait_until
+from whatif.server.local_cluster import Process, drive_load, start_api, start_redis, start_worker, wait_until
 from whatif.server.registry import ModelRegistry, predict_frame
 from whatif.server.samples import DEMO_BUCKET, DEMO_EMAIL, DEMO_USER, TITANIC_PATH, ensure_sample_models
 
@@ -331,3 +331,27 @@ def test_finished_tasks_expire_after_the_task_time_to_live(
     keys = [k.decode() for k in client.scan_iter(match=f"{prefix}*{task_id}")]
     assert len(keys) == 2, keys  # Celery's result and the owner record beside it
     assert all(0 < client.ttl(key) <= 120 for key in keys)
+
+
+def test_two_api_processes_and_two_workers_under_load_lose_and_cross_nothing(
+    store: Path, shared_redis: tuple[str, str], processes: list[Process], tmp_path: Path
+) -> None:
+    env = settings_env(store, *shared_redis)
+    processes += [start_worker(env, tmp_path, name=f"w{i}") for i in (1, 2)]
+    processes += [start_api(env, tmp_path, name=f"a{i}") for i in (1, 2)]
+    apis = [p for p in processes if p.name.startswith("a")]
+
+    report = drive_load(
+        [api.origin + PREDICT for api in apis],
+        SECRET,
+        clients=8,
+        per_client=5,
+        path=TITANIC_PATH,
+        bucket=DEMO_BUCKET,
+        row=SEED_TITANIC_ROW,
+    )
+
+    assert (report.lost, report.crossed, report.foreign_visible) == (0, 0, 0), report.errors[:3]
+    assert report.tasks == 40
+    workers = [p for p in processes if p.name.startswith("w")]
+    assert all(" received" in w.log() for w in workers), "both workers took tasks"
