@@ -24,7 +24,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeAlias
+from typing import Any, Self, TypeAlias
 from urllib.parse import quote, urlsplit
 
 import jwt
@@ -35,6 +35,7 @@ from jwt.algorithms import HMACAlgorithm
 from pydantic import ValidationError
 from requests.adapters import HTTPAdapter
 from requests.auth import AuthBase
+from urllib3.response import BaseHTTPResponse
 from urllib3.util.retry import Retry
 
 from whatif.errors import (
@@ -68,6 +69,8 @@ RETRY_STATUSES: frozenset[int] = frozenset({429, 500, 502, 503, 504})
 MAX_RETRY_AFTER_S = 10.0
 
 Rows: TypeAlias = Sequence[Mapping[str, Any]] | pd.DataFrame
+Clock: TypeAlias = Callable[[], float]
+Sleep: TypeAlias = Callable[[float], None]
 
 
 # ---- authentication ---------------------------------------------------------------------------
@@ -92,15 +95,19 @@ class JWTAuth(AuthBase):
 
     Tokens carry ``iat`` and ``exp`` so a leaked one is useless soon; one is re-used until
     it is close to expiry. The secret and tokens never appear in ``repr`` or logs.
+    ``wall_clock`` (seconds since the epoch) dates the tokens; a test may pass a fake one.
     """
 
-    def __init__(self, secret: str, user_id: str, email: str, lifetime_s: float = 300.0) -> None:
+    def __init__(
+        self, secret: str, user_id: str, email: str, lifetime_s: float = 300.0, wall_clock: Clock = time.time
+    ) -> None:
         if not secret:
             raise ValueError("An API secret is needed to sign tokens; set WHATIF_API_SECRET.")
         self._secret = secret
         self.user_id = str(user_id)
         self.email = email
         self.lifetime_s = float(lifetime_s)
+        self._wall_clock = wall_clock
         self._token = ""
         self._token_exp = 0.0
         self._lock = threading.Lock()
@@ -108,7 +115,7 @@ class JWTAuth(AuthBase):
     def token(self) -> str:
         """A valid token, minted anew when the cached one has less than a fifth of its life."""
         with self._lock:
-            now = time.time()
+            now = self._wall_clock()
             if now > self._token_exp - self.lifetime_s / 5:
                 issued = int(now)
                 self._token_exp = issued + self.lifetime_s
@@ -137,7 +144,30 @@ class _ApiRetry(Retry):
     A GET is retried on connection errors, 429 and 5xx. A POST (a submit) is retried only
     when it cannot have created a task: the connection failed before it was sent, or the
     server refused it with 429/503 and a Retry-After. Waits told by Retry-After are capped.
+    The waits between tries go through ``sleep_fn`` (``time.sleep`` unless the client was given
+    another), so a test can see them without spending them.
     """
+
+    sleep_fn: Sleep = staticmethod(time.sleep)
+
+    def new(self, **kw: Any) -> Self:
+        retry = super().new(**kw)  # urllib3 makes a new Retry after every try: keep the sleep
+        retry.sleep_fn = self.sleep_fn
+        return retry
+
+    def sleep_for_retry(self, response: BaseHTTPResponse) -> bool:
+        retry_after = self.get_retry_after(response)
+        if retry_after:
+            self.sleep_fn(retry_after)
+            return True
+        return False
+
+    def sleep(self, response: BaseHTTPResponse | None = None) -> None:
+        if self.respect_retry_after_header and response and self.sleep_for_retry(response):
+            return
+        backoff = self.get_backoff_time()
+        if backoff > 0:
+            self.sleep_fn(backoff)
 
     def is_retry(self, method: str, status_code: int, has_retry_after: bool = False) -> bool:
         if method.upper() == "POST":
@@ -148,8 +178,8 @@ class _ApiRetry(Retry):
         return min(super().parse_retry_after(retry_after), MAX_RETRY_AFTER_S)
 
 
-def _retry_policy(max_retries: int) -> Retry:
-    return _ApiRetry(
+def _retry_policy(max_retries: int, sleep: Sleep = time.sleep) -> Retry:
+    retry = _ApiRetry(
         total=max_retries,
         connect=max_retries,
         read=max_retries,
@@ -163,6 +193,8 @@ def _retry_policy(max_retries: int) -> Retry:
         respect_retry_after_header=True,
         raise_on_status=False,
     )
+    retry.sleep_fn = sleep
+    return retry
 
 
 # ---- results ------------------------------------------------------------------------------------
@@ -307,7 +339,13 @@ class Endpoints:
 
 # ---- the client ---------------------------------------------------------------------------------
 class ModelClient:
-    """Talks to one AutoModel prediction API as one user."""
+    """Talks to one AutoModel prediction API as one user.
+
+    Everything that waits or reads the time goes through ``clock`` (monotonic seconds: poll
+    deadlines and intervals), ``sleep`` (the pauses between polls and between retries) and
+    ``wall_clock`` (seconds since the epoch: ``submitted_at``/``finished_at`` and the tokens'
+    dates), so a test can pass fakes and spend no real time on waits.
+    """
 
     def __init__(
         self,
@@ -324,6 +362,9 @@ class ModelClient:
         max_retries: int = 4,
         first_poll_interval_s: float = 0.05,
         max_poll_interval_s: float = 1.0,
+        clock: Clock = time.monotonic,
+        sleep: Sleep = time.sleep,
+        wall_clock: Clock = time.time,
     ) -> None:
         self.endpoints = Endpoints.from_url(url)
         self.user_id = str(user_id)
@@ -334,10 +375,13 @@ class ModelClient:
         self.read_timeout_s = read_timeout_s
         self.first_poll_interval_s = first_poll_interval_s
         self.max_poll_interval_s = max_poll_interval_s
-        self._auth = JWTAuth(secret, self.user_id, email, token_lifetime_s)
+        self._clock = clock
+        self._sleep = sleep
+        self._wall_clock = wall_clock
+        self._auth = JWTAuth(secret, self.user_id, email, token_lifetime_s, wall_clock=wall_clock)
         self._session = requests.Session()
         self._session.auth = self._auth
-        adapter = HTTPAdapter(max_retries=_retry_policy(max_retries), pool_maxsize=32)
+        adapter = HTTPAdapter(max_retries=_retry_policy(max_retries, sleep), pool_maxsize=32)
         self._session.mount("http://", adapter)
         self._session.mount("https://", adapter)
         self._submitted_at: dict[str, float] = {}
@@ -386,7 +430,7 @@ class ModelClient:
             "bucket": bucket,
             "return_only_prediction": "True" if return_only_prediction else "False",
         }
-        started = time.time()
+        started = self._wall_clock()
         response = self._request(
             "POST",
             self.endpoints.predict_url,
@@ -440,23 +484,23 @@ class ModelClient:
         ``on_status(status, elapsed_s)`` is called after every poll (for progress displays).
         """
         deadline_s = self.poll_deadline_s if timeout is None else timeout
-        start = time.monotonic()
-        submitted_at = self._submitted_at.get(task_id, time.time())
+        start = self._clock()
+        submitted_at = self._submitted_at.get(task_id, self._wall_clock())
         interval = self.first_poll_interval_s
         polls = 0
         while True:
-            remaining = deadline_s - (time.monotonic() - start)
+            remaining = deadline_s - (self._clock() - start)
             wait_s = max(0.0, min(self.long_poll_s, remaining))
-            asked = time.monotonic()
+            asked = self._clock()
             status = self.status(task_id, wait_s=wait_s)
             polls += 1
-            elapsed = time.monotonic() - start
+            elapsed = self._clock() - start
             if on_status is not None:
                 on_status(status, elapsed)
             if status.state == SUCCESS_STATE:
                 self._submitted_at.pop(task_id, None)
                 return PredictionResult(
-                    task_id, parse_predictions(status.raw), status.raw, submitted_at, time.time(), polls
+                    task_id, parse_predictions(status.raw), status.raw, submitted_at, self._wall_clock(), polls
                 )
             if status.state in FAILED_STATES:
                 self._submitted_at.pop(task_id, None)
@@ -476,9 +520,9 @@ class ModelClient:
                     task_id=task_id,
                     waited_s=elapsed,
                 )
-            if time.monotonic() - asked < wait_s / 2:
+            if self._clock() - asked < wait_s / 2:
                 # the server answered early: it has no long poll, so back off before asking again
-                time.sleep(min(remaining, interval * random.uniform(0.8, 1.2)))
+                self._sleep(min(remaining, interval * random.uniform(0.8, 1.2)))
                 interval = min(interval * 1.6, self.max_poll_interval_s)
 
     def predict(
@@ -560,7 +604,7 @@ class ModelClient:
         self, method: str, url: str, *, what: str, extra_read_s: float = 0.0, **kwargs: Any
     ) -> requests.Response:
         timeout = (self.connect_timeout_s, self.read_timeout_s + extra_read_s)
-        started = time.monotonic()
+        started = self._clock()
         try:
             response = self._session.request(method, url, timeout=timeout, **kwargs)
         except requests.exceptions.Timeout as exc:
@@ -586,7 +630,7 @@ class ModelClient:
             ) from exc
         except requests.exceptions.RequestException as exc:
             raise APIConnectionError(f"{what} failed: {type(exc).__name__}; check the API URL.") from exc
-        logger.debug("%s %s -> %s in %.3f s", method, url, response.status_code, time.monotonic() - started)
+        logger.debug("%s %s -> %s in %.3f s", method, url, response.status_code, self._clock() - started)
         return response
 
     def _json(

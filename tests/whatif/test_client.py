@@ -40,6 +40,17 @@ def test_seed_row_predicts_survival_with_probabilities(client: ModelClient, seed
     assert result.polls >= 1 and result.elapsed_s > 0
 
 
+def test_a_server_with_long_poll_answers_the_first_poll_and_the_client_never_sleeps(
+    server: EmbeddedServer, seed_row: dict
+) -> None:
+    """The prediction arrives as soon as it is ready: no pause between polls, no second poll."""
+    slept: list[float] = []
+    with ModelClient(server.predict_url, secret=server.secret, sleep=slept.append) as client:
+        result = client.predict([seed_row], TITANIC_PATH, DEMO_BUCKET)
+    assert result.polls == 1
+    assert slept == []
+
+
 def test_first_class_woman_is_likelier_to_survive_than_third_class_man(client: ModelClient, seed_row: dict) -> None:
     man = {**seed_row, "pclass": 2, "sex": 1, "fare": 8.05}
     frame = client.predict([seed_row, man], TITANIC_PATH, DEMO_BUCKET, return_only_prediction=True).predictions

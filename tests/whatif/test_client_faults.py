@@ -3,6 +3,11 @@
 The fake API is a ``ThreadingHTTPServer`` on 127.0.0.1 that answers each route from a
 per-test script and records every request it reads, so retries, waits, queries, headers
 and bodies are checked on the wire rather than through mocks (PROTOCOL.md section 4).
+
+Time is a ``FakeClock`` given to the client (its clock, its sleep and its wall clock) and
+read by the fake API when it records a request: a wait the client makes moves the clock at
+once, so deadlines, Retry-After and back-off are checked to the millisecond, with no real
+seconds spent and no dependence on the machine's load.
 """
 
 from __future__ import annotations
@@ -88,7 +93,40 @@ class Recorded:
     query: dict[str, list[str]]
     headers: dict[str, str]  # names in lower case
     body: bytes
-    at: float  # time.monotonic() when it was read
+    at: float  # the test's clock when it was read
+
+
+class FakeClock:
+    """Seconds that move only when something sleeps on it: the client's waits cost no real time.
+
+    Called, it is the client's monotonic clock; ``wall`` is its wall clock, which starts at the
+    real time (so tokens dated by it are valid now) and moves with it; ``sleep`` is its sleep,
+    and ``slept`` lists every wait, in order.
+    """
+
+    def __init__(self) -> None:
+        self.now = 1000.0  # small numbers: sums of pauses stay exact to the microsecond
+        self.slept: list[float] = []
+        self._wall_start = time.time() - self.now
+        self._lock = threading.Lock()
+
+    def __call__(self) -> float:
+        with self._lock:
+            return self.now
+
+    def wall(self) -> float:
+        with self._lock:
+            return self._wall_start + self.now
+
+    def sleep(self, seconds: float) -> None:
+        with self._lock:
+            self.slept.append(seconds)
+            self.now += max(0.0, seconds)
+
+    def advance(self, seconds: float) -> None:
+        """Time passing while nobody waits (a user reading the page)."""
+        with self._lock:
+            self.now += seconds
 
 
 class FakeAPI:
@@ -96,10 +134,11 @@ class FakeAPI:
 
     Each route's replies are used in order and the last one repeats, so
     ``script("poll", started)`` is a task that never finishes. An unscripted route
-    answers 404 like a server that does not have it.
+    answers 404 like a server that does not have it. Requests are timed by ``clock``.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
         self.origin = ""
         self._lock = threading.Lock()
         self._scripts: dict[str, deque[Reply]] = {}
@@ -146,6 +185,7 @@ class _FakeServer(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, like a real API behind a proxy
+    disable_nagle_algorithm = True  # headers and body leave at once, not 40 ms apart (delayed ACK)
     server: _FakeServer
 
     def do_GET(self) -> None:
@@ -165,7 +205,7 @@ class _Handler(BaseHTTPRequestHandler):
             query=parse_qs(parts.query, keep_blank_values=True),
             headers={k.lower(): v for k, v in self.headers.items()},
             body=body,
-            at=time.monotonic(),
+            at=self.server.fake.clock(),
         )
         reply = self.server.fake.answer(request)
         if reply.drop:
@@ -183,8 +223,13 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def api() -> Iterator[FakeAPI]:
-    fake = FakeAPI()
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def api(clock: FakeClock) -> Iterator[FakeAPI]:
+    fake = FakeAPI(clock)
     server = _FakeServer(("127.0.0.1", 0), _Handler)
     server.fake = fake
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
@@ -197,8 +242,8 @@ def api() -> Iterator[FakeAPI]:
 
 
 @pytest.fixture
-def make_client(api: FakeAPI) -> Iterator[Callable[..., ModelClient]]:
-    """Clients with small timeouts and quick polling, closed after the test."""
+def make_client(api: FakeAPI, clock: FakeClock) -> Iterator[Callable[..., ModelClient]]:
+    """Clients with small timeouts and quick polling on the test's fake clock, closed after the test."""
     clients: list[ModelClient] = []
 
     def make(url: str | None = None, **overrides: Any) -> ModelClient:
@@ -213,6 +258,9 @@ def make_client(api: FakeAPI) -> Iterator[Callable[..., ModelClient]]:
             "max_retries": 2,
             "first_poll_interval_s": 0.01,
             "max_poll_interval_s": 0.05,
+            "clock": clock,
+            "sleep": clock.sleep,
+            "wall_clock": clock.wall,
         }
         settings.update(overrides)
         client = ModelClient(url or api.url, **settings)
@@ -266,7 +314,7 @@ def test_a_503_with_retry_after_on_a_poll_is_honoured(api: FakeAPI, make_client:
 
     assert result.predictions["prediction"].tolist() == EXPECTED_PREDICTIONS
     first, second = api.requests("poll")
-    assert second.at - first.at >= 0.95
+    assert second.at - first.at == pytest.approx(1.0)  # asked again after the second the server said
 
 
 def test_a_poll_whose_connection_drops_is_retried(api: FakeAPI, make_client: Callable[..., ModelClient]) -> None:
@@ -294,7 +342,7 @@ def test_a_submit_refused_with_retry_after_is_sent_again(
     first, second = api.requests("submit")
     assert first.body == second.body
     assert json.loads(second.body) == ROWS
-    assert second.at - first.at >= 0.95
+    assert second.at - first.at == pytest.approx(1.0)
 
 
 def test_a_submit_refused_with_retry_after_until_retries_run_out_raises(
@@ -425,36 +473,35 @@ def test_a_submit_answer_without_a_task_id_is_an_api_response_error(
 
 
 def test_a_closed_port_is_a_connection_error_naming_the_origin(
-    make_client: Callable[..., ModelClient],
+    make_client: Callable[..., ModelClient], clock: FakeClock
 ) -> None:
     origin = f"http://127.0.0.1:{free_port()}"
     client = make_client(origin + PREDICT_PATH, max_retries=1)
 
-    started = time.monotonic()
     with pytest.raises(APIConnectionError) as info:
         client.submit(ROWS, MODEL_PATH, BUCKET)
 
     assert str(info.value).startswith(f"Cannot connect to {origin}")
     assert "refused" in str(info.value)
-    assert time.monotonic() - started < 5
+    assert sum(clock.slept) < 1  # said at once: no more than the short back-off before the one retry
 
 
 # ---- task states -------------------------------------------------------------------------------------
 def test_a_task_that_never_finishes_times_out_naming_the_task(
-    api: FakeAPI, make_client: Callable[..., ModelClient]
+    api: FakeAPI, make_client: Callable[..., ModelClient], clock: FakeClock
 ) -> None:
     api.script("submit", created("t-forever"))
     api.script("poll", state("STARTED"))
 
-    started = time.monotonic()
+    started = clock()
     with pytest.raises(TaskTimeout) as info:
         make_client().predict(ROWS, MODEL_PATH, BUCKET, timeout=1.0)
-    waited = time.monotonic() - started
+    waited = clock() - started
 
-    assert 0.9 <= waited < 3.0
-    assert "t-forever" in str(info.value)
+    assert waited == pytest.approx(1.0)  # the last pause is cut to the deadline: not a moment longer
+    assert info.value.waited_s == pytest.approx(1.0)
+    assert "t-forever" in str(info.value) and "1.0 s" in str(info.value)
     assert info.value.task_id == "t-forever"
-    assert info.value.waited_s >= 0.9
 
 
 TRACEBACK = (
@@ -581,7 +628,7 @@ def test_every_result_layout_gives_the_predictions_in_row_order(
 
 # ---- what goes on the wire -----------------------------------------------------------------------
 def test_the_token_is_a_short_lived_hs256_jwt_and_the_secret_never_leaves(
-    api: FakeAPI, make_client: Callable[..., ModelClient]
+    api: FakeAPI, make_client: Callable[..., ModelClient], clock: FakeClock
 ) -> None:
     api.script("submit", created())
     api.script("poll", state("STARTED"), success())
@@ -597,7 +644,7 @@ def test_the_token_is_a_short_lived_hs256_jwt_and_the_secret_never_leaves(
         assert jwt.get_unverified_header(token)["alg"] == "HS256"
         claims = jwt.decode(token, SECRET, algorithms=["HS256"])
         assert claims["userId"] == USER_ID and claims["email"] == EMAIL
-        assert claims["iat"] <= time.time() + 1 < claims["exp"]
+        assert claims["iat"] <= clock.wall() < claims["exp"]
         assert claims["exp"] - claims["iat"] <= 900
         with pytest.raises(jwt.InvalidSignatureError):
             jwt.decode(token, "another-secret-of-a-decent-length-0123", algorithms=["HS256"])
@@ -605,6 +652,30 @@ def test_the_token_is_a_short_lived_hs256_jwt_and_the_secret_never_leaves(
         assert SECRET.encode() not in on_the_wire
     assert SECRET not in repr(client)
     assert SECRET not in repr(client._session.auth)
+
+
+def test_a_long_wait_signs_its_later_polls_with_a_fresh_token(
+    api: FakeAPI, make_client: Callable[..., ModelClient], clock: FakeClock
+) -> None:
+    """A wait longer than a token's life does not end in 401: the client mints a new one in time."""
+    api.script("submit", created())
+    api.script("poll", state("STARTED"))
+    client = make_client(token_lifetime_s=300.0)
+    task_id = client.submit(ROWS, MODEL_PATH, BUCKET)
+
+    client.status(task_id)
+    clock.advance(239.0)  # less than 4/5 of the token's life: the same token
+    client.status(task_id)
+    clock.advance(2.0)  # past 4/5: a new one
+    renewed_at = clock.wall()
+    client.status(task_id)
+
+    submit, *polls = api.requests()
+    tokens = [r.headers["authorization"].partition(" ")[2] for r in (submit, *polls)]
+    claims = [jwt.decode(t, SECRET, algorithms=["HS256"], leeway=600) for t in tokens]
+    assert tokens[0] == tokens[1] == tokens[2] != tokens[3]
+    assert claims[3]["iat"] == int(renewed_at)
+    assert claims[3]["exp"] - claims[3]["iat"] == 300
 
 
 @pytest.mark.parametrize(("only", "sent"), [(False, "False"), (True, "True")])
@@ -633,7 +704,7 @@ def test_a_poll_asks_for_a_long_poll(api: FakeAPI, make_client: Callable[..., Mo
 
 
 def test_the_client_backs_off_when_the_server_ignores_the_long_poll(
-    api: FakeAPI, make_client: Callable[..., ModelClient]
+    api: FakeAPI, make_client: Callable[..., ModelClient], clock: FakeClock
 ) -> None:
     api.script("submit", created())
     api.script("poll", state("STARTED"))
@@ -647,7 +718,10 @@ def test_the_client_backs_off_when_the_server_ignores_the_long_poll(
     # every poll but the one at the deadline (nothing left to wait for) asks for a long poll
     assert all(float(p.query["wait"][0]) > 0 for p in polls[:-1])
     gaps = [b.at - a.at for a, b in zip(polls, polls[1:], strict=False)]
-    assert max(gaps) > 2 * gaps[0]  # the interval grows (the last gap may be cut short by the deadline)
+    assert gaps == pytest.approx(clock.slept)  # between two polls: one pause, nothing else
+    assert 0.04 <= gaps[0] <= 0.06  # the first pause is the first interval (jittered)
+    # each pause is longer than the one before (x1.6, jittered), but the last, cut short by the deadline
+    assert all(later > earlier for earlier, later in zip(gaps, gaps[1:-1], strict=False))
 
 
 # ---- optional routes -------------------------------------------------------------------------------

@@ -8,7 +8,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +37,6 @@ from whatif.server.samples import (
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 BUCKET = "models.example"
-SAMPLE_BUILD_LIMIT_S = 10.0
 SCHEMA = FeatureSchema(
     (
         Feature("income", "number", 0, 10_000, 2_500, description="Monthly income"),
@@ -252,26 +250,21 @@ def sample_rows() -> dict[str, pd.DataFrame]:
 
 
 @pytest.fixture(scope="module")
-def fresh_sample_stores(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[ModelRegistry, list[str], float]]:
-    """Two stores built from nothing: (registry, paths built, seconds taken) each."""
+def fresh_sample_stores(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[ModelRegistry, list[str]]]:
+    """Two stores built from nothing: (registry, paths built) each. How long building takes is
+    measured by ``bench/samples.py``, not here: a time limit in a test fails on a busy machine."""
     stores = []
     for _ in range(2):
         registry = ModelRegistry(tmp_path_factory.mktemp("samples"))
-        started = time.perf_counter()
-        built = ensure_sample_models(registry)
-        stores.append((registry, built, time.perf_counter() - started))
+        stores.append((registry, ensure_sample_models(registry)))
     return stores
 
 
-def test_sample_models_are_built_fast_and_deterministically(
-    fresh_sample_stores: list[tuple[ModelRegistry, list[str], float]],
+def test_sample_models_are_built_deterministically_and_reused(
+    fresh_sample_stores: list[tuple[ModelRegistry, list[str]]],
 ) -> None:
-    (first, built_first, seconds_first), (second, built_second, seconds_second) = fresh_sample_stores
+    (first, built_first), (second, built_second) = fresh_sample_stores
     assert sorted(built_first) == sorted(built_second) == sorted(SAMPLE_PATHS)
-    assert max(seconds_first, seconds_second) < SAMPLE_BUILD_LIMIT_S, (
-        f"building the sample models took {seconds_first:.1f} s and {seconds_second:.1f} s "
-        f"(limit {SAMPLE_BUILD_LIMIT_S:.0f} s)"
-    )
     rows = sample_rows()
     for path in SAMPLE_PATHS:
         a, b = first.load(DEMO_BUCKET, path), second.load(DEMO_BUCKET, path)
@@ -281,10 +274,12 @@ def test_sample_models_are_built_fast_and_deterministically(
         pd.testing.assert_frame_equal(predict_frame(a, frame), predict_frame(b, frame), obj=path)
         assert a.descriptor["metrics"] == b.descriptor["metrics"], path
         assert a.descriptor["schema"] == b.descriptor["schema"], path
+    files = {f: f.stat().st_mtime_ns for f in first.root.rglob("*") if f.is_file()}
     assert ensure_sample_models(first) == [], "a store that has the samples is left alone"
+    assert {f: f.stat().st_mtime_ns for f in first.root.rglob("*") if f.is_file()} == files
 
 
-def test_sample_models_cover_both_tasks(fresh_sample_stores: list[tuple[ModelRegistry, list[str], float]]) -> None:
+def test_sample_models_cover_both_tasks(fresh_sample_stores: list[tuple[ModelRegistry, list[str]]]) -> None:
     registry = fresh_sample_stores[0][0]
     diabetes = registry.load(DEMO_BUCKET, DIABETES_PATH)
     assert diabetes.schema.task == "regression"
