@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -73,6 +74,39 @@ def postgres_url() -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@pytest.fixture()
+def shared_redis() -> Iterator[tuple[str, str]]:
+    """The machine's Redis and a key prefix of this test's own (TESTING.md); its keys are deleted afterwards.
+
+    Skipped where Redis is not running; a failure in CI.
+    """
+    with own_redis_prefix() as url_and_prefix:
+        yield url_and_prefix
+
+
+@contextmanager
+def own_redis_prefix() -> Iterator[tuple[str, str]]:
+    """(Redis URL, a key prefix nobody else uses); every key under the prefix is deleted at the end."""
+    import secrets
+
+    import redis
+
+    url = os.environ.get("WHATIF_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+    client = redis.Redis.from_url(url, socket_connect_timeout=2)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        sentence = f"Redis is needed for this test and is not reachable at {url} ({exc})."
+        if IN_CI:
+            pytest.fail(sentence)
+        pytest.skip(sentence)
+    prefix = f"whatif_test_{secrets.token_hex(6)}:"
+    yield url, prefix
+    keys = list(client.scan_iter(match=f"{prefix}*", count=1000))
+    if keys:
+        client.delete(*keys)
 
 
 @pytest.fixture()

@@ -14,7 +14,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -112,8 +112,16 @@ def _healthy(url: str) -> bool:
         return False
 
 
-def start_app(name: str, workdir: Path, extra_env: Mapping[str, str] | None = None, attempts: int = 3) -> StreamlitApp:
-    """Start the app on a free loopback port with its own WHATIF_HOME; return once it is healthy."""
+def start_app(
+    name: str,
+    workdir: Path,
+    extra_env: Mapping[str, str] | None = None,
+    attempts: int = 3,
+    extra_args: Sequence[str] = (),
+) -> StreamlitApp:
+    """Start the app on a free loopback port with its own WHATIF_HOME; return once it is healthy.
+
+    ``extra_args`` go to ``streamlit run`` (e.g. ``--secrets.files PATH``)."""
     home = Path(tempfile.mkdtemp(prefix=f"whatif-e2e-{name}-home-", dir=workdir))
     env = {
         **os.environ,
@@ -139,6 +147,7 @@ def start_app(name: str, workdir: Path, extra_env: Mapping[str, str] | None = No
                     str(port),
                     "--server.address",
                     "127.0.0.1",
+                    *extra_args,
                 ],
                 cwd=ROOT,
                 env=env,

@@ -8,7 +8,6 @@ redis-server of the test's own. Every answer is checked against the model run in
 
 from __future__ import annotations
 
-import os
 import secrets
 import shutil
 import time
@@ -29,7 +28,6 @@ from whatif.server.samples import DEMO_BUCKET, DEMO_EMAIL, DEMO_USER, TITANIC_PA
 
 pytestmark = pytest.mark.slow
 
-SHARED_REDIS = os.environ.get("WHATIF_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 PREDICT = "/api/v1/proxy/pipeline/model/predict"
 SECRET = "celery-test-secret-" + secrets.token_hex(16)
 
@@ -89,35 +87,12 @@ def same_records(got: list[dict[str, Any]], want: list[dict[str, Any]]) -> bool:
     )
 
 
-def reachable(url: str) -> bool:
-    try:
-        return bool(redis.Redis.from_url(url, socket_connect_timeout=2).ping())
-    except redis.RedisError:
-        return False
-
-
 @pytest.fixture(scope="module")
 def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A model store with the sample models, built once (API processes and workers share it)."""
     root = tmp_path_factory.mktemp("celery-store")
     ensure_sample_models(ModelRegistry(root))
     return root
-
-
-@pytest.fixture()
-def shared_redis() -> Iterator[tuple[str, str]]:
-    """The machine's Redis and a key prefix of this test's own; its keys are deleted afterwards."""
-    if not reachable(SHARED_REDIS):
-        sentence = f"Redis is needed for this test and is not reachable at {SHARED_REDIS}."
-        if IN_CI:
-            pytest.fail(sentence)
-        pytest.skip(sentence)
-    prefix = f"whatif_test_{secrets.token_hex(6)}:"
-    yield SHARED_REDIS, prefix
-    client = redis.Redis.from_url(SHARED_REDIS)
-    keys = list(client.scan_iter(match=f"{prefix}*", count=1000))
-    if keys:
-        client.delete(*keys)
 
 
 @pytest.fixture()
