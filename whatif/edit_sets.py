@@ -29,7 +29,7 @@ from whatif.analysis.edits import parse_edit, parse_where
 from whatif.history import (
     HistoryKey,
     HistoryUnavailable,
-    _UTCDateTime,
+    UTCDateTime,
 )
 from whatif.schema import FeatureSchema
 from whatif.sqlstore import SqlStore
@@ -50,8 +50,8 @@ edit_sets_table = sa.Table(
     sa.Column("name", sa.String(MAX_NAME), nullable=False),
     sa.Column("edits", sa.Text, nullable=False),  # a JSON list of the edit texts, in order
     sa.Column("where_text", sa.Text, nullable=False, default=""),
-    sa.Column("created_at", _UTCDateTime(), nullable=False),
-    sa.Column("updated_at", _UTCDateTime(), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
     sa.UniqueConstraint("connection", "user_id", "name", name="uq_whatif_edit_sets_owner_name"),
 )
 

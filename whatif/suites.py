@@ -30,7 +30,7 @@ from sqlalchemy.schema import CreateIndex, CreateTable
 from whatif.analysis.checks import Suite, SuiteError, SuiteReport
 from whatif.history import (
     HistoryKey,
-    _UTCDateTime,
+    UTCDateTime,
 )
 from whatif.sqlstore import SqlStore
 
@@ -49,8 +49,8 @@ suites_table = sa.Table(
     sa.Column("user_id", sa.String(255), nullable=False),
     sa.Column("name", sa.String(255), nullable=False),
     sa.Column("text", sa.Text, nullable=False),
-    sa.Column("created_at", _UTCDateTime(), nullable=False),
-    sa.Column("updated_at", _UTCDateTime(), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
     sa.UniqueConstraint("connection", "user_id", "name", name="uq_whatif_suites_owner_name"),
 )
 
@@ -69,7 +69,7 @@ results_table = sa.Table(
     sa.Column("passed", sa.Integer, nullable=False),
     sa.Column("total", sa.Integer, nullable=False),
     sa.Column("report", sa.Text, nullable=False),  # the report's JSON (without the rows sent)
-    sa.Column("created_at", _UTCDateTime(), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
     sqlite_autoincrement=True,
 )
 results_index = sa.Index(

@@ -40,9 +40,6 @@ from whatif.history.records import PROBABILITY_PREFIX, HistoryKey, Run
 from whatif.history.schema import LATEST_VERSION, UTCDateTime
 from whatif.history.store import RunStore
 
-# The name the stores beside the history (whatif.suites, whatif.edit_sets) import it under.
-_UTCDateTime = UTCDateTime
-
 __all__ = [
     "LATEST_VERSION",
     "PROBABILITY_PREFIX",
