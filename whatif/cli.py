@@ -1,4 +1,4 @@
-"""Command line: ``python -m whatif predict|models|schema|analyse|check|bulk|compare``.
+"""Command line: ``python -m whatif predict|models [add|train]|schema|analyse|check|bulk|compare``.
 
 Settings come from flags or ``WHATIF_API_URL``, ``WHATIF_API_SECRET``, ``WHATIF_USER_ID``,
 ``WHATIF_USER_EMAIL``. Every expected failure prints one sentence and exits 1; ``check`` exits 3
@@ -21,6 +21,7 @@ from whatif.cli_analyse import add_analyse_parser, run_analyse
 from whatif.cli_bulk import add_bulk_parser, run_bulk
 from whatif.cli_check import add_check_parser, run_check
 from whatif.cli_compare import add_compare_parser, run_compare
+from whatif.cli_models import add_models_parsers, run_models
 from whatif.client import ModelClient
 from whatif.errors import APIError
 from whatif.profiles import short_secret_warning
@@ -50,9 +51,10 @@ def build_parser() -> argparse.ArgumentParser:
     source.add_argument("--file", type=Path, help="rows from a .csv or .json file")
     predict.add_argument("--only-prediction", action="store_true", help="return only the prediction columns")
     predict.add_argument("--format", choices=("table", "json", "csv"), default="table")
-    models = sub.add_parser("models", help="list the saved models you may call")
+    models = sub.add_parser("models", help="list the saved models you may call; add or train one")
     _connection_flags(models)
     models.add_argument("--json", action="store_true", help="print JSON")
+    add_models_parsers(models, _connection_flags)
     schema = sub.add_parser("schema", help="print a saved model's feature schema")
     _connection_flags(schema)
     schema.add_argument("--path", required=True)
@@ -129,6 +131,8 @@ def run(args: argparse.Namespace) -> int:
             return run_bulk(args, client)
         if args.command == "compare":
             return run_compare(args, client)
+        if args.command == "models" and getattr(args, "models_command", None):
+            return run_models(args, client)
         if args.command == "models":
             models = client.list_models()
             if args.json:

@@ -50,13 +50,16 @@ from whatif.errors import (
     status_error_class,
 )
 from whatif.protocol import (
+    DEMO_BUCKET,
     DEMO_EMAIL,
     FAILED_STATES,
     PREDICT_PATH,
     SUCCESS,
     TASK_ID_KEYS,
     TASK_INFO,
+    SavedVersionAnswer,
     SubmitAnswer,
+    TrainingTaskInfo,
 )
 from whatif.schema import FeatureSchema, RowValidationError, SchemaError
 
@@ -67,6 +70,7 @@ DEFAULT_EMAIL = DEMO_EMAIL  # the demo user's; the documented token always carri
 SUCCESS_STATE = SUCCESS
 RETRY_STATUSES: frozenset[int] = frozenset({429, 500, 502, 503, 504})
 MAX_RETRY_AFTER_S = 10.0
+PROGRESS_POLL_S = 1.0  # how often a training's progress is asked for while someone watches it
 
 Rows: TypeAlias = Sequence[Mapping[str, Any]] | pd.DataFrame
 Clock: TypeAlias = Callable[[], float]
@@ -241,6 +245,12 @@ class ModelVersion:
     created: str = ""
     name: str = ""
     metrics: dict[str, Any] = field(default_factory=dict)
+    # a trained version's baseline metrics and row counts (empty / None for other models)
+    baseline: dict[str, float] = field(default_factory=dict)
+    rows_trained: int | None = None
+    rows_held_out: int | None = None
+    description: str = ""
+    features: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -256,6 +266,73 @@ class SavedModel:
     def latest(self) -> ModelVersion:
         """The newest version."""
         return self.versions[-1]
+
+
+class RouteNotOffered(ExtensionUnavailable):
+    """The connected API does not offer this extension (it answered 404/405 for the route itself)."""
+
+
+@dataclass(frozen=True)
+class SavedVersion:
+    """A model version the server has just saved (uploaded or trained), and how good it is."""
+
+    path: str
+    bucket: str
+    version: int
+    name: str
+    group: str
+    project: str
+    created: str
+    task: str
+    target: str
+    features: tuple[str, ...]
+    metrics: dict[str, float]
+    baseline: dict[str, float]  # the majority-class or mean model on the same held-out rows; empty for uploads
+    rows_trained: int
+    rows_held_out: int
+
+    @classmethod
+    def from_answer(cls, answer: Any) -> SavedVersion:
+        """Read a ``SavedVersionAnswer``; APIResponseError when it is not one."""
+        try:
+            saved = SavedVersionAnswer.model_validate(answer)
+        except ValidationError:
+            raise APIResponseError(
+                "The server's answer about the saved model is not what this API sends; it may not be a compatible API."
+            ) from None
+        return cls(
+            path=saved.path,
+            bucket=saved.bucket,
+            version=saved.version,
+            name=saved.name,
+            group=saved.group,
+            project=saved.project,
+            created=saved.created,
+            task=saved.task,
+            target=saved.target,
+            features=tuple(saved.features),
+            metrics=dict(saved.metrics),
+            baseline=dict(saved.baseline),
+            rows_trained=saved.rows_trained,
+            rows_held_out=saved.rows_held_out,
+        )
+
+
+@dataclass(frozen=True)
+class TrainingStatus:
+    """One answer about a training task: its progress and stage, then the saved version or why it failed."""
+
+    task_id: str
+    state: str
+    progress: float
+    stage: str
+    result: SavedVersion | None = None
+    error: str | None = None  # one sentence, on FAILURE
+
+    @property
+    def finished(self) -> bool:
+        """True when the task will not change any more."""
+        return self.state == SUCCESS_STATE or self.state in FAILED_STATES
 
 
 @dataclass(frozen=True)
@@ -331,6 +408,20 @@ class Endpoints:
     def sample_url(self) -> str:
         """The sample-rows extension, beside the predict route."""
         return self.predict_url.rsplit("/", 1)[0] + "/sample"
+
+    @property
+    def upload_url(self) -> str:
+        """The model-upload extension (POST, multipart)."""
+        return self.api_root + "/models"
+
+    @property
+    def train_url(self) -> str:
+        """The training extension (POST, multipart)."""
+        return self.api_root + "/models/train"
+
+    def train_info_url(self, task_id: str) -> str:
+        """The state of one training task."""
+        return f"{self.train_url}/{quote(task_id, safe='')}"
 
     def info_url(self, task_id: str) -> str:
         """The task-info route of one task."""
@@ -599,6 +690,196 @@ class ModelClient:
             available=available if type(available) is int else len(rows),
         )
 
+    # ---- adding models (extensions of our reference server) ----
+    def accepts_uploads(self) -> bool:
+        """True when the API takes new models (``accepts_uploads`` in ``GET /api/v1/models``).
+
+        False when the answer does not say so (a real platform) or the route is missing;
+        other failures (a wrong secret, no connection) raise as usual.
+        """
+        response = self._request("GET", self.endpoints.models_url, what="Listing saved models")
+        try:
+            answer = self._json(response, "The saved-models list", extension="a saved-models list")
+        except ExtensionUnavailable:
+            return False
+        return isinstance(answer, dict) and answer.get("accepts_uploads") is True
+
+    def add_model(
+        self,
+        model: bytes,
+        schema: bytes,
+        schema_filename: str,
+        *,
+        name: str | None = None,
+        version_of: str | None = None,
+        target: str | None = None,
+        bucket: str = DEMO_BUCKET,
+        description: str = "",
+        metrics: Mapping[str, float] | None = None,
+    ) -> SavedVersion:
+        """Save a fitted skops model with its schema (JSON, or a training CSV with ``target``).
+
+        As a new model (``name``) or a new version of the model whose version ``version_of`` is
+        the path of. Every refusal raises an APIStatusError with the server's sentence; a server
+        without the route raises RouteNotOffered.
+        """
+        fields = _form_fields(
+            name=name,
+            version_of=version_of,
+            target=target,
+            bucket=bucket,
+            description=description,
+            metrics=json.dumps(dict(metrics)) if metrics else None,
+        )
+        files = {
+            "model": ("model.skops", model, "application/octet-stream"),
+            "schema": (schema_filename, schema, _content_type(schema_filename)),
+        }
+        response = self._request(
+            "POST", self.endpoints.upload_url, data=fields, files=files, what="Uploading the model"
+        )
+        answer = self._json(response, "The upload's answer", extension="uploads of models", missing=RouteNotOffered)
+        return SavedVersion.from_answer(answer)
+
+    def start_training(
+        self,
+        csv: bytes,
+        target: str,
+        *,
+        name: str | None = None,
+        version_of: str | None = None,
+        features: Sequence[str] | None = None,
+        kinds: Mapping[str, str] | None = None,
+        task: str | None = None,
+        bucket: str = DEMO_BUCKET,
+        filename: str = "data.csv",
+        description: str = "",
+    ) -> str:
+        """Start training a model on ``csv`` (saved as a new model or a new version); return the task id."""
+        fields = _form_fields(
+            target=target,
+            name=name,
+            version_of=version_of,
+            features=",".join(features) if features else None,
+            kinds=json.dumps(dict(kinds)) if kinds else None,
+            task=task,
+            bucket=bucket,
+            description=description,
+        )
+        response = self._request(
+            "POST",
+            self.endpoints.train_url,
+            data=fields,
+            files={"file": (filename, csv, "text/csv")},
+            what="Starting a training",
+        )
+        answer = self._json(response, "The training's answer", extension="training of models", missing=RouteNotOffered)
+        task_id = submitted_task_id(answer)
+        if not task_id:
+            raise APIResponseError(
+                f"The server accepted the training but its answer has no task id ({_snippet(response.text)})."
+            )
+        logger.info("started training task %s", task_id)
+        return task_id
+
+    def training_status(self, task_id: str, wait_s: float = 0.0) -> TrainingStatus:
+        """The training's state now, or as soon as it finishes within ``wait_s`` (long poll)."""
+        params = {"wait": f"{wait_s:.3f}".rstrip("0").rstrip(".")} if wait_s > 0 else None
+        response = self._request(
+            "GET",
+            self.endpoints.train_info_url(task_id),
+            params=params,
+            extra_read_s=wait_s,
+            what=f"Reading the state of training task {task_id}",
+        )
+        answer = self._json(
+            response, f"The state of training task {task_id}", extension="training of models", missing=RouteNotOffered
+        )
+        try:
+            info = TrainingTaskInfo.model_validate(answer)
+        except ValidationError:
+            raise APIResponseError(
+                f"The server's answer about training task {task_id} is not a training state "
+                f"({_snippet(response.text)}); it may not be a compatible API."
+            ) from None
+        return TrainingStatus(
+            task_id=task_id,
+            state=info.state,
+            progress=info.progress,
+            stage=info.stage,
+            result=SavedVersion.from_answer(info.result.model_dump()) if info.result is not None else None,
+            error=(info.error.message or info.error.type) if info.error is not None else None,
+        )
+
+    def train(
+        self,
+        csv: bytes,
+        target: str,
+        *,
+        name: str | None = None,
+        version_of: str | None = None,
+        features: Sequence[str] | None = None,
+        kinds: Mapping[str, str] | None = None,
+        task: str | None = None,
+        bucket: str = DEMO_BUCKET,
+        filename: str = "data.csv",
+        description: str = "",
+        on_progress: Callable[[TrainingStatus], None] | None = None,
+        deadline_s: float = 300.0,
+    ) -> SavedVersion:
+        """Start a training and long-poll it until it ends: the saved version, or TaskFailed with the
+        server's sentence (TaskTimeout after ``deadline_s``). ``on_progress`` sees every answer (one
+        about every ``PROGRESS_POLL_S`` seconds while it runs)."""
+        task_id = self.start_training(
+            csv,
+            target,
+            name=name,
+            version_of=version_of,
+            features=features,
+            kinds=kinds,
+            task=task,
+            bucket=bucket,
+            filename=filename,
+            description=description,
+        )
+        return self.wait_for_training(task_id, on_progress=on_progress, deadline_s=deadline_s)
+
+    def wait_for_training(
+        self,
+        task_id: str,
+        *,
+        on_progress: Callable[[TrainingStatus], None] | None = None,
+        deadline_s: float = 300.0,
+    ) -> SavedVersion:
+        """Long-poll a training task until it ends (see ``train``)."""
+        start = self._clock()
+        interval = self.first_poll_interval_s
+        # a long poll answers when the task ends, not when it progresses: shorter ones when progress is shown
+        longest_s = min(self.long_poll_s, PROGRESS_POLL_S) if on_progress is not None else self.long_poll_s
+        while True:
+            remaining = deadline_s - (self._clock() - start)
+            wait_s = max(0.0, min(longest_s, remaining))
+            asked = self._clock()
+            status = self.training_status(task_id, wait_s=wait_s)
+            if on_progress is not None:
+                on_progress(status)
+            if status.state == SUCCESS_STATE and status.result is not None:
+                return status.result
+            if status.finished:
+                detail = status.error or "the server gave no reason"
+                raise TaskFailed(f"Training failed: {detail}", task_id=task_id, state=status.state, detail=detail)
+            elapsed = self._clock() - start
+            if elapsed >= deadline_s:
+                raise TaskTimeout(
+                    f"Timed out after {elapsed:.0f} s waiting for training task {task_id} (last stage "
+                    f"{status.stage}); it may still finish: look for the model in the list, or wait longer.",
+                    task_id=task_id,
+                    waited_s=elapsed,
+                )
+            if self._clock() - asked < wait_s / 2:  # no long poll on this server: back off between polls
+                self._sleep(min(deadline_s - elapsed, interval * random.uniform(0.8, 1.2)))
+                interval = min(interval * 1.6, self.max_poll_interval_s)
+
     # ---- plumbing ----
     def _request(
         self, method: str, url: str, *, what: str, extra_read_s: float = 0.0, **kwargs: Any
@@ -639,6 +920,7 @@ class ModelClient:
         what: str,
         extension: str | None = None,
         instead: str = "enter the model path and bucket and load the schema from a file instead",
+        missing: type[ExtensionUnavailable] = ExtensionUnavailable,
     ) -> Any:
         """The JSON body of a good answer; every other answer becomes one APIError.
 
@@ -655,9 +937,7 @@ class ModelClient:
             and status in (404, 405, 501)
             and not (isinstance(body, dict) and body.get("code") in _ROUTE_FOUND_CODES)
         ):
-            raise ExtensionUnavailable(
-                f"This API does not offer {extension} ({status} at {response.url.split('?')[0]}); {instead}."
-            )
+            raise missing(f"This API does not offer {extension} ({status} at {response.url.split('?')[0]}); {instead}.")
         if status >= 400:
             raise _status_error(response, body)
         if body is None:
@@ -809,7 +1089,16 @@ def _native(value: Any) -> Any:
 
 
 # 404 codes of a route that exists but found no model (or no sample rows): not a missing extension
-_ROUTE_FOUND_CODES = frozenset({"model_not_found", "no_sample_rows"})
+_ROUTE_FOUND_CODES = frozenset({"model_not_found", "no_sample_rows", "task_not_found"})
+
+
+def _form_fields(**fields: str | None) -> dict[str, str]:
+    """Form fields to send: the ones with a value."""
+    return {key: value for key, value in fields.items() if value}
+
+
+def _content_type(filename: str) -> str:
+    return "text/csv" if filename.lower().endswith((".csv", ".tsv", ".txt")) else "application/json"
 
 
 def _snippet(text: str, limit: int = 80) -> str:
@@ -872,6 +1161,11 @@ def _saved_model(item: Mapping[str, Any]) -> SavedModel:
             created=str(v.get("created", "")),
             name=str(v.get("name", item.get("name", ""))),
             metrics=dict(v.get("metrics") or {}),
+            baseline=dict(v.get("baseline") or {}),
+            rows_trained=v["rows_trained"] if type(v.get("rows_trained")) is int else None,
+            rows_held_out=v["rows_held_out"] if type(v.get("rows_held_out")) is int else None,
+            description=str(v.get("description") or ""),
+            features=tuple(str(f) for f in v.get("features") or () if isinstance(f, str)),
         )
         for v in item.get("versions", [])
         if isinstance(v, dict)
@@ -891,9 +1185,12 @@ __all__ = [
     "ModelClient",
     "ModelVersion",
     "PredictionResult",
+    "RouteNotOffered",
     "SampleRows",
     "SavedModel",
+    "SavedVersion",
     "TaskStatus",
+    "TrainingStatus",
     "failure_detail",
     "parse_predictions",
     "submitted_task_id",

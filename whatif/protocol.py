@@ -19,6 +19,9 @@ TASK_INFO_PATH = PREDICT_PATH + "/info/{task_id}"
 SCHEMA_PATH = "/api/v1/proxy/pipeline/model/schema"  # extension
 SAMPLE_PATH = "/api/v1/proxy/pipeline/model/sample"  # extension
 MODELS_PATH = "/api/v1/models"  # extension
+MODEL_UPLOAD_PATH = MODELS_PATH  # extension: POST a fitted skops model and its schema (multipart)
+TRAIN_PATH = MODELS_PATH + "/train"  # extension: POST a CSV to train a model on (multipart), a task
+TRAIN_INFO_PATH = TRAIN_PATH + "/{task_id}"  # extension: the training task (long poll with ?wait=)
 
 # ---- the demo user of the reference server and the seed page's example location ---------------
 DEMO_USER = "1"
@@ -42,6 +45,9 @@ FALSE_WORDS: tuple[str, ...] = ("false", "False", "0")
 FLAG_WORDS: tuple[str, ...] = TRUE_WORDS + FALSE_WORDS  # return_only_prediction, anything else is a 400
 MAX_WAIT_S = 30.0  # the longest long poll (longer waits are cut to this, not refused)
 MAX_SAMPLE_ROWS = 50
+MAX_TRAINING_ROWS = 100_000  # rows of a training CSV at most (reference server)
+# what a training task is doing, in order (TrainingTaskInfo.stage)
+TRAINING_STAGES: tuple[str, ...] = ("queued", "reading the CSV", "training", "evaluating", "saving", "done")
 # A bucket, and each part of a model path: plain names that cannot climb out of the model store.
 # Anchored for JSON Schema (ECMA regex); Python callers use ``fullmatch`` so "\n" before the end
 # is refused as it is there.
@@ -190,6 +196,11 @@ class ModelVersionInfo(_Answer):
     metrics: dict[str, Any] = Field(default_factory=dict)
     description: str = ""
     features: list[str] = Field(default_factory=list, description="the feature names")
+    baseline: dict[str, float] = Field(
+        default_factory=dict, description="a trained version's baseline metrics (majority class or mean)"
+    )
+    rows_trained: int | None = Field(default=None, description="rows a trained version was fitted on")
+    rows_held_out: int | None = Field(default=None, description="rows its metrics were measured on")
 
 
 class SavedModelInfo(_Answer):
@@ -207,3 +218,48 @@ class SavedModelsAnswer(_Answer):
     """The saved models the caller may use (extension)."""
 
     models: list[SavedModelInfo]
+    accepts_uploads: bool = Field(
+        default=False,
+        description=f"true when this API also takes new models: POST {MODEL_UPLOAD_PATH} and POST {TRAIN_PATH}",
+    )
+
+
+# ---- saving and training models (extension of the reference server) -----------------------------
+class SavedVersionAnswer(_Answer):
+    """A model version just saved (uploaded or trained): where it is and how good it is."""
+
+    path: str = Field(description="the new version's descriptor path, e.g. 1/4/model-groups/5/1.json")
+    bucket: str
+    version: int = Field(ge=1)
+    name: str
+    group: str
+    project: str
+    created: str = Field(description="when it was saved (ISO 8601)")
+    task: Literal["classification", "regression"]
+    target: str = ""
+    features: list[str] = Field(description="the feature names, in the form's order")
+    metrics: dict[str, float] = Field(
+        default_factory=dict,
+        description="held-out metrics: accuracy, roc_auc, log_loss (classification) or r2, mae, rmse "
+        "(regression); for an upload, whatever metrics were given",
+    )
+    baseline: dict[str, float] = Field(
+        default_factory=dict,
+        description="the same metrics of the majority-class (or mean) model on the same held-out rows; "
+        "empty for an upload",
+    )
+    rows_trained: int = Field(default=0, ge=0, description="rows the model was fitted on (0 for an upload)")
+    rows_held_out: int = Field(default=0, ge=0, description="rows the metrics were measured on (0 for an upload)")
+
+
+class TrainingTaskInfo(_Answer):
+    """A training task: STARTED with its progress, then SUCCESS with the saved version or FAILURE with why."""
+
+    id: str
+    state: TaskState
+    progress: float = Field(ge=0, le=1, description="how far the task is, from 0 to 1")
+    stage: str = Field(description="what it is doing: " + ", ".join(TRAINING_STAGES))
+    submitted_at: float = Field(description="when the task was accepted (Unix time, seconds)")
+    finished_at: float | None = Field(default=None, description="when it finished (Unix time, seconds)")
+    result: SavedVersionAnswer | None = Field(default=None, description="on SUCCESS: the saved version")
+    error: TaskError | None = Field(default=None, description="on FAILURE: why, as one sentence")

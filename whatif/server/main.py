@@ -13,12 +13,14 @@ import pandas as pd
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
+from whatif.server.model_routes import router as model_router
 from whatif.server.problems import install_problem_handlers
 from whatif.server.registry import ModelRegistry, predict_frame
 from whatif.server.routes import router
 from whatif.server.samples import ensure_sample_models
 from whatif.server.settings import ServerSettings
 from whatif.server.tasks import TaskQueue, TaskRunner
+from whatif.server.uploads import UploadLimits
 
 logger = logging.getLogger(__name__)
 
@@ -119,7 +121,9 @@ def create_app(
     app.state.registry = registry
     app.state.runner = runner
     app.state.warmer = warmer
+    app.state.upload_limits = UploadLimits()
     install_problem_handlers(app)
+    app.include_router(model_router)  # first: a 405 on /api/v1/models lists GET and POST (model_routes)
     app.include_router(router)
     app.openapi = lambda: contract_openapi(app)  # type: ignore[method-assign]
     return app

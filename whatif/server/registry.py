@@ -31,7 +31,8 @@ import sys
 import tempfile
 import threading
 import zipfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -45,14 +46,31 @@ from whatif.config import default_store
 from whatif.protocol import NAME_PATTERN, PROBABILITY_PREFIX, is_valid_bucket, is_valid_model_path
 from whatif.schema import FeatureSchema, RowValidationError
 
+try:  # POSIX: saves are serialised across processes (API processes and Celery workers share the store)
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: one process's threads only
+    fcntl = None  # type: ignore[assignment]
+
+_FALLBACK_LOCK = threading.Lock()
+
 # Loading a model parses numpy headers with ast.literal_eval in worker threads; on Python 3.11
 # that is not safe beside another thread's parse (Streamlit's, another load's): see the module.
 threadsafe_ast.install()
 
 DESCRIPTOR_FORMAT = "whatif-model/1"
 # Types a saved model may contain: scikit-learn's own, numpy's and scipy's. Anything else
-# (a custom class, a builtin like eval) makes the model refuse to load.
-SAFE_TYPE_PREFIXES = ("sklearn.", "numpy.", "scipy.", "builtins.slice", "collections.OrderedDict")
+# (a custom class, a builtin like eval) makes the model refuse to load. functools.partial is
+# there because scikit-learn builds one itself (histogram gradient boosting with categorical
+# features wraps sklearn.utils.validation.check_array in one); skops lists the function a partial
+# wraps as a type of its own, so a partial of anything not on this list is still refused.
+SAFE_TYPE_PREFIXES = (
+    "sklearn.",
+    "numpy.",
+    "scipy.",
+    "builtins.slice",
+    "collections.OrderedDict",
+    "functools.partial",
+)
 SAMPLE_ROWS_SUFFIX = ".samples.jsonl"  # not .json: the store's descriptors are its only .json files
 MAX_SAVED_SAMPLE_ROWS = 100  # a model keeps at most this many sample rows (the first ones given)
 _SEGMENT = re.compile(NAME_PATTERN)  # fullmatch: a "$" alone would let a name end in "\n"
@@ -256,6 +274,7 @@ class ModelRegistry:
                     "metrics": descriptor.get("metrics", {}),
                     "description": descriptor.get("description", ""),
                     "features": [f.get("name") for f in schema.get("features", [])],
+                    **_training_facts(descriptor),
                 }
             )
         out = []
@@ -289,6 +308,7 @@ class ModelRegistry:
         version: int | None = None,
         keep_loaded: bool = False,
         sample_rows: pd.DataFrame | Sequence[Mapping[str, Any]] | None = None,
+        training: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
         """Save a fitted model as a new model (``group=None``) or a new version of ``group``.
 
@@ -298,11 +318,55 @@ class ModelRegistry:
         everything else is read back through the allow-list check). ``sample_rows`` are a few
         real rows the model did not train on, in request form, with the schema's target column
         when known (see ``sample_records``); without them the model has no sample rows.
+        ``training`` (a trained model's baseline metrics and row counts) is kept in the descriptor.
+        Saves into one project are serialised (a lock file), so two saves at once never take
+        the same group or version number, in one process or several.
         """
         samples = None if sample_rows is None else sample_records(schema, sample_rows)
         groups_dir = self.root / bucket / str(user) / str(project) / "model-groups"
         check_location(bucket, f"{user}/{project}/model-groups/1/1.json")
+        import skops.io as sio  # imported when used: it pulls in all of scikit-learn (~1.5 s)
+
+        model_bytes = sio.dumps(estimator)  # before any folder is made: a model that cannot be saved leaves nothing
         groups_dir.mkdir(parents=True, exist_ok=True)
+        with _project_lock(groups_dir):
+            return self._save_locked(
+                estimator,
+                model_bytes,
+                schema,
+                groups_dir,
+                bucket=bucket,
+                user=str(user),
+                project=str(project),
+                name=name,
+                group=group,
+                metrics=metrics,
+                description=description,
+                version=version,
+                keep_loaded=keep_loaded,
+                samples=samples,
+                training=training,
+            )
+
+    def _save_locked(
+        self,
+        estimator: Any,
+        model_bytes: bytes,
+        schema: FeatureSchema,
+        groups_dir: Path,
+        *,
+        bucket: str,
+        user: str,
+        project: str,
+        name: str | None,
+        group: str | None,
+        metrics: dict[str, Any] | None,
+        description: str,
+        version: int | None,
+        keep_loaded: bool,
+        samples: list[dict[str, Any]] | None,
+        training: Mapping[str, Any] | None,
+    ) -> dict[str, Any]:
         if group is None:
             existing = [_num(p.name) for p in groups_dir.iterdir() if p.is_dir() and p.name.isdigit()]
             group = str(max(existing, default=0) + 1)
@@ -331,9 +395,9 @@ class ModelRegistry:
             "schema": schema_dict,
             "metrics": metrics or {},
         }
-        import skops.io as sio  # imported when used: it pulls in all of scikit-learn (~1.5 s)
-
-        _atomic_write(group_dir / f"{version}.skops", sio.dumps(estimator))
+        if training:
+            descriptor["training"] = dict(training)
+        _atomic_write(group_dir / f"{version}.skops", model_bytes)
         samples_file = group_dir / f"{version}{SAMPLE_ROWS_SUFFIX}"
         if samples is None:  # a version saved again without rows must not keep the old model's rows
             samples_file.unlink(missing_ok=True)
@@ -407,10 +471,31 @@ def load_safely(model_file: Path) -> Any:
             f"the model file {model_file.name} cannot be read ({type(exc).__name__}): it is damaged or not a "
             "skops file; save the model again"
         ) from None
+    return sio.load(model_file, trusted=_allowed(untrusted))
+
+
+def load_bytes_safely(data: bytes) -> Any:
+    """``load_safely`` for the bytes of a skops file (an upload), read without touching the disk."""
+    import skops.io as sio
+
+    try:
+        untrusted = sio.get_untrusted_types(data=data)
+    except (zipfile.BadZipFile, OSError, ValueError, KeyError) as exc:
+        raise UnreadableModel(f"the file cannot be read as a skops file ({type(exc).__name__})") from None
+    try:
+        return sio.loads(data, trusted=_allowed(untrusted))
+    except UnsafeModel:
+        raise
+    except Exception as exc:  # a damaged file fails inside skops with whatever it tripped over
+        raise UnreadableModel(f"the skops file is damaged ({type(exc).__name__})") from None
+
+
+def _allowed(untrusted: list[str]) -> list[str]:
+    """The file's types outside skops' defaults, when every one is on the allow-list; UnsafeModel otherwise."""
     refused = [t for t in untrusted if not t.startswith(SAFE_TYPE_PREFIXES)]
     if refused:
         raise UnsafeModel(f"the model file holds types that are not allowed: {', '.join(refused[:5])}")
-    return sio.load(model_file, trusted=untrusted)
+    return untrusted
 
 
 def predict_frame(model: LoadedModel, frame: pd.DataFrame) -> pd.DataFrame:
@@ -429,6 +514,29 @@ def predict_frame(model: LoadedModel, frame: pd.DataFrame) -> pd.DataFrame:
 
 def _native(value: Any) -> Any:
     return value.item() if hasattr(value, "item") else value
+
+
+def _training_facts(descriptor: Mapping[str, Any]) -> dict[str, Any]:
+    """A trained version's baseline and row counts, for the list of versions (nothing for other models)."""
+    training = descriptor.get("training")
+    if not isinstance(training, Mapping):
+        return {}
+    keys = ("baseline", "rows_trained", "rows_held_out")
+    return {key: training[key] for key in keys if key in training}
+
+
+@contextmanager
+def _project_lock(groups_dir: Path) -> Iterator[None]:
+    """Hold the project's save lock (an flock on a file beside its groups) while numbers are taken and written."""
+    with (groups_dir / ".save.lock").open("a") as handle:
+        if fcntl is not None:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            with _FALLBACK_LOCK if fcntl is None else nullcontext():
+                yield
+        finally:
+            if fcntl is not None:
+                fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _num(text: str) -> int:

@@ -356,4 +356,4 @@ def model_sample_rows(
 )
 def saved_models(user: CurrentUser, registry: Registry) -> dict[str, Any]:
     """Every model group the caller owns, with each version's path, bucket, task, target and metrics."""
-    return {"models": registry.list_models(user.id)}
+    return {"models": registry.list_models(user.id), "accepts_uploads": True}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from whatif.config import default_store
@@ -30,6 +30,13 @@ class TaskSettings(BaseSettings):
     broker_url: str = Field(default=DEFAULT_BROKER_URL, description="Celery broker and result backend (Redis)")
     key_prefix: str = Field(default="whatif:", description="prefix of every Redis key and queue of this deployment")
     queue_name: str = Field(default="whatif-predict", min_length=1, description="the Celery queue of predictions")
+    @field_validator("key_prefix")
+    @classmethod
+    def _ends_in_a_separator(cls, prefix: str) -> str:
+        """Celery's result backend puts "_" after a prefix that does not end in one of ":_-."; end it in ":"
+        here, so that Celery, kombu and this server's own keys all start with the same text."""
+        return prefix if not prefix or prefix[-1] in ":_-." else prefix + ":"
+
     redeliver_after_s: float = Field(
         default=60.0,
         gt=0,

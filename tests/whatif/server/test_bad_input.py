@@ -587,7 +587,7 @@ def test_models_route_lists_the_callers_models(server: EmbeddedServer) -> None:
 def test_models_route_shows_nothing_of_user_1_to_user_2(server: EmbeddedServer) -> None:
     response = models_of(server, "2")
     assert response.status_code == 200
-    assert response.json() == {"models": []}
+    assert response.json() == {"models": [], "accepts_uploads": True}
 
 
 def schema_of(server: EmbeddedServer, path: str) -> dict[str, Any]:
