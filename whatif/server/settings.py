@@ -30,6 +30,7 @@ class TaskSettings(BaseSettings):
     broker_url: str = Field(default=DEFAULT_BROKER_URL, description="Celery broker and result backend (Redis)")
     key_prefix: str = Field(default="whatif:", description="prefix of every Redis key and queue of this deployment")
     queue_name: str = Field(default="whatif-predict", min_length=1, description="the Celery queue of predictions")
+
     @field_validator("key_prefix")
     @classmethod
     def _ends_in_a_separator(cls, prefix: str) -> str:
