@@ -5,9 +5,12 @@ from __future__ import annotations
 import pandas as pd
 from streamlit.testing.v1 import AppTest
 
-from tests.pages.support import form_widgets, run
+from tests.pages import models_support
+from tests.pages.support import form_widgets, rendered_text, run
 from whatif.server.embedded import EmbeddedServer
 from whatif.server.samples import CREDIT_PATHS, DEMO_BUCKET, DIABETES_PATH, TITANIC_PATH
+
+api_without_uploads = models_support.api_without_uploads  # a fixture
 
 
 def tables_with(at: AppTest, *columns: str) -> list[pd.DataFrame]:
@@ -18,8 +21,9 @@ def test_each_model_shows_versions_metrics_features_and_api(app: AppTest) -> Non
     run(app)
     url = app.session_state["app_connection"].client.endpoints.predict_url
     run(app.switch_page("pages/saved_models.py"))
+    assert [h.value for h in app.header] == ["New model", "Your models"]
     assert [s.value for s in app.subheader] == ["Titanic survival", "Credit approval", "Diabetes progression"]
-    assert [t.label for t in app.tabs] == ["Features", "API"] * 3
+    assert [t.label for t in app.tabs] == ["Train from a CSV", "Add a fitted model"] + ["Features", "API"] * 3
 
     versions = tables_with(app, "Version", "Path", "Bucket")
     assert [list(v["Path"]) for v in versions] == [[TITANIC_PATH], list(reversed(CREDIT_PATHS)), [DIABETES_PATH]]
@@ -82,3 +86,22 @@ def test_a_user_without_models_is_told_so(app: AppTest, server: EmbeddedServer) 
     run(app)
     run(app.switch_page("pages/saved_models.py"))
     assert [i.value for i in app.info] == ["User 77 has no saved models on this API."]
+
+
+def test_an_api_without_upload_routes_says_so_and_keeps_the_list(
+    app: AppTest, server: EmbeddedServer, api_without_uploads: str
+) -> None:
+    app.secrets["whatif"] = {
+        "profiles": {
+            "platform": {"url": api_without_uploads, "secret": server.secret, "user_id": "1", "email": "a@example.com"}
+        }
+    }
+    run(app)
+    run(app.switch_page("pages/saved_models.py"))
+    notes = [c.value for c in app.caption if "does not offer adding or training models" in c.value]
+    assert len(notes) == 1 and notes[0].count(".") == 1
+    assert not app.file_uploader and not [b for b in app.button if b.key and b.key.startswith("saved_models_train")]
+    assert [h.value for h in app.header] == ["Your models"]
+    assert [s.value for s in app.subheader] == ["Titanic survival", "Credit approval", "Diabetes progression"]
+    assert [t.label for t in app.tabs] == ["Features", "API"] * 3
+    assert server.secret not in rendered_text(app)
