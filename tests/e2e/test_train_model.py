@@ -11,9 +11,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 
 from tests.e2e.conftest import StreamlitApp, start_app
 from tests.e2e.test_browser import open_app, open_page, predict, shoot, wait_for_run
@@ -92,3 +93,37 @@ def test_an_analyst_trains_a_model_from_a_csv_and_predicts_with_it(
         re.compile(r"^[01]$")
     )
     shoot(page, screenshots, "54-what-if-trained")
+
+
+@pytest.mark.browser
+def test_two_analysts_training_at_once_each_see_their_own_model(
+    browser: Browser, browser_context_args: dict[str, Any], training_app: StreamlitApp, screenshots: Path
+) -> None:
+    contexts = [browser.new_context(**browser_context_args) for _ in range(2)]
+    try:
+        pages = [context.new_page() for context in contexts]
+        names = ["alice survival", "bob survival"]
+        for page, name in zip(pages, names, strict=True):
+            open_app(page, training_app)
+            open_page(page, "Saved models")
+            page.get_by_test_id("stFileUploader").first.locator("input[type=file]").set_input_files(str(TITANIC_CSV))
+            expect(page.get_by_text("1,309 rows and 14 columns")).to_be_visible()
+            wait_for_run(page)
+            for column in LEAKS:
+                leave_out(page, "Features (the model's inputs)", column)
+            field = page.get_by_role("textbox", name="Model name")
+            field.fill(name)
+            field.press("Enter")
+            wait_for_run(page)
+        for page in pages:  # both trainings run at the same time on the demo API's workers
+            page.get_by_role("button", name="Train and save").click()
+
+        for page, name, other in zip(pages, names, reversed(names), strict=True):
+            result = page.locator(".st-key-saved_models_train_open_card")
+            expect(result.get_by_text(re.compile(rf"^Saved {name} v1"))).to_be_visible(timeout=TRAIN_MS)
+            expect(result.get_by_text(re.compile(rf"^Saved {other}"))).to_have_count(0)
+            expect(page.get_by_test_id("stException")).to_have_count(0)
+        shoot(pages[1], screenshots, "55-two-analysts-trained")
+    finally:
+        for context in contexts:
+            context.close()
