@@ -6,6 +6,7 @@ Each server here has a model store of its own. Training titanic3 takes about a s
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import secrets
 import threading
 from collections.abc import Iterator
@@ -301,7 +302,10 @@ def test_a_queued_training_answers_started_then_done(tmp_path: Path, titanic_csv
         return started, waiting, done
 
     try:
-        started, waiting, done = asyncio.run(scenario())
+        # a loop of its own in a thread of its own: Playwright's sync API (browser tests earlier in the same
+        # run) leaves an event loop running in the main thread, where asyncio.run refuses to start
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            started, waiting, done = pool.submit(asyncio.run, scenario()).result(timeout=120)
     finally:
         gate.set()
         runner.shutdown()
