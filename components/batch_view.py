@@ -26,6 +26,7 @@ import streamlit as st
 from components.connection import APP_LONG_POLL_S, Connection
 from components.model_picker import OPEN_REQUEST_KEY, ModelChoice
 from components.share_link import PENDING_KEY, READ_KEY
+from components.task_status import job_progress, sentence
 from whatif.analysis import AnalysisError
 from whatif.analysis.bulk import (
     MAX_FILE_ROWS,
@@ -61,7 +62,6 @@ from whatif.share import to_query
 
 logger = logging.getLogger(__name__)
 
-POLL_S = 0.5  # how often the progress panel looks at the running job
 FILE_TYPES = ["csv", "tsv", "txt", "xlsx", "xlsm", "xls"]
 TASK_STATES = {
     "SUBMITTING": "being sent",
@@ -149,7 +149,7 @@ class ScoringJob:
                     self.choice.schema, self.rows, predictor, on_progress=self._progress, should_stop=self.stop.is_set
                 )
         except (AnalysisError, APIError, ValueError) as problem:
-            self.error = _sentence(problem)
+            self.error = sentence(problem)
         except Exception as problem:  # a bug: said in a sentence on the page, the traceback in the log
             logger.exception("scoring %s failed", self.file_name)
             self.error = (
@@ -231,7 +231,7 @@ def _read_once(choice: ModelChoice, file_id: str, name: str, data: bytes) -> tup
     try:
         rows, problem = read_rows_file(choice.schema, data, name), None
     except RowsFileError as error:
-        rows, problem = None, _sentence(error)
+        rows, problem = None, sentence(error)
     st.session_state["batch_file"] = (key, rows, problem)
     return rows, problem
 
@@ -257,21 +257,10 @@ def score_button(connection: Connection, choice: ModelChoice, upload: Upload | N
 
 def progress_section(choice: ModelChoice) -> None:
     """The running job's progress bar, status line and Cancel button, redrawn twice a second until it ends."""
-    job = current_job(choice)
-    if job is None or job.announced:
-        return
-    st.fragment(run_every=POLL_S if job.running else None)(_progress_panel)(choice)
+    job_progress(lambda: current_job(choice), lambda job: _progress_panel(choice, job))
 
 
-def _progress_panel(choice: ModelChoice) -> None:
-    job = current_job(choice)
-    if job is None:
-        return
-    if not job.running:
-        if not job.announced:
-            job.announced = True
-            st.rerun()  # the whole page, which draws the result
-        return
+def _progress_panel(choice: ModelChoice, job: ScoringJob) -> None:
     now = time.monotonic() - job.started
     progress = job.progress
     with st.container(border=True, key="batch_progress"):
@@ -606,8 +595,3 @@ def _slices(choice: ModelChoice, scored: ScoredRows, truth: pd.Series) -> None:
         },
     )
     st.caption(f"Worst first ({worst}); the rows add up to the {int(table['rows'].sum()):,} rows with a true value.")
-
-
-def _sentence(problem: Exception) -> str:
-    text = str(problem).strip()
-    return text if text.endswith((".", "!", "?")) else f"{text}."

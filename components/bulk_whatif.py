@@ -13,7 +13,6 @@ The maths is ``whatif.analysis.edits.bulk_whatif``; the charts ``whatif.charts_b
 from __future__ import annotations
 
 import hashlib
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -22,9 +21,9 @@ import pandas as pd
 import streamlit as st
 
 from components.connection import Connection
-from components.explore import answer_cache
 from components.model_picker import ModelChoice
 from components.store import history_problem_sentence
+from components.task_status import run_with_status, sentence
 from whatif.analysis import AnalysisError
 from whatif.analysis.edits import (
     Edit,
@@ -41,12 +40,11 @@ from whatif.analysis.edits import (
 )
 from whatif.analysis.grids import is_numeric, levels
 from whatif.analysis.result import AnalysisResult
-from whatif.analysis.runner import BatchPredictor, Progress, tasks_needed
+from whatif.analysis.runner import tasks_needed
 from whatif.charts_bulk import change_chart, distribution_chart, transition_chart
 from whatif.edit_sets import EditSetError, EditSetStore
-from whatif.errors import APIError
 from whatif.history import HistoryUnavailable
-from whatif.schema import Feature, FeatureSchema, RowValidationError
+from whatif.schema import Feature, FeatureSchema
 
 OPS_NUMBER = {"mul": "multiply by", "add": "add", "sub": "subtract", "set": "set to", "clip": "clip to its range"}
 OPS_CATEGORY = {"set": "set to", "map": "change one value to another"}
@@ -344,43 +342,19 @@ def _run(
 ) -> None:
     """Run the bulk what-if with a live status; keep its result (or its one-sentence failure)."""
     st.session_state.pop(_error_key(choice), None)
-    started = time.perf_counter()
-    title = "Bulk what-if"
-    slot = st.empty()
-    with slot.status(f"{title}: building the rows...", expanded=True) as panel:
-        line = st.empty()
-
-        def progress(step: Progress) -> None:
-            task = f"task {step.task_number} of {step.tasks_total}" if step.tasks_total > 1 else "one task"
-            ident = f" `{step.task_id}`" if step.task_id else ""
-            line.markdown(f"{step.rows:,} rows · {task}{ident} · **{step.state}** · {step.elapsed_s:.1f} s")
-            panel.update(label=f"{title}: waiting for the model... {step.elapsed_s:.0f} s")
-
-        predict = BatchPredictor(
-            connection.client,
-            choice.path,
-            choice.bucket,
-            connection_key=f"{connection.history_key}/{connection.profile.user_id}",
-            cache=answer_cache(),
-            on_progress=progress,
-        )
-        try:
-            result = bulk_whatif(
-                choice.schema, rows, edits, predict, where=where or None, drop_outside=drop, score_class=score_class
-            )
-        except (AnalysisError, APIError, RowValidationError) as problem:
-            panel.update(label=f"{title} failed", state="error", expanded=False)
-            st.session_state[_error_key(choice)] = _sentence(problem)
-            return
-    slot.empty()
+    ran = run_with_status(
+        connection,
+        choice,
+        "Bulk what-if",
+        lambda predict: bulk_whatif(
+            choice.schema, rows, edits, predict, where=where or None, drop_outside=drop, score_class=score_class
+        ),
+    )
+    if ran.problem is not None:
+        st.session_state[_error_key(choice)] = ran.problem
+        return
     st.session_state[_result_key(choice)] = Shown(
-        result,
-        tuple(edits),
-        where.strip(),
-        drop,
-        rows_key(choice.schema, rows),
-        time.perf_counter() - started,
-        predict.tasks_sent,
+        ran.value, tuple(edits), where.strip(), drop, rows_key(choice.schema, rows), ran.wall_s, ran.tasks
     )
 
 
@@ -603,7 +577,7 @@ def _save_form(
             try:
                 saved = store.save(*owner, str(name), edits, where, schema=choice.schema)
             except (EditSetError, AnalysisError) as failure:
-                st.error(_sentence(failure), icon=":material/error:")
+                st.error(sentence(failure), icon=":material/error:")
             except HistoryUnavailable as failure:
                 st.error(history_problem_sentence(failure), icon=":material/database:")
             else:
@@ -613,8 +587,3 @@ def _save_form(
 
 def _csv(frame: pd.DataFrame) -> bytes:
     return frame.to_csv(index=False).encode()
-
-
-def _sentence(problem: Exception) -> str:
-    text = str(problem).strip()
-    return text if text.endswith((".", "!", "?")) else f"{text}."

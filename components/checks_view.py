@@ -11,8 +11,7 @@ from __future__ import annotations
 import json
 import math
 import re
-import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,10 +20,9 @@ import streamlit as st
 from pandas.io.formats.style import Styler
 
 from components.connection import Connection
-from components.explore import answer_cache
 from components.model_picker import ModelChoice
 from components.store import history_problem_sentence, reporting, run_store
-from whatif.analysis import AnalysisError, Predict
+from components.task_status import run_with_status, sentence
 from whatif.analysis.checks import (
     CLASSIFIER_TOLERANCE,
     MAX_FILE_ROWS,
@@ -40,7 +38,6 @@ from whatif.analysis.checks import (
     suggest_checks,
 )
 from whatif.analysis.grids import is_numeric
-from whatif.analysis.runner import BatchPredictor, Progress
 from whatif.analysis.sensitivity import sensitivity
 from whatif.client import ModelClient
 from whatif.errors import APIError
@@ -523,46 +520,6 @@ def suggest_form(connection: Connection, choice: ModelChoice, text: str) -> None
 
 # ---- running ---------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
-class Ran:
-    """What a run with a status gave: the value or the sentence why not, tasks sent, seconds."""
-
-    value: Any
-    problem: str | None
-    tasks: int
-    wall_s: float
-
-
-def run_with_status(connection: Connection, choice: ModelChoice, title: str, compute: Callable[[Predict], Any]) -> Ran:
-    """``compute(predict)`` with a live status (rows, task, state, elapsed); a failure is one sentence."""
-    started = time.perf_counter()
-    slot = st.empty()
-    with slot.status(f"{title}: building the rows...", expanded=True) as panel:
-        line = st.empty()
-
-        def progress(step: Progress) -> None:
-            task = f"task {step.task_number} of {step.tasks_total}" if step.tasks_total > 1 else "one task"
-            ident = f" `{step.task_id}`" if step.task_id else ""
-            line.markdown(f"{step.rows:,} rows · {task}{ident} · **{step.state}** · {step.elapsed_s:.1f} s")
-            panel.update(label=f"{title}: waiting for the model... {step.elapsed_s:.0f} s")
-
-        predict = BatchPredictor(
-            connection.client,
-            choice.path,
-            choice.bucket,
-            connection_key=f"{connection.history_key}/{connection.profile.user_id}",
-            cache=answer_cache(),
-            on_progress=progress,
-        )
-        try:
-            value = compute(predict)
-        except (AnalysisError, APIError, RowValidationError) as problem:
-            panel.update(label=f"{title}: failed", state="error", expanded=False)
-            return Ran(None, _sentence(problem), predict.tasks_sent, time.perf_counter() - started)
-    slot.empty()
-    return Ran(value, None, predict.tasks_sent, time.perf_counter() - started)
-
-
-@dataclass(frozen=True)
 class Rows:
     """The rows the suite's checks without rows of their own run on: None for the suite's own."""
 
@@ -625,7 +582,7 @@ def _real_rows(
     try:
         sample = _client.sample_rows(path, bucket, n=REAL_ROWS)
     except APIError as error:
-        return None, _sentence(error)
+        return None, sentence(error)
     kept = []
     for row in sample.rows:
         try:
@@ -855,8 +812,8 @@ def versions_view(store: SuiteStore | None, owner: Owner, suite_name: str) -> No
     table = SuiteStore.compare(results)
     versions = version_columns(table)
     st.markdown(" · ".join(f"**{v}** passed {n} of {total}" for v, (n, total) in versions.items()))
-    for sentence in changes_sentences(table):
-        st.markdown(sentence)
+    for change in changes_sentences(table):
+        st.markdown(change)
     if len(versions) == 1:
         st.caption("Run the suite on another version of the model (pick it above) to compare.")
     st.dataframe(_styled_versions(table), hide_index=True, key="checks_versions_table")
@@ -932,8 +889,3 @@ def _short(value: Any) -> str:
 
 def _slug(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "suite"
-
-
-def _sentence(problem: Exception) -> str:
-    text = str(problem).strip()
-    return text if text.endswith((".", "!", "?")) else f"{text}."

@@ -21,6 +21,7 @@ import streamlit as st
 
 from components.connection import Connection, all_profiles, resolve
 from components.model_picker import ModelChoice, list_models_or_none, server_schema
+from components.task_status import sentence
 from whatif.analysis import AnalysisError
 from whatif.analysis.compare import (
     A,
@@ -195,7 +196,7 @@ def _schema(connection: Connection, path: str, bucket: str) -> FeatureSchema | N
     try:
         return FeatureSchema.from_dict(server_schema(connection.profile.fingerprint, path, bucket, connection.client))
     except (APIError, SchemaError) as error:
-        st.error(_sentence(error), icon=":material/error:")
+        st.error(sentence(error), icon=":material/error:")
         return None
 
 
@@ -253,8 +254,8 @@ def differences_note(a: Picked, b: Picked) -> None:
         return
     with st.container(border=True, key="compare_differences"):
         st.markdown(":material/difference: **What differs between the two**")
-        for sentence in sentences:
-            st.markdown(f"- {sentence}")
+        for difference in sentences:
+            st.markdown(f"- {difference}")
 
 
 # ---- the scenario -------------------------------------------------------------------------------------------
@@ -391,8 +392,8 @@ def show_scenario(key: str, values: Mapping[str, Any] | None, compact: bool = Fa
             ":orange[:material/history: Out of date: the inputs changed since this comparison ran. Press "
             "**Compare** again to compare the current ones.]"
         )
-    for sentence in result.differences if compact else ():
-        st.caption(f":material/difference: {sentence}")
+    for difference in result.differences if compact else ():
+        st.caption(f":material/difference: {difference}")
     _answers(result, compact)
     st.markdown(f":material/lightbulb: {result.reading}")
     if not compact:
@@ -454,7 +455,7 @@ def _real_rows(fingerprint: str, path: str, bucket: str, _client: ModelClient) -
     try:
         return _client.sample_rows(path, bucket, n=SAMPLE_ROWS), None
     except APIError as error:
-        return None, _sentence(error)
+        return None, sentence(error)
 
 
 def rows_picker(a: Picked, b: Picked) -> tuple[pd.DataFrame | None, str]:
@@ -519,8 +520,8 @@ def show_rows(key: str) -> None:
     facts = result.facts
     classifier = result.scorer.task == "classification"
     st.markdown(f":material/lightbulb: {result.reading}")
-    for sentence in result.differences:
-        st.caption(f":material/difference: {sentence}")
+    for difference in result.differences:
+        st.caption(f":material/difference: {difference}")
     first, second, third = st.columns(3)
     if classifier:
         first.metric(
@@ -651,7 +652,7 @@ def _run(
             result = compute(progress)
         except (AnalysisError, APIError, RowValidationError) as problem:
             panel.update(label="The comparison failed", state="error", expanded=False)
-            st.session_state[f"{key}_error"] = _sentence(problem)
+            st.session_state[f"{key}_error"] = sentence(problem)
             return
     slot.empty()  # the result's caption says how many rows, tasks and seconds
     st.session_state[key] = Kept(result, values, time.perf_counter() - started, source)
@@ -742,8 +743,3 @@ def _signed(value: Any) -> str:
 
 def _csv(frame: pd.DataFrame) -> bytes:
     return frame.to_csv(index=False).encode()
-
-
-def _sentence(problem: Exception) -> str:
-    text = str(problem).strip()
-    return text if text.endswith((".", "!", "?")) else f"{text}."

@@ -20,15 +20,16 @@ import streamlit as st
 
 from components.connection import Connection
 from components.model_picker import ModelChoice
+from components.task_status import answer_cache as answer_cache  # tests clear it through this module
+from components.task_status import run_with_status, sentence
 from components.what_would_change import alternatives_table, goal_picker, limits_editor
-from whatif.analysis import AnalysisError, Predict
+from whatif.analysis import Predict
 from whatif.analysis.contributions import contributions
 from whatif.analysis.counterfactual import Goal, counterfactuals
 from whatif.analysis.frames import value_text
 from whatif.analysis.interaction import interaction
 from whatif.analysis.result import AnalysisResult
 from whatif.analysis.robustness import robustness
-from whatif.analysis.runner import AnswerCache, BatchPredictor, Progress
 from whatif.analysis.sensitivity import sensitivity
 from whatif.analysis.sweep import sweep
 from whatif.charts_counterfactual import counterfactual_chart
@@ -85,12 +86,6 @@ class Shown:
     wall_s: float
     tasks: int  # tasks the analysis sent (0: every answer came from the cache)
     finished_at: float = 0.0
-
-
-@st.cache_resource(show_spinner=False)
-def answer_cache() -> AnswerCache:
-    """The model answers of every analysis in this process, so a repeated analysis sends no task."""
-    return AnswerCache()
 
 
 def tab_key(choice: ModelChoice) -> str:
@@ -508,36 +503,11 @@ def _run(
     if row is None:
         return
     st.session_state.pop(_error_key(choice, analysis.key), None)
-    started = time.perf_counter()
-    slot = st.empty()
-    with slot.status(f"{analysis.title}: building the rows...", expanded=True) as panel:
-        line = st.empty()
-
-        def progress(step: Progress) -> None:
-            task = f"task {step.task_number} of {step.tasks_total}" if step.tasks_total > 1 else "one task"
-            ident = f" `{step.task_id}`" if step.task_id else ""
-            line.markdown(f"{step.rows:,} rows · {task}{ident} · **{step.state}** · {step.elapsed_s:.1f} s")
-            panel.update(label=f"{analysis.title}: waiting for the model... {step.elapsed_s:.0f} s")
-
-        predict = BatchPredictor(
-            connection.client,
-            choice.path,
-            choice.bucket,
-            connection_key=f"{connection.history_key}/{connection.profile.user_id}",
-            cache=answer_cache(),
-            on_progress=progress,
-        )
-        try:
-            result = compute(predict)
-        except (AnalysisError, APIError, RowValidationError) as problem:
-            panel.update(label=f"{analysis.title} failed", state="error", expanded=False)
-            st.session_state[_error_key(choice, analysis.key)] = _sentence(problem)
-            return
-        wall_s = time.perf_counter() - started
-    slot.empty()  # the result's caption below says how many rows, tasks and seconds
-    st.session_state[_state_key(choice, analysis.key)] = Shown(
-        result, dict(row), wall_s, predict.tasks_sent, time.time()
-    )
+    ran = run_with_status(connection, choice, analysis.title, compute)
+    if ran.problem is not None:
+        st.session_state[_error_key(choice, analysis.key)] = ran.problem
+        return
+    st.session_state[_state_key(choice, analysis.key)] = Shown(ran.value, dict(row), ran.wall_s, ran.tasks, time.time())
     if analysis.key in ("sensitivity", "contributions"):
         st.rerun()  # the form above shows the new ranking at once
 
@@ -639,7 +609,7 @@ def _sample_rows(
     try:
         return _client.sample_rows(path, bucket, n=BACKGROUND_ROWS), None
     except APIError as error:
-        return None, _sentence(error)
+        return None, sentence(error)
 
 
 def _form_rows(schema: FeatureSchema, rows: list[dict[str, Any]]) -> pd.DataFrame | None:
@@ -672,8 +642,3 @@ def _tasks(count: int) -> str:
     if count == 0:
         return "no task (answers known from an earlier run)"
     return "1 task" if count == 1 else f"{count} tasks"
-
-
-def _sentence(problem: Exception) -> str:
-    text = str(problem).strip()
-    return text if text.endswith((".", "!", "?")) else f"{text}."

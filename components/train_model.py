@@ -24,6 +24,7 @@ from components.connection import APP_LONG_POLL_S, Connection
 from components.model_picker import saved_models
 from components.model_versions import open_in_what_if
 from components.save_as import SaveTarget, save_as
+from components.task_status import job_progress, sentence  # add_model imports sentence from here
 from whatif.client import ModelClient, SavedModel, SavedVersion, TrainingStatus
 from whatif.errors import APIError
 from whatif.profiles import Profile
@@ -52,7 +53,6 @@ logger = logging.getLogger(__name__)
 
 JOB_KEY = "saved_models_training_job"
 FILE_KEY = "saved_models_train_read"  # (file id, table, problem): the upload read once, not at every rerun
-POLL_S = 0.5
 KIND_WORDS = {"number": "number", "integer": "whole number", "category": "category", "boolean": "yes / no"}
 KIND_COLUMNS = 4
 TASK_STATES = {"PENDING": "queued", "RECEIVED": "queued", "STARTED": "running"}  # as the status line says them
@@ -321,22 +321,11 @@ def _train_button(connection: Connection, request: TrainingRequest | None, block
 # ---- progress and result ---------------------------------------------------------------------------------
 def progress_section(connection: Connection) -> None:
     """The running training's stage and progress bar, redrawn twice a second until it ends."""
-    job = current_job(connection)
-    if job is None or job.announced:
-        return
-    st.fragment(run_every=POLL_S if job.running else None)(_progress_panel)(connection)
+    # when the job ends, the cached list of models is dropped: the page's rerun lists the new model or version
+    job_progress(lambda: current_job(connection), _progress_panel, on_end=saved_models.clear)
 
 
-def _progress_panel(connection: Connection) -> None:
-    job = current_job(connection)
-    if job is None:
-        return
-    if not job.running:
-        if not job.announced:
-            job.announced = True
-            saved_models.clear()  # the new model or version is in the list the rerun shows
-            st.rerun()
-        return
+def _progress_panel(job: TrainingJob) -> None:
     elapsed = time.monotonic() - job.started
     status = job.status
     with st.container(border=True, key="saved_models_train_progress"):
@@ -399,9 +388,3 @@ def saved_version(saved: SavedVersion, key: str) -> None:
             args=(saved.path, saved.bucket),
         ):
             st.switch_page("pages/what_if.py")
-
-
-def sentence(problem: Exception) -> str:
-    """An error as one sentence ending with a full stop."""
-    text = str(problem).strip()
-    return text if text.endswith((".", "!", "?")) else f"{text}."
