@@ -32,8 +32,8 @@ from whatif.schema_infer import KINDS, TASKS, csv_header
 from whatif.server.auth import User
 from whatif.server.problems import Problem
 from whatif.server.registry import ModelRegistry
-from whatif.server.routes import CurrentUser, Registry, Runner, Settings, errors
-from whatif.server.tasks import QueueFull, QueueUnavailable, TrainingJob
+from whatif.server.routes import CurrentUser, Registry, Runner, Settings, errors, queue_failures_as_503
+from whatif.server.tasks import TrainingJob
 from whatif.server.training import TrainingRequest
 from whatif.server.uploads import (
     FORM_SLACK_BYTES,
@@ -219,14 +219,8 @@ async def start_training(
     finally:
         await form.close()
     training = await run_in_threadpool(training_request, registry, user, csv, fields, limits)
-    try:
+    with queue_failures_as_503("tasks"):
         return await runner.start_training(user.id, TrainingJob(training, registry))
-    except QueueFull:
-        raise Problem(
-            503, "queue_full", "The server has too many tasks queued; try again shortly.", {"Retry-After": "1"}
-        ) from None
-    except QueueUnavailable as exc:
-        raise Problem(503, "queue_unavailable", str(exc), {"Retry-After": "5"}) from None
 
 
 def training_request(
@@ -318,10 +312,8 @@ async def training_info(
     ] = 0,
 ) -> dict[str, Any]:
     """STARTED with progress and stage, then SUCCESS with ``result`` or FAILURE with ``error``; 404 for others'."""
-    try:
+    with queue_failures_as_503("tasks"):
         answer = await runner.training_info(task_id, user.id, min(wait, settings.max_wait_s))
-    except QueueUnavailable as exc:
-        raise Problem(503, "queue_unavailable", str(exc), {"Retry-After": "5"}) from None
     if answer is None:
         raise Problem(
             404,

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Query, Request, Security
@@ -172,6 +173,19 @@ ROWS_BODY: dict[str, Any] = {
 router = APIRouter()
 
 
+@contextmanager
+def queue_failures_as_503(what: str) -> Iterator[None]:
+    """A full queue or an unreachable one (Redis down) as the 503 answer with Retry-After and its sentence."""
+    try:
+        yield
+    except QueueFull:
+        raise Problem(
+            503, "queue_full", f"The server has too many {what} queued; try again shortly.", {"Retry-After": "1"}
+        ) from None
+    except QueueUnavailable as exc:
+        raise Problem(503, "queue_unavailable", str(exc), {"Retry-After": "5"}) from None
+
+
 def load_owned_model(registry: ModelRegistry, user: User, bucket: str, path: str) -> LoadedModel:
     """The model at ``path`` if the caller owns it: 400 bad location, 403 not yours, 404 missing."""
     return _owned(registry.load, user, bucket, path)
@@ -251,17 +265,8 @@ async def submit_prediction(
     body = await read_body(request, settings.max_body_bytes)
     rows, frame = await run_in_threadpool(parse_and_check, body, model, settings.max_rows)
     job = PredictionJob(bucket, path, rows, only_prediction, model=model, frame=frame)
-    try:
+    with queue_failures_as_503("prediction tasks"):
         return await runner.start(user.id, job)
-    except QueueFull:
-        raise Problem(
-            503,
-            "queue_full",
-            "The server has too many prediction tasks queued; try again shortly.",
-            {"Retry-After": "1"},
-        ) from None
-    except QueueUnavailable as exc:
-        raise Problem(503, "queue_unavailable", str(exc), {"Retry-After": "5"}) from None
 
 
 @router.get(
@@ -287,10 +292,8 @@ async def task_info(
     ] = 0,
 ) -> dict[str, Any]:
     """STARTED, then SUCCESS with ``result`` or FAILURE with ``error``; 404 for unknown or others' tasks."""
-    try:
+    with queue_failures_as_503("prediction tasks"):
         answer = await runner.info(task_id, user.id, min(wait, settings.max_wait_s))
-    except QueueUnavailable as exc:
-        raise Problem(503, "queue_unavailable", str(exc), {"Retry-After": "5"}) from None
     if answer is None:
         raise Problem(
             404,
